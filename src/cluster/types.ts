@@ -1,0 +1,41 @@
+/** What the cluster knows of each node: the shapes membership and the registry share. */
+export type MemberState = "alive" | "suspect" | "dead" | "left";
+export type NodeRole = "coordinator" | "worker";
+
+export interface MethodMeta {
+  name: string;
+  description?: string;
+  public: boolean;
+  idempotent: boolean;
+  cache?: { ttl_s: number };
+  timeout_ms?: number;
+}
+
+export interface ServiceMeta {
+  name: string;
+  version: string;
+  description?: string;
+  methods: MethodMeta[];
+}
+
+/** Gossiped per node (serialised by the node; opaque bytes to the membership protocol). */
+export interface NodeMeta {
+  role: NodeRole;
+  /** Software version of the node. */
+  version: string;
+  /** Wall-clock ms when this incarnation of the process started (leader choice: oldest wins). */
+  started_at: number;
+  services: ServiceMeta[];
+  load?: { inflight: number; lag_ms: number };
+}
+
+export interface MemberView {
+  nodeId: string;
+  /** "host:port": HTTP on TCP and gossip on UDP share the port number. */
+  address: string;
+  state: MemberState;
+  incarnation: number;
+  meta: NodeMeta | null;
+  /** Wall-clock ms of the last state change. */
+  lastChange: number;
+}

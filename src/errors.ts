@@ -1,0 +1,78 @@
+/**
+ * The one error catalog: every code of CONTRACT §5, its HTTP status and whether a
+ * retry on another node is safe. Errors keep their code across nodes via toJSON/fromWire.
+ */
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, retryable: false },
+  INVALID_PARAMS: { status: 400, retryable: false },
+  UNAUTHORIZED: { status: 401, retryable: false },
+  FORBIDDEN: { status: 403, retryable: false },
+  SERVICE_NOT_FOUND: { status: 404, retryable: false },
+  METHOD_NOT_FOUND: { status: 404, retryable: false },
+  NODE_NOT_FOUND: { status: 404, retryable: false },
+  NOT_FOUND: { status: 404, retryable: false },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
+  RATE_LIMITED: { status: 429, retryable: false },
+  INTERNAL: { status: 500, retryable: false },
+  UNAVAILABLE: { status: 503, retryable: true },
+  TIMEOUT: { status: 504, retryable: false },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  data?: unknown;
+}
+
+export class P2PError extends Error {
+  readonly code: ErrorCode;
+  readonly data: unknown;
+
+  constructor(code: ErrorCode, message: string, data?: unknown) {
+    super(message);
+    this.name = "P2PError";
+    this.code = code;
+    this.data = data;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get retryable(): boolean {
+    return ERROR_CODES[this.code].retryable;
+  }
+
+  toJSON(): WireError {
+    const out: WireError = { code: this.code, message: this.message };
+    if (this.data !== undefined) out.data = this.data;
+    return out;
+  }
+
+  static fromWire(wire: unknown): P2PError {
+    if (wire && typeof wire === "object") {
+      const w = wire as Record<string, unknown>;
+      const code = typeof w.code === "string" && w.code in ERROR_CODES ? (w.code as ErrorCode) : "INTERNAL";
+      const message = typeof w.message === "string" ? w.message : "remote error";
+      return new P2PError(code, message, w.data);
+    }
+    return new P2PError("INTERNAL", "remote error");
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && value in ERROR_CODES;
+}
+
+/** Anything thrown becomes a P2PError; unknown errors become INTERNAL with their message only. */
+export function toP2PError(err: unknown): P2PError {
+  if (err instanceof P2PError) return err;
+  if (err && typeof err === "object" && "code" in err && isErrorCode((err as { code: unknown }).code)) {
+    const e = err as { code: ErrorCode; message?: unknown; data?: unknown };
+    return new P2PError(e.code, typeof e.message === "string" ? e.message : e.code, e.data);
+  }
+  const message = err instanceof Error ? err.message : typeof err === "string" ? err : "internal error";
+  return new P2PError("INTERNAL", message || "internal error");
+}

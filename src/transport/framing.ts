@@ -1,0 +1,52 @@
+/**
+ * Length-prefixed frames over a byte stream: [u32 big-endian length][payload].
+ * Used by every node-to-node stream (gossip exchanges, the peer link).
+ */
+export const DEFAULT_MAX_FRAME = 16 * 1024 * 1024;
+
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  out.set(payload, 4);
+  return out;
+}
+
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+
+  /** Feeds bytes; returns complete frames. Throws when a frame announces more than maxFrame. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peek(4);
+      const length = head.readUInt32BE(0);
+      if (length > this.maxFrame) throw new Error(`frame of ${length} bytes exceeds ${this.maxFrame}`);
+      if (this.buffered < 4 + length) break;
+      const all = this.take(4 + length);
+      frames.push(all.subarray(4));
+    }
+    return frames;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!;
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined;
+  }
+
+  private take(n: number): Buffer {
+    const joined = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const out = joined.subarray(0, n);
+    const rest = joined.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.buffered = rest.length;
+    return out;
+  }
+}
