@@ -29,6 +29,8 @@ export interface WireError {
 export class P2PError extends Error {
   readonly code: ErrorCode;
   readonly data: unknown;
+  /** The node that answered with this error, when known (for the x-p2p-node header). */
+  answeredBy?: string;
 
   constructor(code: ErrorCode, message: string, data?: unknown) {
     super(message);

@@ -1,0 +1,47 @@
+import type { Config } from "../config/config.js";
+import type { TokenService, Caller } from "../auth/tokens.js";
+import type { ApiKeys } from "../auth/keys.js";
+import type { Router } from "../rpc/router.js";
+import type { ClusterRegistry } from "../cluster/registry.js";
+import type { LocalServices } from "../services/local-services.js";
+import type { NodeMetrics } from "../metrics/metrics.js";
+import type { Logger } from "../log.js";
+import type { InflightTracker } from "../util/inflight.js";
+import type { Clock } from "../util/clock.js";
+import type { InvalidateSelector } from "../services/service-cache-api.js";
+
+/** Who needs a token for a route: nobody, any valid token (client or admin), or admin. */
+export type Access = "public" | "client" | "admin";
+
+export interface HealthProbe {
+  /** Reasons the node is degraded (e.g. Redis down); empty when all is well. */
+  degradedReasons(): string[];
+}
+
+/** Everything the HTTP layer reads; built by the node. */
+export interface ApiContext {
+  config: Config;
+  tokens: TokenService;
+  keys: ApiKeys;
+  router: Router;
+  registry: ClusterRegistry;
+  local: LocalServices;
+  metrics: NodeMetrics;
+  logger: Logger;
+  inflight: InflightTracker;
+  clock: Clock;
+  health: HealthProbe;
+  isDraining(): boolean;
+  startedAt: number;
+  /** Cluster-wide cache invalidation; resolves with the number of entries dropped on this node. */
+  invalidateCache(selector: InvalidateSelector): Promise<number>;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from "fastify";
+import type { ApiContext } from "../context.js";
+import type { MemberView } from "../../cluster/types.js";
+import { authErrors, bearer, nodeSchema } from "../schemas.js";
+
+/** The contract's Node shape, plus version and load. */
+export function nodeView(m: MemberView): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    node_id: m.nodeId,
+    role: m.meta?.role ?? "worker",
+    address: m.address,
+    state: m.state,
+    incarnation: m.incarnation,
+    services: (m.meta?.services ?? []).map((s) => s.name),
+    last_change: new Date(m.lastChange).toISOString(),
+  };
+  if (m.meta) {
+    view.version = m.meta.version;
+    if (m.meta.load) view.load = m.meta.load;
+  }
+  return view;
+}
+
+export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get(
+    "/cluster/nodes",
+    {
+      config: { access: "client" },
+      schema: {
+        tags: ["cluster"],
+        summary: "Every member this node knows, itself included",
+        security: bearer,
+        response: { 200: { type: "object", properties: { nodes: { type: "array", items: nodeSchema } } }, ...authErrors },
+      },
+    },
+    async () => ({ nodes: ctx.registry.members().map(nodeView) }),
+  );
+
+  app.get(
+    "/cluster/status",
+    {
+      config: { access: "client" },
+      schema: {
+        tags: ["cluster"],
+        summary: "Leader, member counts by state, coordinators and where each service runs",
+        security: bearer,
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              node_id: { type: "string" },
+              role: { type: "string" },
+              leader: { type: ["string", "null"] },
+              members: {
+                type: "object",
+                properties: { alive: { type: "integer" }, suspect: { type: "integer" }, dead: { type: "integer" }, left: { type: "integer" } },
+              },
+              coordinators: { type: "array", items: { type: "string" } },
+              services: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+            },
+          },
+          ...authErrors,
+        },
+      },
+    },
+    async () => ({
+      node_id: ctx.config.nodeId,
+      role: ctx.config.role,
+      leader: ctx.registry.leader(),
+      members: ctx.registry.stateCounts(),
+      coordinators: ctx.registry.coordinators(),
+      services: ctx.registry.serviceMap(),
+    }),
+  );
+}

@@ -1,0 +1,34 @@
+/** JSON schemas shared by routes and the OpenAPI document. */
+export const errorSchema = {
+  type: "object",
+  properties: {
+    id: {},
+    error: {
+      type: "object",
+      properties: { code: { type: "string" }, message: { type: "string" }, data: {} },
+      required: ["code", "message"],
+    },
+  },
+  required: ["error"],
+} as const;
+
+export const nodeSchema = {
+  type: "object",
+  additionalProperties: true,
+  properties: {
+    node_id: { type: "string" },
+    role: { type: "string", enum: ["coordinator", "worker"] },
+    address: { type: "string", description: "host:port (HTTP on TCP, gossip on UDP)" },
+    state: { type: "string", enum: ["alive", "suspect", "dead", "left"] },
+    incarnation: { type: "integer" },
+    services: { type: "array", items: { type: "string" } },
+    last_change: { type: "string", format: "date-time" },
+    version: { type: "string" },
+    load: { type: "object", additionalProperties: true },
+  },
+  required: ["node_id", "role", "address", "state", "incarnation", "services", "last_change"],
+} as const;
+
+export const bearer = [{ bearerAuth: [] }];
+
+export const authErrors = { 401: errorSchema, 403: errorSchema };

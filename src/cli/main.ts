@@ -1,0 +1,131 @@
+import { Command, CommanderError, Option } from "commander";
+import { buildConfig, ConfigError, type CliOptions, type Config, type Role } from "../config/config.js";
+import { generateSecret } from "../auth/keys.js";
+import { TokenService, parseTtl, isRole } from "../auth/tokens.js";
+import { P2PNode } from "../node.js";
+import { VERSION } from "../version.js";
+
+const DEV_TOKEN_TTL_S = 24 * 3600;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`p2p: ${message}\n`);
+  process.exit(code);
+}
+
+function nodeCommand(role: Role): Command {
+  return new Command(role)
+    .description(`start a ${role} node`)
+    .option("--node-id <id>", "unique node name (env P2P_NODE_ID; default <role>-<hostname>-<port>)")
+    .option("--port <n>", `HTTP (TCP) and gossip (UDP) port (env P2P_PORT; default ${role === "coordinator" ? 8001 : 8002})`)
+    .option("--address <ip>", "bind address (env P2P_ADDRESS; default 127.0.0.1)")
+    .option("--advertise <host>", "address other nodes use to reach this one (env P2P_ADVERTISE; default = address)")
+    .option("--coord <list>", "comma list of coordinator host:port to join (env P2P_COORD)")
+    .option("--redis-url <url>", "Redis for the shared cache level (env P2P_REDIS_URL)")
+    .option("--services-dir <dir>", "where user services are loaded from (env P2P_SERVICES_DIR; default ./services)")
+    .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/p2p.log)")
+    .option("-v, --verbose", "debug logging (env P2P_LOG_LEVEL=debug)")
+    .action(async (opts: CliOptions) => {
+      let config: Config;
+      try {
+        config = buildConfig(role, opts, process.env, generateSecret);
+      } catch (err) {
+        if (err instanceof ConfigError) fail(err.message);
+        throw err;
+      }
+      await runNode(config);
+    });
+}
+
+async function runNode(config: Config): Promise<void> {
+  const node = new P2PNode(config);
+  const { generated } = config.secrets;
+  if (generated.length > 0) {
+    node.logger.warn({ generated }, "DEVELOPMENT MODE: secrets were generated for this process only; set them in the environment for a real cluster");
+  }
+  if (!config.secrets.clusterKey) {
+    node.logger.warn("P2P_CLUSTER_KEY is not set: traffic between nodes is NOT authenticated nor encrypted (development mode)");
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      node.logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    node.logger.info({ signal }, "shutting down");
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`p2p: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  try {
+    await node.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EADDRINUSE" ? `port ${config.port} on ${config.address} is already in use` : e.message;
+    await node.stop().catch(() => undefined);
+    fail(`cannot start: ${why}`, 1);
+  }
+  if (generated.includes("P2P_JWT_SECRET") || generated.includes("P2P_API_KEY")) {
+    const token = await new TokenService(config.secrets.jwtSecret).issue("dev-admin", "admin", DEV_TOKEN_TTL_S);
+    const base = `http://${config.advertise}:${config.port}`;
+    process.stdout.write(
+      [
+        "",
+        `P2P Core ${VERSION} — ${config.role} ${config.nodeId} at ${base} (DEVELOPMENT MODE)`,
+        `Admin token, valid 24 h (this node only: its JWT secret was generated):`,
+        `P2P_ADMIN_TOKEN=${token}`,
+        ...(generated.includes("P2P_API_KEY") ? [`P2P_API_KEY=${config.secrets.apiKey}`] : []),
+        `Try: curl -s -X POST ${base}/rpc/example_service/hello -H "Authorization: Bearer $P2P_ADMIN_TOKEN" -d '{"params":{"name":"you"}}'`,
+        "",
+      ].join("\n") + "\n",
+    );
+  }
+}
+
+function tokenCommand(): Command {
+  return new Command("token")
+    .description("mint a token signed with P2P_JWT_SECRET")
+    .addOption(new Option("--role <role>", "admin or client").default("admin"))
+    .option("--sub <name>", "subject (who the token is for)", "cli")
+    .option("--ttl <duration>", "lifetime, e.g. 90s, 15m, 1h, 7d", "1h")
+    .action(async (opts: { role: string; sub: string; ttl: string }) => {
+      const secret = process.env.P2P_JWT_SECRET?.trim();
+      if (!secret) fail("P2P_JWT_SECRET is not set: tokens must be signed with the cluster's secret");
+      if (!isRole(opts.role)) fail(`--role: "${opts.role}" must be admin or client`);
+      let ttl: number;
+      try {
+        ttl = parseTtl(opts.ttl);
+      } catch (err) {
+        fail((err as Error).message);
+      }
+      if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(opts.sub)) fail(`--sub: "${opts.sub}" must be 1-128 characters of letters, digits, . _ : @ -`);
+      process.stdout.write(`${await new TokenService(secret).issue(opts.sub, opts.role, ttl)}\n`);
+    });
+}
+
+const program = new Command("p2p")
+  .description("P2P Core: run plugin services across a cluster of Node.js machines")
+  .version(VERSION)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .addCommand(nodeCommand("coordinator"))
+  .addCommand(nodeCommand("worker"))
+  .addCommand(tokenCommand());
+
+for (const sub of program.commands) sub.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  process.stderr.write(`p2p: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,126 @@
+import type { MemberState, MemberView, MethodMeta, ServiceMeta } from "./types.js";
+
+/** The part of membership the registry reads. Membership is the single source of truth. */
+export interface MembershipSource {
+  readonly localId: string;
+  members(): MemberView[];
+  onChange(listener: () => void): () => void;
+}
+
+export interface ServiceLocation {
+  nodeId: string;
+  state: MemberState;
+  local: boolean;
+}
+
+interface Index {
+  members: MemberView[];
+  byId: Map<string, MemberView>;
+  /** service → method → meta (first definition seen, the local one first). */
+  methods: Map<string, Map<string, MethodMeta>>;
+  /** service → nodes hosting it (any state). */
+  hosts: Map<string, MemberView[]>;
+  leader: string | null;
+}
+
+/** Who runs what, derived from member metadata and rebuilt lazily after each membership change. */
+export class ClusterRegistry {
+  private index: Index | null = null;
+
+  constructor(private readonly source: MembershipSource) {
+    source.onChange(() => {
+      this.index = null;
+    });
+  }
+
+  get localId(): string {
+    return this.source.localId;
+  }
+
+  members(): MemberView[] {
+    return this.current().members;
+  }
+
+  member(nodeId: string): MemberView | undefined {
+    return this.current().byId.get(nodeId);
+  }
+
+  /** Nodes that host the service, in any state; the router filters by health. */
+  hostsOf(service: string): MemberView[] {
+    return this.current().hosts.get(service) ?? [];
+  }
+
+  hasService(service: string): boolean {
+    return this.current().methods.has(service);
+  }
+
+  method(service: string, method: string): MethodMeta | undefined {
+    return this.current().methods.get(service)?.get(method);
+  }
+
+  serviceOn(nodeId: string, service: string): ServiceMeta | undefined {
+    return this.member(nodeId)?.meta?.services.find((s) => s.name === service);
+  }
+
+  /** The oldest alive coordinator (earliest started_at, then smallest id): stable while it lives. */
+  leader(): string | null {
+    return this.current().leader;
+  }
+
+  stateCounts(): Record<MemberState, number> {
+    const counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of this.members()) counts[m.state] += 1;
+    return counts;
+  }
+
+  coordinators(): string[] {
+    return this.members()
+      .filter((m) => m.meta?.role === "coordinator" && (m.state === "alive" || m.state === "suspect"))
+      .map((m) => m.nodeId)
+      .sort();
+  }
+
+  /** service name → ids of alive nodes hosting it. */
+  serviceMap(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [service, hosts] of [...this.current().hosts].sort(([a], [b]) => a.localeCompare(b))) {
+      out[service] = hosts.filter((h) => h.state === "alive").map((h) => h.nodeId).sort();
+    }
+    return out;
+  }
+
+  private current(): Index {
+    if (this.index) return this.index;
+    const members = this.source.members();
+    const localId = this.source.localId;
+    // Local node first so its method definitions win when versions differ.
+    members.sort((a, b) => (a.nodeId === localId ? -1 : b.nodeId === localId ? 1 : a.nodeId.localeCompare(b.nodeId)));
+    const byId = new Map<string, MemberView>();
+    const methods = new Map<string, Map<string, MethodMeta>>();
+    const hosts = new Map<string, MemberView[]>();
+    let leader: MemberView | null = null;
+    for (const m of members) {
+      byId.set(m.nodeId, m);
+      if (!m.meta) continue;
+      if (m.state !== "dead" && m.state !== "left") {
+        for (const s of m.meta.services) {
+          let table = methods.get(s.name);
+          if (!table) methods.set(s.name, (table = new Map()));
+          for (const meta of s.methods) if (!table.has(meta.name)) table.set(meta.name, meta);
+        }
+      }
+      for (const s of m.meta.services) {
+        const list = hosts.get(s.name);
+        if (list) list.push(m);
+        else hosts.set(s.name, [m]);
+      }
+      if (m.meta.role === "coordinator" && m.state === "alive") {
+        if (!leader || m.meta.started_at < leader.meta!.started_at || (m.meta.started_at === leader.meta!.started_at && m.nodeId < leader.nodeId)) {
+          leader = m;
+        }
+      }
+    }
+    this.index = { members, byId, methods, hosts, leader: leader?.nodeId ?? null };
+    return this.index;
+  }
+}

@@ -1,0 +1,197 @@
+import { hostname } from "node:os";
+import { isIP } from "node:net";
+import { DEFAULTS } from "./defaults.js";
+
+export type Role = "coordinator" | "worker";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Secrets {
+  jwtSecret: string;
+  apiKey: string;
+  clientKey: string | undefined;
+  /** Comma-separated keyring; undefined = unencrypted gossip (development). */
+  clusterKey: string | undefined;
+  /** Names of the secrets that were generated because they were unset. */
+  generated: string[];
+}
+
+export interface Config {
+  role: Role;
+  nodeId: string;
+  port: number;
+  address: string;
+  advertise: string;
+  coord: string[];
+  redisUrl: string | undefined;
+  servicesDir: string;
+  logFile: string;
+  logLevel: LogLevel;
+  bodyLimitBytes: number;
+  rpcTimeoutMs: number;
+  maxRpcTimeoutMs: number;
+  shutdownGraceMs: number;
+  serviceLifecycleTimeoutMs: number;
+  tokenTtlSeconds: number;
+  secrets: Secrets;
+  /** Whether bundled built-in services (system) run. */
+  builtinServices: boolean;
+}
+
+/** What the command line gave (undefined = not given). */
+export interface CliOptions {
+  nodeId?: string;
+  port?: string;
+  address?: string;
+  advertise?: string;
+  coord?: string;
+  redisUrl?: string;
+  servicesDir?: string;
+  logFile?: string;
+  verbose?: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+export function parsePort(value: string, what: string): number {
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${what}: "${value}" is not a port number (1-65535)`);
+  const port = Number(value);
+  if (port < 1 || port > 65535) throw new ConfigError(`${what}: ${port} is out of range (1-65535)`);
+  return port;
+}
+
+export function parseHostPort(value: string, what: string): string {
+  const idx = value.lastIndexOf(":");
+  const host = idx > 0 ? value.slice(0, idx) : "";
+  if (!host || !/^[A-Za-z0-9.\-\[\]:]+$/.test(host)) throw new ConfigError(`${what}: "${value}" is not host:port`);
+  parsePort(value.slice(idx + 1), `${what} "${value}"`);
+  return value;
+}
+
+function parseCoordList(value: string, what: string): string[] {
+  const list = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (list.length === 0) throw new ConfigError(`${what}: empty list`);
+  return list.map((entry) => parseHostPort(entry, what));
+}
+
+function parseAddress(value: string, what: string): string {
+  if (isIP(value) === 0) throw new ConfigError(`${what}: "${value}" is not an IP address`);
+  return value;
+}
+
+function parseNodeId(value: string, what: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value)) {
+    throw new ConfigError(`${what}: "${value}" must be 1-128 characters of letters, digits, . _ : -`);
+  }
+  return value;
+}
+
+function parseRedisUrl(value: string, what: string): string {
+  if (!/^(rediss?|redis\+cluster):\/\//.test(value)) {
+    throw new ConfigError(`${what}: "${value}" must start with redis://, rediss:// or redis+cluster://`);
+  }
+  return value;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** Flags override env; env overrides defaults. Throws ConfigError with one clear line. */
+export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecret: () => string): Config {
+  const pick = (flag: string | undefined, envName: string): { value: string; source: string } | undefined => {
+    if (flag !== undefined) return { value: flag, source: "option" };
+    const fromEnv = nonEmpty(env[envName]);
+    return fromEnv === undefined ? undefined : { value: fromEnv, source: envName };
+  };
+
+  const portIn = pick(cli.port, "P2P_PORT");
+  const port = portIn
+    ? parsePort(portIn.value, portIn.source === "option" ? "--port" : portIn.source)
+    : role === "coordinator"
+      ? DEFAULTS.coordinatorPort
+      : DEFAULTS.workerPort;
+  const addressIn = pick(cli.address, "P2P_ADDRESS");
+  const address = addressIn ? parseAddress(addressIn.value, label(addressIn.source, "--address")) : DEFAULTS.address;
+  const advertiseIn = pick(cli.advertise, "P2P_ADVERTISE");
+  const advertise = advertiseIn ? advertiseIn.value : address === "0.0.0.0" || address === "::" ? "127.0.0.1" : address;
+  if (!/^[A-Za-z0-9.\-:]+$/.test(advertise)) throw new ConfigError(`--advertise: "${advertise}" is not a host`);
+  const nodeIdIn = pick(cli.nodeId, "P2P_NODE_ID");
+  const nodeId = nodeIdIn
+    ? parseNodeId(nodeIdIn.value, label(nodeIdIn.source, "--node-id"))
+    : `${role}-${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${port}`;
+  const coordIn = pick(cli.coord, "P2P_COORD");
+  const coord = coordIn
+    ? parseCoordList(coordIn.value, label(coordIn.source, "--coord"))
+    : role === "worker"
+      ? [...DEFAULTS.workerCoord]
+      : [];
+  const redisIn = pick(cli.redisUrl, "P2P_REDIS_URL");
+  const redisUrl = redisIn ? parseRedisUrl(redisIn.value, label(redisIn.source, "--redis-url")) : undefined;
+  const servicesDir = pick(cli.servicesDir, "P2P_SERVICES_DIR")?.value ?? DEFAULTS.servicesDir;
+  const logFile = pick(cli.logFile, "P2P_LOG_FILE")?.value ?? DEFAULTS.logFile;
+
+  let logLevel: LogLevel = DEFAULTS.logLevel;
+  const envLevel = nonEmpty(env.P2P_LOG_LEVEL);
+  if (envLevel !== undefined) {
+    if (!LOG_LEVELS.includes(envLevel as LogLevel)) {
+      throw new ConfigError(`P2P_LOG_LEVEL: "${envLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
+    }
+    logLevel = envLevel as LogLevel;
+  }
+  if (cli.verbose) logLevel = "debug";
+
+  return {
+    role,
+    nodeId,
+    port,
+    address,
+    advertise,
+    coord: coord.filter((c) => c !== `${advertise}:${port}`),
+    redisUrl,
+    servicesDir,
+    logFile,
+    logLevel,
+    bodyLimitBytes: DEFAULTS.bodyLimitBytes,
+    rpcTimeoutMs: DEFAULTS.rpcTimeoutMs,
+    maxRpcTimeoutMs: DEFAULTS.maxRpcTimeoutMs,
+    shutdownGraceMs: DEFAULTS.shutdownGraceMs,
+    serviceLifecycleTimeoutMs: DEFAULTS.serviceLifecycleTimeoutMs,
+    tokenTtlSeconds: DEFAULTS.tokenTtlSeconds,
+    secrets: buildSecrets(env, generateSecret),
+    builtinServices: true,
+  };
+}
+
+function label(source: string, flag: string): string {
+  return source === "option" ? flag : source;
+}
+
+/** Secrets come from the environment only; unset ones are generated (development mode). */
+export function buildSecrets(env: Env, generateSecret: () => string): Secrets {
+  const generated: string[] = [];
+  const secret = (name: string): string => {
+    const value = nonEmpty(env[name]);
+    if (value !== undefined) return value;
+    generated.push(name);
+    return generateSecret();
+  };
+  const jwtSecret = secret("P2P_JWT_SECRET");
+  const apiKey = secret("P2P_API_KEY");
+  const clusterKey = nonEmpty(env.P2P_CLUSTER_KEY);
+  if (jwtSecret.length < 16 && !generated.includes("P2P_JWT_SECRET")) {
+    throw new ConfigError("P2P_JWT_SECRET: must be at least 16 characters");
+  }
+  return { jwtSecret, apiKey, clientKey: nonEmpty(env.P2P_CLIENT_KEY), clusterKey, generated };
+}

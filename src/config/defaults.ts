@@ -1,0 +1,25 @@
+/** Every default of the node, documented once. */
+export const DEFAULTS = {
+  /** Coordinators listen on 8001, workers on 8002: one port number for HTTP (TCP) and gossip (UDP). */
+  coordinatorPort: 8001,
+  workerPort: 8002,
+  /** Bind address; loopback unless the operator opens it. */
+  address: "127.0.0.1",
+  /** Workers join the coordinator of a default single-machine setup. */
+  workerCoord: ["127.0.0.1:8001"],
+  servicesDir: "./services",
+  logFile: "logs/p2p.log",
+  logLevel: "info" as const,
+  /** Largest accepted request body (CONTRACT §5: 413 above it). */
+  bodyLimitBytes: 1024 * 1024,
+  /** Deadline of a call without x-p2p-timeout-ms nor a method timeout_ms. */
+  rpcTimeoutMs: 30_000,
+  /** Largest deadline a client may ask for (one hour). */
+  maxRpcTimeoutMs: 3_600_000,
+  /** SIGTERM: in-flight calls get this long to finish. */
+  shutdownGraceMs: 10_000,
+  /** Bound on a service's initialize() and cleanup(). */
+  serviceLifecycleTimeoutMs: 10_000,
+  /** Lifetime of tokens issued by /auth/token. */
+  tokenTtlSeconds: 3600,
+} as const;

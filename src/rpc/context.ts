@@ -1,0 +1,31 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
+import type { Caller } from "../auth/tokens.js";
+
+/** What travels with a call and every nested call it makes. */
+export interface CallContext {
+  caller: Caller;
+  /** Absolute deadline on the router's clock (ms). */
+  deadline: number;
+  /** W3C trace id (32 hex chars) shared by every hop. */
+  traceId: string;
+  /** Incoming traceparent of this hop, if any. */
+  traceparent?: string;
+}
+
+/** The context of the method running now, so `this.proxy` calls inherit deadline, trace and caller. */
+export const currentCall = new AsyncLocalStorage<CallContext>();
+
+export function newTraceId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Trace id of a valid W3C traceparent header, else undefined. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  if (!traceparent) return undefined;
+  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
+  if (!m || m[1] === "ff" || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
+  return m[2];
+}

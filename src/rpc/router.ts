@@ -1,0 +1,175 @@
+import { P2PError, toP2PError } from "../errors.js";
+import type { Clock } from "../util/clock.js";
+import type { ClusterRegistry } from "../cluster/registry.js";
+import type { MemberView, MethodMeta } from "../cluster/types.js";
+import type { LocalServices } from "../services/local-services.js";
+import type { NodeMetrics } from "../metrics/metrics.js";
+import { currentCall, type CallContext } from "./context.js";
+
+export interface CallOptions {
+  /** Run on this node only (`?node=`). */
+  node?: string;
+}
+
+export interface CallResult {
+  result: unknown;
+  /** The node that ran the method. */
+  nodeId: string;
+}
+
+/** Sends a call to other nodes (the distributed part); absent on a node that routes locally only. */
+export interface RemoteCaller {
+  call(
+    hosts: MemberView[],
+    ctx: CallContext,
+    service: string,
+    method: string,
+    params: Record<string, unknown>,
+    meta: MethodMeta,
+  ): Promise<CallResult>;
+}
+
+/** Caches method results: consulted before routing for methods with a `cache` option. */
+export interface MethodResultCache {
+  getOrLoad(service: string, method: string, params: Record<string, unknown>, ttlMs: number, load: () => Promise<CallResult>): Promise<CallResult>;
+}
+
+export interface RouterDeps {
+  localId: string;
+  local: LocalServices;
+  registry: ClusterRegistry;
+  clock: Clock;
+  metrics: NodeMetrics;
+  remote?: RemoteCaller;
+  cache?: MethodResultCache;
+}
+
+const UNKNOWN = "<unknown>";
+
+/**
+ * Every call enters here: /rpc, the peer link and service proxies. Order: resolve the method
+ * (404s) → check the caller may call it (403) → cache → local node if it hosts the service,
+ * else the remote caller (balancing, breaker, retries) → errors mapped to the catalog.
+ */
+export class Router {
+  constructor(private readonly deps: RouterDeps) {}
+
+  setRemote(remote: RemoteCaller): void {
+    this.deps.remote = remote;
+  }
+
+  setCache(cache: MethodResultCache): void {
+    this.deps.cache = cache;
+  }
+
+  async call(ctx: CallContext, service: string, method: string, params: Record<string, unknown>, options: CallOptions = {}): Promise<CallResult> {
+    const started = this.deps.clock.now();
+    let labels: [string, string] = [UNKNOWN, UNKNOWN];
+    try {
+      const meta = this.resolve(service, method, options.node);
+      labels = [service, method];
+      if (!meta.public && ctx.caller.role === "client") {
+        throw new P2PError("FORBIDDEN", `method ${service}.${method} is not public`);
+      }
+      const run = () => this.route(ctx, service, method, params, meta, options.node);
+      const out = meta.cache && this.deps.cache && options.node === undefined
+        ? await this.deps.cache.getOrLoad(service, method, params, meta.cache.ttl_s * 1000, run)
+        : await run();
+      this.deps.metrics.rpc(service, method, "OK", (this.deps.clock.now() - started) / 1000);
+      return out;
+    } catch (err) {
+      const error = toP2PError(err);
+      this.deps.metrics.rpc(labels[0], labels[1], error.code, (this.deps.clock.now() - started) / 1000);
+      throw error;
+    }
+  }
+
+  /** Runs a method hosted on this node: the target side of every call. */
+  async invokeLocal(ctx: CallContext, service: string, method: string, params: Record<string, unknown>): Promise<unknown> {
+    const svc = this.deps.local.get(service);
+    if (!svc || svc.status !== "running") throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${this.deps.localId}`);
+    const m = svc.methods.get(method);
+    if (!m) throw new P2PError("METHOD_NOT_FOUND", `method "${method}" not found in service "${service}"`);
+    if (!m.descriptor.public && ctx.caller.role === "client") {
+      throw new P2PError("FORBIDDEN", `method ${service}.${method} is not public`);
+    }
+    if (m.validate) {
+      const issues = m.validate(params);
+      if (issues) throw new P2PError("INVALID_PARAMS", `params do not match the schema of ${service}.${method}`, { issues });
+    }
+    const remaining = ctx.deadline - this.deps.clock.now();
+    if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
+    try {
+      return await currentCall.run(ctx, () => runWithDeadline(() => m.invoke(params), remaining, this.deps.clock));
+    } catch (err) {
+      throw answeredError(err);
+    }
+  }
+
+  private resolve(service: string, method: string, node: string | undefined): MethodMeta {
+    const { registry } = this.deps;
+    if (node !== undefined && !registry.member(node)) throw new P2PError("NODE_NOT_FOUND", `node "${node}" is not a member of the cluster`);
+    if (!registry.hasService(service)) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" not found`);
+    const meta = registry.method(service, method);
+    if (!meta) throw new P2PError("METHOD_NOT_FOUND", `method "${method}" not found in service "${service}"`);
+    return meta;
+  }
+
+  private async route(ctx: CallContext, service: string, method: string, params: Record<string, unknown>, meta: MethodMeta, node: string | undefined): Promise<CallResult> {
+    const { localId, registry } = this.deps;
+    const localHosts = node === undefined || node === localId;
+    if (localHosts && this.deps.local.get(service)?.methods.has(method)) {
+      return { result: await this.invokeLocal(ctx, service, method, params), nodeId: localId };
+    }
+    if (node === localId) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${localId}`);
+    let hosts = registry.hostsOf(service).filter((h) => h.nodeId !== localId);
+    if (node !== undefined) {
+      hosts = hosts.filter((h) => h.nodeId === node);
+      if (hosts.length === 0) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${node}`);
+    }
+    const healthy = hosts.filter((h) => h.state === "alive");
+    if (healthy.length === 0 || !this.deps.remote) {
+      throw new P2PError("UNAVAILABLE", `no healthy node can take ${service}.${method}`, { hosts: hosts.map((h) => ({ node_id: h.nodeId, state: h.state })) });
+    }
+    return this.deps.remote.call(healthy, ctx, service, method, params, meta);
+  }
+}
+
+/**
+ * An error the method answered with ran on this node: strip any transport `reason` a nested
+ * call put there, so no caller mistakes it for "not sent" and retries a call that did run.
+ */
+function answeredError(err: unknown): P2PError {
+  const error = toP2PError(err);
+  const data = error.data;
+  if (data && typeof data === "object" && "reason" in data) {
+    const { reason, ...rest } = data as Record<string, unknown>;
+    return new P2PError(error.code, error.message, { ...rest, nested_reason: reason });
+  }
+  return error;
+}
+
+/** Runs fn, rejecting with TIMEOUT when the budget runs out (the method itself is not cancelled). */
+function runWithDeadline<T>(fn: () => T | Promise<T>, budgetMs: number, clock: Clock): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new P2PError("TIMEOUT", `deadline of ${Math.round(budgetMs)} ms exceeded`)), budgetMs);
+    let result: T | Promise<T>;
+    try {
+      result = fn();
+    } catch (err) {
+      timer.cancel();
+      reject(toP2PError(err));
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (err: unknown) => {
+        timer.cancel();
+        reject(toP2PError(err));
+      },
+    );
+  });
+}

@@ -1,0 +1,126 @@
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { attachContext, isServiceClass, type BaseService, type ServiceContext, type ServiceInfo, type ServiceLogger } from "./base-service.js";
+import { readMethodOptions, type MethodDescriptor } from "./method-options.js";
+import { compileParamsSchema } from "./schema.js";
+import type { LocalMethod, LocalService } from "./local-services.js";
+
+const ENTRY_FILES = ["main.ts", "main.mts", "main.js", "main.mjs"];
+const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const METHOD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+export interface LoadOptions {
+  logger: ServiceLogger;
+  lifecycleTimeoutMs: number;
+  contextFor(info: ServiceInfo): ServiceContext;
+}
+
+type ServiceClass = (new () => BaseService) & { SERVICE_NAME?: string; VERSION?: string; DESCRIPTION?: string };
+
+/** Finds `<dir>/<name>/main.{ts,js}` folders; TypeScript is compiled at load time (no build step). */
+export async function discoverServiceEntries(dir: string): Promise<{ folder: string; file: string }[]> {
+  const root = resolve(dir);
+  let names: string[];
+  try {
+    names = (await readdir(root)).sort();
+  } catch {
+    return [];
+  }
+  const entries: { folder: string; file: string }[] = [];
+  for (const folder of names) {
+    for (const candidate of ENTRY_FILES) {
+      const file = join(root, folder, candidate);
+      if (await isFile(file)) {
+        entries.push({ folder, file });
+        break;
+      }
+    }
+  }
+  return entries;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  if (file.endsWith(".ts") || file.endsWith(".mts")) {
+    const { tsImport } = await import("tsx/esm/api");
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(url)) as Record<string, unknown>;
+}
+
+function findServiceClass(mod: Record<string, unknown>): ServiceClass | undefined {
+  if (isServiceClass(mod.default)) return mod.default as ServiceClass;
+  for (const value of Object.values(mod)) if (isServiceClass(value)) return value as ServiceClass;
+  return undefined;
+}
+
+/** Loads one service folder; throws with a clear message when it cannot be used. */
+export async function loadServiceFile(folder: string, file: string, options: LoadOptions): Promise<LocalService> {
+  const mod = await importModule(file);
+  const cls = findServiceClass(mod);
+  if (!cls) throw new Error(`${file} exports no class extending BaseService`);
+  return instantiate(cls, folder, options);
+}
+
+/** Builds, validates and initialises a service from its class. */
+export async function instantiate(cls: ServiceClass, defaultName: string, options: LoadOptions): Promise<LocalService> {
+  const name = cls.SERVICE_NAME ?? defaultName;
+  if (!SERVICE_NAME.test(name)) throw new Error(`service name "${name}" must match ${SERVICE_NAME}`);
+  const info: ServiceInfo = { name, version: cls.VERSION ?? "1.0.0", description: cls.DESCRIPTION ?? "" };
+  const instance = new cls();
+  attachContext(instance, options.contextFor(info));
+  const methods = collectMethods(instance);
+  if (methods.size === 0) throw new Error(`service "${name}" has no @serviceMethod methods`);
+  await withTimeout(instance.initialize(), options.lifecycleTimeoutMs, `initialize() of "${name}"`);
+  return { ...info, instance, methods, status: "running" };
+}
+
+function collectMethods(instance: BaseService): Map<string, LocalMethod> {
+  const methods = new Map<string, LocalMethod>();
+  for (let proto = Object.getPrototypeOf(instance); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (key === "constructor" || methods.has(key)) continue;
+      const fn: unknown = Object.getOwnPropertyDescriptor(proto, key)?.value;
+      const options = readMethodOptions(fn);
+      if (!options || typeof fn !== "function") continue;
+      if (!METHOD_NAME.test(key)) throw new Error(`method name "${key}" must match ${METHOD_NAME}`);
+      const descriptor: MethodDescriptor = { ...options, name: key };
+      checkOptions(descriptor);
+      methods.set(key, {
+        descriptor,
+        invoke: (fn as (p: Record<string, unknown>) => unknown).bind(instance),
+        validate: descriptor.params ? compileParamsSchema(descriptor.params) : null,
+      });
+    }
+  }
+  return methods;
+}
+
+function checkOptions(d: MethodDescriptor): void {
+  if (d.cache !== undefined && !(typeof d.cache.ttl_s === "number" && d.cache.ttl_s > 0)) {
+    throw new Error(`method "${d.name}": cache.ttl_s must be a positive number`);
+  }
+  if (d.timeout_ms !== undefined && !(Number.isInteger(d.timeout_ms) && d.timeout_ms > 0)) {
+    throw new Error(`method "${d.name}": timeout_ms must be a positive integer`);
+  }
+  if (d.params !== undefined && (typeof d.params !== "object" || d.params === null)) {
+    throw new Error(`method "${d.name}": params must be a JSON schema object`);
+  }
+}
+
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
