@@ -2,7 +2,6 @@ import { Command, CommanderError, Option } from "commander";
 import { buildConfig, ConfigError, type CliOptions, type Config, type Role } from "../config/config.js";
 import { generateSecret } from "../auth/keys.js";
 import { TokenService, parseTtl, isRole } from "../auth/tokens.js";
-import { P2PNode } from "../node.js";
 import { VERSION } from "../version.js";
 
 const DEV_TOKEN_TTL_S = 24 * 3600;
@@ -23,6 +22,7 @@ function nodeCommand(role: Role): Command {
     .option("--redis-url <url>", "Redis for the shared cache level (env P2P_REDIS_URL)")
     .option("--services-dir <dir>", "where user services are loaded from (env P2P_SERVICES_DIR; default ./services)")
     .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/p2p.log)")
+    .option("--rate-limit <n>", "RPC calls per second allowed per caller, 0 = unlimited (env P2P_RATE_LIMIT; default 0)")
     .option("-v, --verbose", "debug logging (env P2P_LOG_LEVEL=debug)")
     .action(async (opts: CliOptions) => {
       let config: Config;
@@ -37,6 +37,8 @@ function nodeCommand(role: Role): Command {
 }
 
 async function runNode(config: Config): Promise<void> {
+  // Loaded only when a node starts, so `p2p token` and flag errors answer at once.
+  const { P2PNode } = await import("../node.js");
   const node = new P2PNode(config);
   const { generated } = config.secrets;
   if (generated.length > 0) {

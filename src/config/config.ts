@@ -32,6 +32,8 @@ export interface Config {
   shutdownGraceMs: number;
   serviceLifecycleTimeoutMs: number;
   tokenTtlSeconds: number;
+  /** RPC calls per second allowed per caller (0 = unlimited). */
+  rateLimitPerSecond: number;
   secrets: Secrets;
   /** Whether bundled built-in services (system) run. */
   builtinServices: boolean;
@@ -47,6 +49,7 @@ export interface CliOptions {
   redisUrl?: string;
   servicesDir?: string;
   logFile?: string;
+  rateLimit?: string;
   verbose?: boolean;
 }
 
@@ -142,6 +145,13 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
   const servicesDir = pick(cli.servicesDir, "P2P_SERVICES_DIR")?.value ?? DEFAULTS.servicesDir;
   const logFile = pick(cli.logFile, "P2P_LOG_FILE")?.value ?? DEFAULTS.logFile;
 
+  const rateIn = pick(cli.rateLimit, "P2P_RATE_LIMIT");
+  let rateLimitPerSecond = 0;
+  if (rateIn) {
+    if (!/^\d{1,7}$/.test(rateIn.value)) throw new ConfigError(`${label(rateIn.source, "--rate-limit")}: "${rateIn.value}" must be a whole number of calls per second (0 = unlimited)`);
+    rateLimitPerSecond = Number(rateIn.value);
+  }
+
   let logLevel: LogLevel = DEFAULTS.logLevel;
   const envLevel = nonEmpty(env.P2P_LOG_LEVEL);
   if (envLevel !== undefined) {
@@ -169,6 +179,7 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     serviceLifecycleTimeoutMs: DEFAULTS.serviceLifecycleTimeoutMs,
     tokenTtlSeconds: DEFAULTS.tokenTtlSeconds,
+    rateLimitPerSecond,
     secrets: buildSecrets(env, generateSecret),
     builtinServices: true,
   };

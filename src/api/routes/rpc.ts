@@ -4,6 +4,7 @@ import { newTraceId, traceIdOf, type CallContext } from "../../rpc/context.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { sendError } from "../errors.js";
+import { RateLimiter } from "../rate-limit.js";
 
 interface RpcBody {
   params?: unknown;
@@ -24,6 +25,7 @@ function timeoutFrom(header: string | string[] | undefined, fallback: number, ma
 
 export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { config, router, registry, clock, inflight } = ctx;
+  const limiter = config.rateLimitPerSecond > 0 ? new RateLimiter(config.rateLimitPerSecond, () => clock.now()) : null;
 
   app.post<{ Params: { service: string; method: string }; Querystring: { node?: string }; Body: RpcBody | undefined }>(
     "/rpc/:service/:method",
@@ -55,6 +57,7 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
           ...authErrors,
           404: errorSchema,
           413: errorSchema,
+          429: errorSchema,
           500: errorSchema,
           503: errorSchema,
           504: errorSchema,
@@ -69,6 +72,9 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return sendError(reply, err, ctx.logger, id);
       };
       if (ctx.isDraining()) return fail(new P2PError("UNAVAILABLE", "node is draining"));
+      if (limiter && !limiter.take(request.caller!.sub)) {
+        return fail(new P2PError("RATE_LIMITED", `over ${config.rateLimitPerSecond} calls per second`));
+      }
       if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) {
         return fail(new P2PError("BAD_REQUEST", "body must be a JSON object"));
       }
