@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // Lower TC39 decorators (Node 20 cannot parse them natively).
+  esbuild: { target: "es2022" },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,

@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { SignJWT } from "jose";
+import { TokenService, parseTtl } from "../../src/auth/tokens.js";
+import { ApiKeys } from "../../src/auth/keys.js";
+import { P2PError } from "../../src/errors.js";
+
+const SECRET = "unit-test-secret-0123456789abcdef";
+
+async function expectUnauthorized(promise: Promise<unknown>): Promise<void> {
+  const err = await promise.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(P2PError);
+  expect((err as P2PError).code).toBe("UNAUTHORIZED");
+}
+
+describe("tokens", () => {
+  it("issues tokens any service with the same secret verifies", async () => {
+    const token = await new TokenService(SECRET).issue("alice", "client", 60);
+    expect(await new TokenService(SECRET).verify(token)).toEqual({ sub: "alice", role: "client" });
+  });
+
+  it("rejects garbage, another secret, alg none, missing role and expired tokens", async () => {
+    const svc = new TokenService(SECRET);
+    const key = new TextEncoder().encode(SECRET);
+    const now = Math.floor(Date.now() / 1000);
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    await expectUnauthorized(svc.verify("garbage"));
+    await expectUnauthorized(svc.verify(await new TokenService("another-secret-0123456789").issue("x", "admin", 60)));
+    await expectUnauthorized(svc.verify(`${enc({ alg: "none" })}.${enc({ sub: "x", role: "admin", iss: "p2p-core", exp: now + 60 })}.`));
+    await expectUnauthorized(svc.verify(await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(now + 60).sign(key)));
+    await expectUnauthorized(svc.verify(await new SignJWT({ role: "root" }).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(now + 60).sign(key)));
+    await expectUnauthorized(svc.verify(await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(now - 10).sign(key)));
+  });
+
+  it("a cached verified token still expires", async () => {
+    const svc = new TokenService(SECRET);
+    const token = await svc.issue("bob", "admin", 1);
+    expect((await svc.verify(token)).role).toBe("admin");
+    await new Promise((r) => setTimeout(r, 1100));
+    await expectUnauthorized(svc.verify(token));
+  });
+
+  it("parses ttl durations", () => {
+    expect(parseTtl("90")).toBe(90);
+    expect(parseTtl("15m")).toBe(900);
+    expect(parseTtl("1h")).toBe(3600);
+    expect(parseTtl("7d")).toBe(604800);
+    expect(() => parseTtl("1y")).toThrow(/--ttl/);
+    expect(() => parseTtl("0s")).toThrow(/--ttl/);
+  });
+});
+
+describe("api keys", () => {
+  it("maps the admin key to admin, the client key to client, anything else to nothing", () => {
+    const keys = new ApiKeys("admin-key", "client-key");
+    expect(keys.roleFor("admin-key")).toBe("admin");
+    expect(keys.roleFor("client-key")).toBe("client");
+    expect(keys.roleFor("admin-key ")).toBeUndefined();
+    expect(new ApiKeys("admin-key", undefined).roleFor("client-key")).toBeUndefined();
+  });
+});

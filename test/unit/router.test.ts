@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import pino from "pino";
+import { FakeClock } from "../../src/util/clock.js";
+import { BaseService, type ServiceContext } from "../../src/services/base-service.js";
+import { serviceMethod } from "../../src/services/method-options.js";
+import { instantiate } from "../../src/services/loader.js";
+import { LocalServices } from "../../src/services/local-services.js";
+import { ClusterRegistry, type MembershipSource } from "../../src/cluster/registry.js";
+import { SingleNodeMembership } from "../../src/cluster/local-source.js";
+import type { MemberView } from "../../src/cluster/types.js";
+import { NodeMetrics } from "../../src/metrics/metrics.js";
+import { Router } from "../../src/rpc/router.js";
+import { P2PError } from "../../src/errors.js";
+import type { CallContext } from "../../src/rpc/context.js";
+
+const logger = pino({ level: "silent" });
+
+class Svc extends BaseService {
+  static override SERVICE_NAME = "svc";
+  @serviceMethod({ public: true }) async open() {
+    return "open";
+  }
+  @serviceMethod() async closed() {
+    return "closed";
+  }
+  @serviceMethod({ public: true }) slow() {
+    return new Promise((resolve) => setTimeout(resolve, 60_000));
+  }
+}
+
+async function setup() {
+  const clock = new FakeClock(1000);
+  const local = new LocalServices();
+  local.add(await instantiate(Svc, "svc", { logger, lifecycleTimeoutMs: 100, contextFor: (info) => ({ nodeId: "n1", logger, info, cache: {} as ServiceContext["cache"], proxy: {}, proxyFor: () => ({}) }) }));
+  const membership = new SingleNodeMembership("n1", "127.0.0.1:1", { role: "worker", version: "t", started_at: 0, services: local.meta() });
+  const router = new Router({ localId: "n1", local, registry: new ClusterRegistry(membership), clock, metrics: new NodeMetrics("n1", false) });
+  return { clock, router };
+}
+
+const ctx = (role: "admin" | "client" | "service", clock: FakeClock, budget = 1000): CallContext => ({ caller: { sub: "t", role }, deadline: clock.now() + budget, traceId: "0".repeat(31) + "1" });
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(() => "OK", (e: unknown) => (e as P2PError).code);
+}
+
+describe("router (single node)", () => {
+  it("runs local methods and enforces public for clients only", async () => {
+    const { router, clock } = await setup();
+    expect(await router.call(ctx("client", clock), "svc", "open", {})).toEqual({ result: "open", nodeId: "n1" });
+    expect(await codeOf(router.call(ctx("client", clock), "svc", "closed", {}))).toBe("FORBIDDEN");
+    expect((await router.call(ctx("admin", clock), "svc", "closed", {})).result).toBe("closed");
+    expect((await router.call(ctx("service", clock), "svc", "closed", {})).result).toBe("closed");
+  });
+
+  it("answers 404 codes for unknown names", async () => {
+    const { router, clock } = await setup();
+    expect(await codeOf(router.call(ctx("admin", clock), "nope", "open", {}))).toBe("SERVICE_NOT_FOUND");
+    expect(await codeOf(router.call(ctx("admin", clock), "svc", "nope", {}))).toBe("METHOD_NOT_FOUND");
+    expect(await codeOf(router.call(ctx("admin", clock), "svc", "open", {}, { node: "ghost" }))).toBe("NODE_NOT_FOUND");
+  });
+
+  it("times out at the deadline on its clock", async () => {
+    const { router, clock } = await setup();
+    const pending = codeOf(router.call(ctx("admin", clock, 500), "svc", "slow", {}));
+    clock.advance(499);
+    clock.advance(1);
+    expect(await pending).toBe("TIMEOUT");
+    expect(await codeOf(router.call(ctx("admin", clock, 0), "svc", "open", {}))).toBe("TIMEOUT");
+  });
+});
+
+describe("registry", () => {
+  const member = (nodeId: string, role: "coordinator" | "worker", started_at: number, state: MemberView["state"] = "alive"): MemberView => ({
+    nodeId,
+    address: `127.0.0.1:${nodeId.length}`,
+    state,
+    incarnation: 0,
+    lastChange: 0,
+    meta: { role, version: "1", started_at, services: [{ name: "s", version: "1", methods: [{ name: "m", public: true, idempotent: false }] }] },
+  });
+
+  it("names the oldest alive coordinator as leader, stable when newer ones join", () => {
+    let members = [member("c2", "coordinator", 100), member("w1", "worker", 50), member("c1", "coordinator", 200)];
+    const listeners: (() => void)[] = [];
+    const source: MembershipSource = { localId: "w1", members: () => [...members], onChange: (l) => (listeners.push(l), () => undefined) };
+    const registry = new ClusterRegistry(source);
+    expect(registry.leader()).toBe("c2");
+    members = [...members, member("c0", "coordinator", 300)];
+    listeners.forEach((l) => l());
+    expect(registry.leader()).toBe("c2");
+    members = members.map((m) => (m.nodeId === "c2" ? { ...m, state: "dead" as const } : m));
+    listeners.forEach((l) => l());
+    expect(registry.leader()).toBe("c1");
+    expect(registry.serviceMap()).toEqual({ s: ["c0", "c1", "w1"] });
+    expect(registry.stateCounts()).toEqual({ alive: 3, suspect: 0, dead: 1, left: 0 });
+  });
+});
