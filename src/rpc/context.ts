@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Caller } from "../auth/tokens.js";
 
 /** What travels with a call and every nested call it makes. */
@@ -17,7 +17,7 @@ export interface CallContext {
 export const currentCall = new AsyncLocalStorage<CallContext>();
 
 export function newTraceId(): string {
-  return randomBytes(16).toString("hex");
+  return randomUUID().replace(/-/g, "");
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;

@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import type { ServiceContext, ServiceInfo } from "./base-service.js";
-import { discoverServiceEntries, instantiate, loadServiceFile, withTimeout, type LoadOptions } from "./loader.js";
+import { discoverServiceEntries, instantiate, loadServiceFile, releaseCompiler, withTimeout, type LoadOptions } from "./loader.js";
 import type { LocalServices } from "./local-services.js";
 import { SystemService } from "./builtin/system.js";
 
@@ -24,7 +24,8 @@ export async function loadAllServices(options: {
     logger.info({ service: service.name, methods: [...service.methods.keys()] }, "service loaded");
   };
   if (options.builtin) add(await instantiate(SystemService, "system", loadOptions));
-  for (const { folder, file } of await discoverServiceEntries(options.servicesDir)) {
+  const entries = await discoverServiceEntries(options.servicesDir);
+  for (const { folder, file } of entries) {
     try {
       const service = await loadServiceFile(folder, file, loadOptions);
       if (local.get(service.name)) {
@@ -36,6 +37,7 @@ export async function loadAllServices(options: {
       logger.error({ folder, file, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, "service failed to load; skipped");
     }
   }
+  if (entries.some((e) => /\.m?ts$/.test(e.file))) await releaseCompiler();
 }
 
 /** Runs every service's cleanup(), each bounded; errors are logged, never thrown. */

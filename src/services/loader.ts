@@ -1,5 +1,6 @@
-import { readdir, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { readdir, stat, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { attachContext, isServiceClass, type BaseService, type ServiceContext, type ServiceInfo, type ServiceLogger } from "./base-service.js";
 import { readMethodOptions, type MethodDescriptor } from "./method-options.js";
@@ -48,13 +49,39 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * TypeScript services are bundled in-process by esbuild (their relative imports included,
+ * packages left external), written beside the source so bare imports such as "p2p-core"
+ * resolve exactly as they would from the source, imported, and the file removed.
+ * No loader hooks stay installed: they would cost a worker thread (~25 MiB) for the node's life.
+ */
 async function importModule(file: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(file).href;
-  if (file.endsWith(".ts") || file.endsWith(".mts")) {
-    const { tsImport } = await import("tsx/esm/api");
-    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  if (!(file.endsWith(".ts") || file.endsWith(".mts"))) return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const { build } = await import("esbuild");
+  const out = await build({
+    entryPoints: [file],
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    write: false,
+    sourcemap: "inline",
+    logLevel: "silent",
+  });
+  const compiled = join(dirname(file), `.${basename(file)}.${randomUUID().slice(0, 8)}.p2p.mjs`);
+  await writeFile(compiled, out.outputFiles[0]!.contents);
+  try {
+    return (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
+  } finally {
+    await unlink(compiled).catch(() => undefined);
   }
-  return (await import(url)) as Record<string, unknown>;
+}
+
+/** Stops esbuild's helper process once every service is loaded (it is only needed at start). */
+export async function releaseCompiler(): Promise<void> {
+  const { stop } = await import("esbuild");
+  await stop();
 }
 
 function findServiceClass(mod: Record<string, unknown>): ServiceClass | undefined {
