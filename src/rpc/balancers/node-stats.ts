@@ -1,0 +1,147 @@
+/**
+ * Per-node call statistics shared by the least-latency balancer and metrics: calls in
+ * flight and an EWMA of observed latency. The EWMA forgets: the longer a node goes
+ * unobserved, the more its value slides back to the cluster-wide average (the "prior"),
+ * so a node that was slow once gets tried again, and a node never seen scores average.
+ */
+import type { Clock } from "../../util/clock.js";
+
+export interface NodeStatsOptions {
+  /** Weight of a new sample in a node's EWMA (0..1]. */
+  alpha?: number;
+  /** Prior latency (ms) until anything has been observed anywhere. */
+  initialPriorMs?: number;
+  /** Time constant (ms) of the slide back to the prior when a node goes unobserved. */
+  decayMs?: number;
+  /** A failed call counts as at least this latency, or as 4 × the prior when unset. */
+  failurePenaltyMs?: number;
+}
+
+export interface NodeSnapshot {
+  inflight: number;
+  /** Current (decayed) latency estimate in ms. */
+  ewmaMs: number;
+  calls: number;
+  failures: number;
+}
+
+/** Returned by start(): report the outcome exactly once. */
+export interface CallToken {
+  /** The call ended; latency defaults to the clock time since start(). */
+  done(ok: boolean, latencyMs?: number): void;
+  /** The call never went out (refused locally): release in-flight, no latency sample. */
+  abandon(): void;
+}
+
+interface Entry {
+  inflight: number;
+  ewmaMs: number;
+  lastSeen: number;
+  seen: boolean;
+  calls: number;
+  failures: number;
+}
+
+export class NodeStats {
+  private readonly nodes = new Map<string, Entry>();
+  private readonly alpha: number;
+  private readonly decayMs: number;
+  private readonly penaltyMs: number | undefined;
+  /** Cluster-wide EWMA of every sample: the neutral prior for unseen nodes. */
+  private priorMs: number;
+
+  constructor(
+    private readonly clock: Clock,
+    options: NodeStatsOptions = {},
+  ) {
+    this.alpha = options.alpha ?? 0.3;
+    this.decayMs = options.decayMs ?? 30_000;
+    this.priorMs = options.initialPriorMs ?? 10;
+    this.penaltyMs = options.failurePenaltyMs;
+  }
+
+  start(nodeId: string): CallToken {
+    const entry = this.entry(nodeId);
+    entry.inflight++;
+    const startedAt = this.clock.now();
+    let open = true;
+    return {
+      done: (ok, latencyMs) => {
+        if (!open) return;
+        open = false;
+        entry.inflight--;
+        this.observe(entry, ok, latencyMs ?? this.clock.now() - startedAt);
+      },
+      abandon: () => {
+        if (!open) return;
+        open = false;
+        entry.inflight--;
+      },
+    };
+  }
+
+  inflight(nodeId: string): number {
+    return this.nodes.get(nodeId)?.inflight ?? 0;
+  }
+
+  /** Latency estimate in ms: the node's decayed EWMA, or the prior if never observed. */
+  latency(nodeId: string): number {
+    const entry = this.nodes.get(nodeId);
+    return entry ? this.decayed(entry) : this.priorMs;
+  }
+
+  /** Lower is better: expected latency scaled by the queue the call would join. */
+  score(nodeId: string): number {
+    const entry = this.nodes.get(nodeId);
+    if (!entry) return this.priorMs;
+    return this.decayed(entry) * (entry.inflight + 1);
+  }
+
+  snapshot(nodeId: string): NodeSnapshot {
+    const entry = this.nodes.get(nodeId);
+    if (!entry) return { inflight: 0, ewmaMs: this.priorMs, calls: 0, failures: 0 };
+    return { inflight: entry.inflight, ewmaMs: this.decayed(entry), calls: entry.calls, failures: entry.failures };
+  }
+
+  nodeIds(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  /** Drop a node that left the cluster (calls still in flight report into the void). */
+  forget(nodeId: string): void {
+    this.nodes.delete(nodeId);
+  }
+
+  private entry(nodeId: string): Entry {
+    let entry = this.nodes.get(nodeId);
+    if (!entry) {
+      entry = { inflight: 0, ewmaMs: this.priorMs, lastSeen: this.clock.now(), seen: false, calls: 0, failures: 0 };
+      this.nodes.set(nodeId, entry);
+    }
+    return entry;
+  }
+
+  private decayed(entry: Entry): number {
+    if (!entry.seen) return this.priorMs;
+    const idle = this.clock.now() - entry.lastSeen;
+    if (idle <= 0) return entry.ewmaMs;
+    const keep = Math.exp(-idle / this.decayMs);
+    return this.priorMs + (entry.ewmaMs - this.priorMs) * keep;
+  }
+
+  private observe(entry: Entry, ok: boolean, latencyMs: number): void {
+    let sample = latencyMs > 0 ? latencyMs : 0;
+    entry.calls++;
+    if (!ok) {
+      entry.failures++;
+      sample = Math.max(sample, this.penaltyMs ?? this.priorMs * 4);
+    } else {
+      // Only successes teach the cluster-wide prior: penalties would inflate it.
+      this.priorMs += this.alpha * (sample - this.priorMs);
+    }
+    const base = this.decayed(entry);
+    entry.ewmaMs = entry.seen ? base + this.alpha * (sample - base) : sample;
+    entry.seen = true;
+    entry.lastSeen = this.clock.now();
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The one call pipeline for remote calls. Order, per attempt (stated once, here):
+ *
+ *   1. deadline   — stop with TIMEOUT if the caller's deadline has passed.
+ *   2. balancer   — pick a node among the candidates not excluded and not yet tried.
+ *   3. breaker    — an open breaker skips the node (re-pick, no attempt spent);
+ *                   half-open reserves a probe slot.
+ *   4. stats      — the node's in-flight count goes up (queued calls count: a node with
+ *                   a queue looks busier to the balancer).
+ *   5. bulkhead   — run now, wait in the node's bounded queue, or refuse (bulkhead_full).
+ *   6. timeout    — the attempt gets min(remaining deadline, attemptTimeoutMs), measured
+ *                   when it leaves the queue; `remainingMs` is passed on to the next hop.
+ *   7. outcome    — stats.done and breaker.onSuccess/onFailure record it;
+ *   8. retry      — retry.ts decides whether another node may try; attempts are capped by
+ *                   maxAttempts and by the deadline.
+ *
+ * The breaker sits outside the bulkhead and the timeout inside both, so a timed-out call
+ * counts once against its node, and a call refused by a full bulkhead never counts.
+ * Final errors: the method's own answer as is; TIMEOUT when the deadline ran out; else
+ * UNAVAILABLE "no healthy node can take the call" with `tried`, `skipped` (open
+ * breakers) and `last_error` in data.
+ */
+import { P2PError, type WireError } from "../errors.js";
+import type { Clock } from "../util/clock.js";
+import type { Balancer, BalanceContext, Candidate } from "./balancers/types.js";
+import type { NodeStats } from "./balancers/node-stats.js";
+import type { BulkheadSet } from "./bulkhead.js";
+import type { BreakerSet } from "./circuit-breaker.js";
+import { Deadline, withDeadline } from "./deadline.js";
+import { isLocalRejection, isNodeFault, normalizeAttemptError } from "./failure.js";
+import { DEFAULT_MAX_ATTEMPTS, shouldRetry } from "./retry.js";
+
+/** Built once by the router and shared by every call. */
+export interface PipelineDeps {
+  clock: Clock;
+  balancer: Balancer;
+  breakers: BreakerSet;
+  bulkheads: BulkheadSet;
+  stats: NodeStats;
+}
+
+export interface ResilientCall<T> extends BalanceContext, PipelineDeps {
+  /** Nodes hosting the service (the router has already preferred the local node). */
+  candidates: readonly Candidate[];
+  /** Nodes not to try at all (e.g. already tried by an earlier hop). */
+  exclude?: ReadonlySet<string>;
+  deadline: Deadline;
+  /** The method is safe to run twice (CONTRACT §6, `idempotent`). */
+  idempotent: boolean;
+  /** Attempts, the first included; default DEFAULT_MAX_ATTEMPTS. */
+  maxAttempts?: number;
+  /** Cap of one attempt (ms); default: whatever is left of the deadline. */
+  attemptTimeoutMs?: number;
+  /** Send the call to `nodeId` with `remainingMs` of budget; resolve with its result. */
+  attempt: (nodeId: string, remainingMs: number) => Promise<T>;
+}
+
+export async function callWithResilience<T>(call: ResilientCall<T>): Promise<T> {
+  const { deadline, clock, stats, breakers } = call;
+  const maxAttempts = call.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  let tried: string[] | undefined;
+  let skipped: string[] | undefined;
+  let lastError: P2PError | undefined;
+
+  for (let attempts = 0; attempts < maxAttempts; attempts++) {
+    if (deadline.expired()) throw deadline.timeoutError(failureData(tried, skipped, lastError));
+    const node = pickAllowed(call, tried, skipped);
+    if (node === undefined) break;
+    if (node.skipped !== undefined) skipped = node.skipped;
+    const nodeId = node.nodeId;
+    (tried ??= []).push(nodeId);
+
+    const token = stats.start(nodeId);
+    try {
+      const result = await call.bulkheads.run(nodeId, () => runAttempt(call, nodeId), deadline);
+      token.done(true);
+      breakers.onSuccess(nodeId);
+      return result;
+    } catch (raw) {
+      const err = normalizeAttemptError(raw, nodeId);
+      if (isLocalRejection(err)) token.abandon();
+      else token.done(!isNodeFault(err));
+      breakers.onFailure(nodeId, err);
+      if (!shouldRetry(err, call.idempotent)) throw err;
+      lastError = err;
+    }
+  }
+  if (deadline.expired()) throw deadline.timeoutError(failureData(tried, skipped, lastError));
+  throw new P2PError(
+    "UNAVAILABLE",
+    `no healthy node can take the call to ${call.service}.${call.method}`,
+    failureData(tried, skipped, lastError, "no_healthy_node"),
+  );
+}
+
+function runAttempt<T>(call: ResilientCall<T>, nodeId: string): Promise<T> {
+  const { deadline, clock } = call;
+  let remaining = deadline.remaining();
+  let limit = deadline;
+  if (call.attemptTimeoutMs !== undefined && call.attemptTimeoutMs < remaining) {
+    // A per-attempt TIMEOUT carries no "deadline_exceeded": retry.ts may retry it.
+    remaining = call.attemptTimeoutMs;
+    limit = Deadline.after(remaining, clock);
+    return withDeadline(call.attempt(nodeId, remaining), limit, clock).catch((err: unknown) => {
+      throw err instanceof P2PError && err.code === "TIMEOUT" && !deadline.expired()
+        ? new P2PError("TIMEOUT", `attempt on ${nodeId} timed out after ${remaining} ms`, {
+            reason: "attempt_timeout",
+            node: nodeId,
+          })
+        : err;
+    });
+  }
+  return withDeadline(call.attempt(nodeId, remaining), limit, clock);
+}
+
+interface Picked {
+  nodeId: string;
+  /** Updated skipped list when open breakers were stepped over. */
+  skipped: string[] | undefined;
+}
+
+/** Balancer pick among the eligible candidates whose breaker lets the call through. */
+function pickAllowed<T>(call: ResilientCall<T>, tried?: string[], skipped?: string[]): Picked | undefined {
+  let pool = eligible(call.candidates, call.exclude, tried, skipped);
+  let newlySkipped: string[] | undefined;
+  for (;;) {
+    const candidate = call.balancer.pick(pool, call);
+    if (candidate === undefined) return undefined;
+    if (call.breakers.allow(candidate.nodeId)) {
+      return { nodeId: candidate.nodeId, skipped: newlySkipped };
+    }
+    newlySkipped = [...(newlySkipped ?? skipped ?? []), candidate.nodeId];
+    pool = pool.filter((c) => c !== candidate);
+  }
+}
+
+/** The candidates left; the common first pick (nothing excluded) allocates nothing. */
+function eligible(
+  candidates: readonly Candidate[],
+  exclude: ReadonlySet<string> | undefined,
+  tried: string[] | undefined,
+  skipped: string[] | undefined,
+): readonly Candidate[] {
+  if ((exclude === undefined || exclude.size === 0) && tried === undefined && skipped === undefined) {
+    return candidates;
+  }
+  return candidates.filter(
+    (c) => !exclude?.has(c.nodeId) && !tried?.includes(c.nodeId) && !skipped?.includes(c.nodeId),
+  );
+}
+
+function failureData(
+  tried: string[] | undefined,
+  skipped: string[] | undefined,
+  lastError: P2PError | undefined,
+  reason?: string,
+): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  if (reason !== undefined) data.reason = reason;
+  data.tried = tried ?? [];
+  if (skipped !== undefined) data.skipped = skipped;
+  if (lastError !== undefined) data.last_error = lastError.toJSON() satisfies WireError;
+  return data;
+}
