@@ -1,8 +1,11 @@
 /**
  * Per-node call statistics shared by the least-latency balancer and metrics: calls in
  * flight and an EWMA of observed latency. The EWMA forgets: the longer a node goes
- * unobserved, the more its value slides back to the cluster-wide average (the "prior"),
- * so a node that was slow once gets tried again, and a node never seen scores average.
+ * unobserved, the more its value slides back to the "prior" — the median of every known
+ * node's EWMA — so a node that was slow once gets tried again, and a node never seen
+ * scores like a typical node. The median keeps one very slow node from dragging the
+ * prior up; it is recomputed when a node is first seen and at most once per
+ * `priorRefreshMs` otherwise, so reads stay O(1).
  */
 import type { Clock } from "../../util/clock.js";
 
@@ -15,6 +18,8 @@ export interface NodeStatsOptions {
   decayMs?: number;
   /** A failed call counts as at least this latency, or as 4 × the prior when unset. */
   failurePenaltyMs?: number;
+  /** How often (ms) the prior follows the nodes' EWMAs. */
+  priorRefreshMs?: number;
 }
 
 export interface NodeSnapshot {
@@ -47,8 +52,11 @@ export class NodeStats {
   private readonly alpha: number;
   private readonly decayMs: number;
   private readonly penaltyMs: number | undefined;
-  /** Cluster-wide EWMA of every sample: the neutral prior for unseen nodes. */
+  private readonly initialPriorMs: number;
+  private readonly priorRefreshMs: number;
+  /** The neutral prior (see top); read through prior(). */
   private priorMs: number;
+  private priorAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
@@ -56,7 +64,9 @@ export class NodeStats {
   ) {
     this.alpha = options.alpha ?? 0.3;
     this.decayMs = options.decayMs ?? 30_000;
-    this.priorMs = options.initialPriorMs ?? 10;
+    this.initialPriorMs = options.initialPriorMs ?? 10;
+    this.priorMs = this.initialPriorMs;
+    this.priorRefreshMs = options.priorRefreshMs ?? 1000;
     this.penaltyMs = options.failurePenaltyMs;
   }
 
@@ -87,19 +97,19 @@ export class NodeStats {
   /** Latency estimate in ms: the node's decayed EWMA, or the prior if never observed. */
   latency(nodeId: string): number {
     const entry = this.nodes.get(nodeId);
-    return entry ? this.decayed(entry) : this.priorMs;
+    return entry ? this.decayed(entry) : this.prior();
   }
 
   /** Lower is better: expected latency scaled by the queue the call would join. */
   score(nodeId: string): number {
     const entry = this.nodes.get(nodeId);
-    if (!entry) return this.priorMs;
+    if (!entry) return this.prior();
     return this.decayed(entry) * (entry.inflight + 1);
   }
 
   snapshot(nodeId: string): NodeSnapshot {
     const entry = this.nodes.get(nodeId);
-    if (!entry) return { inflight: 0, ewmaMs: this.priorMs, calls: 0, failures: 0 };
+    if (!entry) return { inflight: 0, ewmaMs: this.prior(), calls: 0, failures: 0 };
     return { inflight: entry.inflight, ewmaMs: this.decayed(entry), calls: entry.calls, failures: entry.failures };
   }
 
@@ -110,6 +120,25 @@ export class NodeStats {
   /** Drop a node that left the cluster (calls still in flight report into the void). */
   forget(nodeId: string): void {
     this.nodes.delete(nodeId);
+    this.priorAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** The neutral latency (ms) of a node never observed. */
+  prior(): number {
+    const now = this.clock.now();
+    if (now - this.priorAt >= this.priorRefreshMs) {
+      this.priorAt = now;
+      const values: number[] = [];
+      for (const entry of this.nodes.values()) if (entry.seen) values.push(entry.ewmaMs);
+      if (values.length > 0) {
+        values.sort((a, b) => a - b);
+        const mid = values.length >> 1;
+        this.priorMs = values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2;
+      } else {
+        this.priorMs = this.initialPriorMs;
+      }
+    }
+    return this.priorMs;
   }
 
   private entry(nodeId: string): Entry {
@@ -122,11 +151,11 @@ export class NodeStats {
   }
 
   private decayed(entry: Entry): number {
-    if (!entry.seen) return this.priorMs;
+    if (!entry.seen) return this.prior();
     const idle = this.clock.now() - entry.lastSeen;
     if (idle <= 0) return entry.ewmaMs;
-    const keep = Math.exp(-idle / this.decayMs);
-    return this.priorMs + (entry.ewmaMs - this.priorMs) * keep;
+    const prior = this.prior();
+    return prior + (entry.ewmaMs - prior) * Math.exp(-idle / this.decayMs);
   }
 
   private observe(entry: Entry, ok: boolean, latencyMs: number): void {
@@ -134,14 +163,16 @@ export class NodeStats {
     entry.calls++;
     if (!ok) {
       entry.failures++;
-      sample = Math.max(sample, this.penaltyMs ?? this.priorMs * 4);
-    } else {
-      // Only successes teach the cluster-wide prior: penalties would inflate it.
-      this.priorMs += this.alpha * (sample - this.priorMs);
+      sample = Math.max(sample, this.penaltyMs ?? this.prior() * 4);
     }
-    const base = this.decayed(entry);
-    entry.ewmaMs = entry.seen ? base + this.alpha * (sample - base) : sample;
-    entry.seen = true;
+    if (entry.seen) {
+      const base = this.decayed(entry);
+      entry.ewmaMs = base + this.alpha * (sample - base);
+    } else {
+      entry.ewmaMs = sample;
+      entry.seen = true;
+      this.priorAt = Number.NEGATIVE_INFINITY; // a new node moves the median now
+    }
     entry.lastSeen = this.clock.now();
   }
 }
