@@ -56,19 +56,15 @@ export interface ResilientCall<T> extends BalanceContext, PipelineDeps {
 }
 
 export async function callWithResilience<T>(call: ResilientCall<T>): Promise<T> {
-  const { deadline, clock, stats, breakers } = call;
+  const { deadline, stats, breakers } = call;
   const maxAttempts = call.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  let tried: string[] | undefined;
-  let skipped: string[] | undefined;
-  let lastError: P2PError | undefined;
+  const state: CallState = { tried: undefined, skipped: undefined, lastError: undefined };
 
   for (let attempts = 0; attempts < maxAttempts; attempts++) {
-    if (deadline.expired()) throw deadline.timeoutError(failureData(tried, skipped, lastError));
-    const node = pickAllowed(call, tried, skipped);
-    if (node === undefined) break;
-    if (node.skipped !== undefined) skipped = node.skipped;
-    const nodeId = node.nodeId;
-    (tried ??= []).push(nodeId);
+    if (deadline.expired()) throw deadline.timeoutError(failureData(state));
+    const nodeId = pickAllowed(call, state);
+    if (nodeId === undefined) break;
+    (state.tried ??= []).push(nodeId);
 
     const token = stats.start(nodeId);
     try {
@@ -82,15 +78,23 @@ export async function callWithResilience<T>(call: ResilientCall<T>): Promise<T> 
       else token.done(!isNodeFault(err));
       breakers.onFailure(nodeId, err);
       if (!shouldRetry(err, call.idempotent)) throw err;
-      lastError = err;
+      state.lastError = err;
     }
   }
-  if (deadline.expired()) throw deadline.timeoutError(failureData(tried, skipped, lastError));
+  if (deadline.expired()) throw deadline.timeoutError(failureData(state));
   throw new P2PError(
     "UNAVAILABLE",
     `no healthy node can take the call to ${call.service}.${call.method}`,
-    failureData(tried, skipped, lastError, "no_healthy_node"),
+    failureData(state, "no_healthy_node"),
   );
+}
+
+/** What one call has been through so far; lists allocated only when needed. */
+interface CallState {
+  tried: string[] | undefined;
+  /** Nodes stepped over because their breaker refused. */
+  skipped: string[] | undefined;
+  lastError: P2PError | undefined;
 }
 
 function runAttempt<T>(call: ResilientCall<T>, nodeId: string): Promise<T> {
@@ -113,23 +117,14 @@ function runAttempt<T>(call: ResilientCall<T>, nodeId: string): Promise<T> {
   return withDeadline(call.attempt(nodeId, remaining), limit, clock);
 }
 
-interface Picked {
-  nodeId: string;
-  /** Updated skipped list when open breakers were stepped over. */
-  skipped: string[] | undefined;
-}
-
 /** Balancer pick among the eligible candidates whose breaker lets the call through. */
-function pickAllowed<T>(call: ResilientCall<T>, tried?: string[], skipped?: string[]): Picked | undefined {
-  let pool = eligible(call.candidates, call.exclude, tried, skipped);
-  let newlySkipped: string[] | undefined;
+function pickAllowed<T>(call: ResilientCall<T>, state: CallState): string | undefined {
+  let pool = eligible(call.candidates, call.exclude, state);
   for (;;) {
     const candidate = call.balancer.pick(pool, call);
     if (candidate === undefined) return undefined;
-    if (call.breakers.allow(candidate.nodeId)) {
-      return { nodeId: candidate.nodeId, skipped: newlySkipped };
-    }
-    newlySkipped = [...(newlySkipped ?? skipped ?? []), candidate.nodeId];
+    if (call.breakers.allow(candidate.nodeId)) return candidate.nodeId;
+    (state.skipped ??= []).push(candidate.nodeId);
     pool = pool.filter((c) => c !== candidate);
   }
 }
@@ -138,9 +133,9 @@ function pickAllowed<T>(call: ResilientCall<T>, tried?: string[], skipped?: stri
 function eligible(
   candidates: readonly Candidate[],
   exclude: ReadonlySet<string> | undefined,
-  tried: string[] | undefined,
-  skipped: string[] | undefined,
+  state: CallState,
 ): readonly Candidate[] {
+  const { tried, skipped } = state;
   if ((exclude === undefined || exclude.size === 0) && tried === undefined && skipped === undefined) {
     return candidates;
   }
@@ -149,16 +144,11 @@ function eligible(
   );
 }
 
-function failureData(
-  tried: string[] | undefined,
-  skipped: string[] | undefined,
-  lastError: P2PError | undefined,
-  reason?: string,
-): Record<string, unknown> {
+function failureData(state: CallState, reason?: string): Record<string, unknown> {
   const data: Record<string, unknown> = {};
   if (reason !== undefined) data.reason = reason;
-  data.tried = tried ?? [];
-  if (skipped !== undefined) data.skipped = skipped;
-  if (lastError !== undefined) data.last_error = lastError.toJSON() satisfies WireError;
+  data.tried = state.tried ?? [];
+  if (state.skipped !== undefined) data.skipped = state.skipped;
+  if (state.lastError !== undefined) data.last_error = state.lastError.toJSON() satisfies WireError;
   return data;
 }
