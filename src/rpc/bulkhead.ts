@@ -51,8 +51,23 @@ export class Bulkhead {
     return this.queue.length;
   }
 
+  /** Run `fn` in a slot: now, after waiting in the queue, or not at all (see top). */
   run<T>(fn: () => Promise<T>, deadline: Deadline): Promise<T> {
-    if (this.active < this.maxInflight) return this.execute(fn);
+    const wait = this.enter(deadline);
+    if (wait === undefined) return this.execute(fn);
+    return wait.then(() => this.execute(fn));
+  }
+
+  /**
+   * Take a slot: undefined when taken at once (the hot path allocates nothing), else a
+   * promise that resolves once a slot is handed over, or rejects (bulkhead_full, TIMEOUT).
+   * Whoever got a slot must call leave() exactly once.
+   */
+  enter(deadline: Deadline): Promise<void> | undefined {
+    if (this.active < this.maxInflight) {
+      this.active++;
+      return undefined;
+    }
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(
         new P2PError("UNAVAILABLE", `too many calls to ${this.name}`, {
@@ -64,12 +79,8 @@ export class Bulkhead {
       );
     }
     if (deadline.expired()) return Promise.reject(deadline.timeoutError({ queued: true }));
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter = {
-        start: () => this.execute(fn).then(resolve, reject),
-        reject,
-        timer: undefined,
-      };
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { start: resolve, reject, timer: undefined };
       waiter.timer = this.clock.setTimeout(() => {
         const i = this.queue.indexOf(waiter);
         if (i >= 0) this.queue.splice(i, 1);
@@ -79,27 +90,31 @@ export class Bulkhead {
     });
   }
 
+  /** Give a slot back; the oldest waiter, if any, takes it over. */
+  leave(): void {
+    const next = this.queue.shift();
+    if (next !== undefined) {
+      next.timer?.cancel();
+      next.start(); // the slot passes on: active stays the same
+    } else {
+      this.active--;
+    }
+  }
+
+  /** fn runs in a slot already taken. */
   private execute<T>(fn: () => Promise<T>): Promise<T> {
-    this.active++;
     let promise: Promise<T>;
     try {
       promise = fn();
     } catch (err) {
-      this.release();
+      this.leave();
       return Promise.reject(err);
     }
     promise.then(this.release, this.release);
     return promise;
   }
 
-  private readonly release = (): void => {
-    this.active--;
-    const next = this.queue.shift();
-    if (next !== undefined) {
-      next.timer?.cancel();
-      next.start();
-    }
-  };
+  private readonly release = (): void => this.leave();
 }
 
 /** Bulkheads keyed by node id, created on first use with the same options. */

@@ -37,10 +37,16 @@ export function reasonOf(err: P2PError): string | undefined {
   return undefined;
 }
 
-/** This node refused to send: says nothing about the target, for better or worse. */
+/**
+ * This node never sent the call: refused it (bulkhead full, breaker open) or let it
+ * time out while still in the bulkhead's queue (`data.queued`). Says nothing about the
+ * target's health, for better or worse.
+ */
 export function isLocalRejection(err: P2PError): boolean {
   const reason = reasonOf(err);
-  return reason === "bulkhead_full" || reason === "circuit_open";
+  if (reason === "bulkhead_full" || reason === "circuit_open") return true;
+  const data = err.data;
+  return data !== null && typeof data === "object" && (data as { queued?: unknown }).queued === true;
 }
 
 /**
@@ -49,7 +55,7 @@ export function isLocalRejection(err: P2PError): boolean {
  * INVALID_PARAMS, FORBIDDEN, NOT_FOUND...) proves the node is up and does not count.
  */
 export function isNodeFault(err: P2PError): boolean {
-  if (err.code === "TIMEOUT") return true;
+  if (err.code === "TIMEOUT") return !isLocalRejection(err);
   if (err.code !== "UNAVAILABLE") return false;
   const reason = reasonOf(err);
   return reason !== "bulkhead_full" && reason !== "circuit_open" && reason !== "no_healthy_node";

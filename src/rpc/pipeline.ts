@@ -39,7 +39,8 @@ export interface PipelineDeps {
   stats: NodeStats;
 }
 
-export interface ResilientCall<T> extends BalanceContext, PipelineDeps {
+/** One call; built per call, so kept small (the deps travel separately). */
+export interface ResilientCall<T> extends BalanceContext {
   /** Nodes hosting the service (the router has already preferred the local node). */
   candidates: readonly Candidate[];
   /** Nodes not to try at all (e.g. already tried by an earlier hop). */
@@ -55,29 +56,42 @@ export interface ResilientCall<T> extends BalanceContext, PipelineDeps {
   attempt: (nodeId: string, remainingMs: number) => Promise<T>;
 }
 
-export async function callWithResilience<T>(call: ResilientCall<T>): Promise<T> {
-  const { deadline, stats, breakers } = call;
+export async function callWithResilience<T>(deps: PipelineDeps, call: ResilientCall<T>): Promise<T> {
+  const { stats, breakers, bulkheads } = deps;
+  const deadline = call.deadline;
   const maxAttempts = call.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const state: CallState = { tried: undefined, skipped: undefined, lastError: undefined };
 
   for (let attempts = 0; attempts < maxAttempts; attempts++) {
     if (deadline.expired()) throw deadline.timeoutError(failureData(state));
-    const nodeId = pickAllowed(call, state);
+    const nodeId = pickAllowed(deps, call, state);
     if (nodeId === undefined) break;
     (state.tried ??= []).push(nodeId);
 
     const token = stats.start(nodeId);
+    const head = bulkheads.get(nodeId);
+    let holdsSlot = false;
     try {
-      const result = await call.bulkheads.run(nodeId, () => runAttempt(call, nodeId), deadline);
+      const wait = head.enter(deadline);
+      if (wait !== undefined) await wait;
+      holdsSlot = true;
+      const result = await runAttempt(deps.clock, call, nodeId);
+      head.leave();
+      holdsSlot = false;
       token.done(true);
       breakers.onSuccess(nodeId);
       return result;
     } catch (raw) {
+      if (holdsSlot) head.leave();
       const err = normalizeAttemptError(raw, nodeId);
       if (isLocalRejection(err)) token.abandon();
       else token.done(!isNodeFault(err));
       breakers.onFailure(nodeId, err);
-      if (!shouldRetry(err, call.idempotent)) throw err;
+      if (!shouldRetry(err, call.idempotent)) {
+        // The caller's deadline: say which nodes it was spent on.
+        if (err.code === "TIMEOUT" && deadline.expired()) throw deadline.timeoutError(failureData(state));
+        throw err;
+      }
       state.lastError = err;
     }
   }
@@ -97,15 +111,15 @@ interface CallState {
   lastError: P2PError | undefined;
 }
 
-function runAttempt<T>(call: ResilientCall<T>, nodeId: string): Promise<T> {
-  const { deadline, clock } = call;
+function runAttempt<T>(clock: Clock, call: ResilientCall<T>, nodeId: string): Promise<T> {
+  const deadline = call.deadline;
   let remaining = deadline.remaining();
   let limit = deadline;
   if (call.attemptTimeoutMs !== undefined && call.attemptTimeoutMs < remaining) {
     // A per-attempt TIMEOUT carries no "deadline_exceeded": retry.ts may retry it.
     remaining = call.attemptTimeoutMs;
     limit = Deadline.after(remaining, clock);
-    return withDeadline(call.attempt(nodeId, remaining), limit, clock).catch((err: unknown) => {
+    return withDeadline(invoke(call, nodeId, remaining), limit, clock).catch((err: unknown) => {
       throw err instanceof P2PError && err.code === "TIMEOUT" && !deadline.expired()
         ? new P2PError("TIMEOUT", `attempt on ${nodeId} timed out after ${remaining} ms`, {
             reason: "attempt_timeout",
@@ -114,16 +128,25 @@ function runAttempt<T>(call: ResilientCall<T>, nodeId: string): Promise<T> {
         : err;
     });
   }
-  return withDeadline(call.attempt(nodeId, remaining), limit, clock);
+  return withDeadline(invoke(call, nodeId, remaining), limit, clock);
+}
+
+/** The attempt, with a synchronous throw turned into a rejection. */
+function invoke<T>(call: ResilientCall<T>, nodeId: string, remainingMs: number): Promise<T> {
+  try {
+    return call.attempt(nodeId, remainingMs);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** Balancer pick among the eligible candidates whose breaker lets the call through. */
-function pickAllowed<T>(call: ResilientCall<T>, state: CallState): string | undefined {
+function pickAllowed<T>(deps: PipelineDeps, call: ResilientCall<T>, state: CallState): string | undefined {
   let pool = eligible(call.candidates, call.exclude, state);
   for (;;) {
-    const candidate = call.balancer.pick(pool, call);
+    const candidate = deps.balancer.pick(pool, call);
     if (candidate === undefined) return undefined;
-    if (call.breakers.allow(candidate.nodeId)) return candidate.nodeId;
+    if (deps.breakers.allow(candidate.nodeId)) return candidate.nodeId;
     (state.skipped ??= []).push(candidate.nodeId);
     pool = pool.filter((c) => c !== candidate);
   }

@@ -38,7 +38,8 @@ export interface CallToken {
   abandon(): void;
 }
 
-interface Entry {
+/** @internal Per-node numbers. */
+export interface Entry {
   inflight: number;
   ewmaMs: number;
   lastSeen: number;
@@ -73,21 +74,7 @@ export class NodeStats {
   start(nodeId: string): CallToken {
     const entry = this.entry(nodeId);
     entry.inflight++;
-    const startedAt = this.clock.now();
-    let open = true;
-    return {
-      done: (ok, latencyMs) => {
-        if (!open) return;
-        open = false;
-        entry.inflight--;
-        this.observe(entry, ok, latencyMs ?? this.clock.now() - startedAt);
-      },
-      abandon: () => {
-        if (!open) return;
-        open = false;
-        entry.inflight--;
-      },
-    };
+    return new InflightCall(this, entry, this.clock.now());
   }
 
   inflight(nodeId: string): number {
@@ -150,6 +137,11 @@ export class NodeStats {
     return entry;
   }
 
+  /** @internal */
+  now(): number {
+    return this.clock.now();
+  }
+
   private decayed(entry: Entry): number {
     if (!entry.seen) return this.prior();
     const idle = this.clock.now() - entry.lastSeen;
@@ -158,7 +150,8 @@ export class NodeStats {
     return prior + (entry.ewmaMs - prior) * Math.exp(-idle / this.decayMs);
   }
 
-  private observe(entry: Entry, ok: boolean, latencyMs: number): void {
+  /** @internal Called by InflightCall.done. */
+  observe(entry: Entry, ok: boolean, latencyMs: number): void {
     let sample = latencyMs > 0 ? latencyMs : 0;
     entry.calls++;
     if (!ok) {
@@ -174,5 +167,29 @@ export class NodeStats {
       this.priorAt = Number.NEGATIVE_INFINITY; // a new node moves the median now
     }
     entry.lastSeen = this.clock.now();
+  }
+}
+
+/** A class rather than closures: one small object per call on the hot path. */
+class InflightCall implements CallToken {
+  private open = true;
+
+  constructor(
+    private readonly stats: NodeStats,
+    private readonly entry: Entry,
+    private readonly startedAt: number,
+  ) {}
+
+  done(ok: boolean, latencyMs?: number): void {
+    if (!this.open) return;
+    this.open = false;
+    this.entry.inflight--;
+    this.stats.observe(this.entry, ok, latencyMs ?? this.stats.now() - this.startedAt);
+  }
+
+  abandon(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.entry.inflight--;
   }
 }

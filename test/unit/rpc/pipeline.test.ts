@@ -25,10 +25,9 @@ function world(balancer: BalancerName = "round-robin", breakerThreshold = 3) {
   const calls: string[] = [];
   const call = <T>(
     attempt: (nodeId: string, remainingMs: number) => Promise<T>,
-    extra: Partial<ResilientCall<T>> = {},
+    extra: Partial<ResilientCall<T>> & { deps?: PipelineDeps } = {},
   ): Promise<T> =>
-    callWithResilience<T>({
-      ...deps,
+    callWithResilience<T>(extra.deps ?? deps, {
       service: "svc",
       method: "m",
       candidates: nodes("a", "b", "c"),
@@ -150,6 +149,7 @@ describe("call pipeline", () => {
     expect(err.message).toBe("deadline of 1000 ms exceeded");
     expect(settledAt - start).toBe(1000);
     expect(calls).toEqual(["a"]);
+    expect(err.data).toMatchObject({ reason: "deadline_exceeded", tried: ["a"] });
     expect(clock.pending).toBe(0);
   });
 
@@ -220,11 +220,32 @@ describe("call pipeline", () => {
 
   it("a full bulkhead on one node sends the call to another", async () => {
     const { call, calls, deps, clock } = world();
-    deps.bulkheads = new BulkheadSet(clock, { maxInflight: 1, maxQueue: 0 });
-    const hang = call(() => new Promise<string>(() => {}), { candidates: nodes("a") });
-    const result = await call(async (n) => n, { bulkheads: deps.bulkheads, candidates: nodes("a", "b") });
+    const tight = { ...deps, bulkheads: new BulkheadSet(clock, { maxInflight: 1, maxQueue: 0 }) };
+    const hang = call(() => new Promise<string>(() => {}), { candidates: nodes("a"), deps: tight });
+    const result = await call(async (n) => n, { candidates: nodes("a", "b"), deps: tight });
     void hang.catch(() => {});
     expect(result).toBe("b");
     expect(calls).toEqual(["a", "b"]);
+  });
+});
+
+describe("call pipeline with a queue", () => {
+  it("a call that times out in the bulkhead queue never runs and does not count against the node", async () => {
+    const { call, calls, deps, clock } = world("round-robin", 1);
+    const tight = { ...deps, bulkheads: new BulkheadSet(clock, { maxInflight: 1, maxQueue: 5 }) };
+    const first = call(() => new Promise<string>(() => {}), {
+      candidates: nodes("a"),
+      deps: tight,
+      deadline: Deadline.after(10_000, clock),
+    });
+    void first.catch(() => {});
+    const queued = call(async (n) => n, { candidates: nodes("a"), deps: tight, deadline: Deadline.after(100, clock) });
+    const outcome = queued.catch((e: unknown) => e);
+    await flush();
+    clock.advance(100);
+    expect(await outcome).toMatchObject({ code: "TIMEOUT", data: { reason: "deadline_exceeded", tried: ["a"] } });
+    expect(calls).toEqual(["a"]); // only the first call reached the attempt
+    expect(deps.breakers.state("a")).toBe("closed");
+    expect(tight.bulkheads.get("a").queued).toBe(0);
   });
 });
