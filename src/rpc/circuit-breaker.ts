@@ -16,7 +16,7 @@
  * is up and counts as a success. A local refusal (bulkhead_full) proves nothing: it only
  * frees the probe slot it held.
  */
-import type { P2PError } from "../errors.js";
+import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 import { isLocalRejection, isNodeFault } from "./failure.js";
 
@@ -137,6 +137,18 @@ export class BreakerSet {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);
     };
+  }
+
+  /**
+   * The error for a call refused because this node's breaker is open (e.g. a call pinned
+   * to one node with `?node=`). Its reason lets the pipeline retry elsewhere.
+   */
+  openError(nodeId: string): P2PError {
+    return new P2PError("UNAVAILABLE", `node ${nodeId} is failing; calls to it are paused`, {
+      reason: "circuit_open",
+      node: nodeId,
+      state: this.state(nodeId),
+    });
   }
 
   /** Forget a node that left: a returning node starts closed. */

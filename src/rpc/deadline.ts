@@ -5,6 +5,9 @@
 import type { Clock } from "../util/clock.js";
 import { P2PError } from "../errors.js";
 
+/** The longest timer Node can arm (~24.8 days). */
+export const MAX_DEADLINE_MS = 2 ** 31 - 1;
+
 export class Deadline {
   private constructor(
     /** Clock time (ms) at which the call must be over. */
@@ -14,8 +17,12 @@ export class Deadline {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * `ms` is clamped to [0, MAX_DEADLINE_MS]; NaN counts as 0. Node fires a timer of more
+   * than 2^31-1 ms after 1 ms, so an unclamped huge deadline would expire at once.
+   */
   static after(ms: number, clock: Clock): Deadline {
-    const total = Math.max(0, ms);
+    const total = ms > 0 ? Math.min(ms, MAX_DEADLINE_MS) : 0;
     return new Deadline(clock.now() + total, total, clock);
   }
 

@@ -30,8 +30,9 @@ export class LeastLatencyBalancer implements Balancer {
       a = candidates[i]!;
       b = candidates[j]!;
     }
-    const sa = this.stats.score(a.nodeId);
-    const sb = this.stats.score(b.nodeId);
+    const now = this.stats.now();
+    const sa = this.stats.score(a.nodeId, now);
+    const sb = this.stats.score(b.nodeId, now);
     if (sa < sb) return a;
     if (sb < sa) return b;
     return this.random.next() < 0.5 ? a : b;

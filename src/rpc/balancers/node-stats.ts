@@ -83,21 +83,26 @@ export class NodeStats {
 
   /** Latency estimate in ms: the node's decayed EWMA, or the prior if never observed. */
   latency(nodeId: string): number {
+    const now = this.clock.now();
     const entry = this.nodes.get(nodeId);
-    return entry ? this.decayed(entry) : this.prior();
+    return entry ? this.decayed(entry, now) : this.prior(now);
   }
 
-  /** Lower is better: expected latency scaled by the queue the call would join. */
-  score(nodeId: string): number {
+  /**
+   * Lower is better: expected latency scaled by the queue the call would join.
+   * `now` lets a caller comparing several nodes read the clock once.
+   */
+  score(nodeId: string, now: number = this.clock.now()): number {
     const entry = this.nodes.get(nodeId);
-    if (!entry) return this.prior();
-    return this.decayed(entry) * (entry.inflight + 1);
+    if (!entry) return this.prior(now);
+    return this.decayed(entry, now) * (entry.inflight + 1);
   }
 
   snapshot(nodeId: string): NodeSnapshot {
+    const now = this.clock.now();
     const entry = this.nodes.get(nodeId);
-    if (!entry) return { inflight: 0, ewmaMs: this.prior(), calls: 0, failures: 0 };
-    return { inflight: entry.inflight, ewmaMs: this.decayed(entry), calls: entry.calls, failures: entry.failures };
+    if (!entry) return { inflight: 0, ewmaMs: this.prior(now), calls: 0, failures: 0 };
+    return { inflight: entry.inflight, ewmaMs: this.decayed(entry, now), calls: entry.calls, failures: entry.failures };
   }
 
   nodeIds(): string[] {
@@ -111,8 +116,7 @@ export class NodeStats {
   }
 
   /** The neutral latency (ms) of a node never observed. */
-  prior(): number {
-    const now = this.clock.now();
+  prior(now: number = this.clock.now()): number {
     if (now - this.priorAt >= this.priorRefreshMs) {
       this.priorAt = now;
       const values: number[] = [];
@@ -137,36 +141,36 @@ export class NodeStats {
     return entry;
   }
 
-  /** @internal */
+  /** The stats' clock time, for callers that score several nodes at once. */
   now(): number {
     return this.clock.now();
   }
 
-  private decayed(entry: Entry): number {
-    if (!entry.seen) return this.prior();
-    const idle = this.clock.now() - entry.lastSeen;
+  private decayed(entry: Entry, now: number): number {
+    if (!entry.seen) return this.prior(now);
+    const idle = now - entry.lastSeen;
     if (idle <= 0) return entry.ewmaMs;
-    const prior = this.prior();
+    const prior = this.prior(now);
     return prior + (entry.ewmaMs - prior) * Math.exp(-idle / this.decayMs);
   }
 
   /** @internal Called by InflightCall.done. */
-  observe(entry: Entry, ok: boolean, latencyMs: number): void {
+  observe(entry: Entry, ok: boolean, latencyMs: number, now: number): void {
     let sample = latencyMs > 0 ? latencyMs : 0;
     entry.calls++;
     if (!ok) {
       entry.failures++;
-      sample = Math.max(sample, this.penaltyMs ?? this.prior() * 4);
+      sample = Math.max(sample, this.penaltyMs ?? this.prior(now) * 4);
     }
     if (entry.seen) {
-      const base = this.decayed(entry);
+      const base = this.decayed(entry, now);
       entry.ewmaMs = base + this.alpha * (sample - base);
     } else {
       entry.ewmaMs = sample;
       entry.seen = true;
       this.priorAt = Number.NEGATIVE_INFINITY; // a new node moves the median now
     }
-    entry.lastSeen = this.clock.now();
+    entry.lastSeen = now;
   }
 }
 
@@ -184,7 +188,8 @@ class InflightCall implements CallToken {
     if (!this.open) return;
     this.open = false;
     this.entry.inflight--;
-    this.stats.observe(this.entry, ok, latencyMs ?? this.stats.now() - this.startedAt);
+    const now = this.stats.now();
+    this.stats.observe(this.entry, ok, latencyMs ?? now - this.startedAt, now);
   }
 
   abandon(): void {
