@@ -8,25 +8,16 @@
  */
 import { systemClock } from "../src/util/clock.js";
 import { systemRandom } from "../src/util/random.js";
-import { createBalancer, NodeStats, type Candidate } from "../src/rpc/balancers/index.js";
-import { BreakerSet } from "../src/rpc/circuit-breaker.js";
-import { BulkheadSet } from "../src/rpc/bulkhead.js";
+import type { Candidate } from "../src/rpc/balancers/index.js";
 import { Deadline } from "../src/rpc/deadline.js";
-import { callWithResilience, type PipelineDeps } from "../src/rpc/pipeline.js";
+import { callWithResilience, createPipelineDeps } from "../src/rpc/pipeline.js";
 
 const N = Number(process.argv[2] ?? 300_000);
 const CONCURRENCY = 100;
 /** Best of a few rounds: a shared machine's noise only ever slows a round down. */
 const ROUNDS = 3;
 const candidates: Candidate[] = ["n1", "n2", "n3", "n4", "n5"].map((nodeId) => ({ nodeId, local: false }));
-const stats = new NodeStats(systemClock);
-const deps: PipelineDeps = {
-  clock: systemClock,
-  stats,
-  balancer: createBalancer("least-latency", { random: systemRandom, stats }),
-  breakers: new BreakerSet(systemClock),
-  bulkheads: new BulkheadSet(systemClock),
-};
+const deps = createPipelineDeps({ clock: systemClock, random: systemRandom, balancer: "least-latency" });
 const result = { ok: true };
 const attempt = (_nodeId: string, _remainingMs: number): Promise<{ ok: boolean }> => Promise.resolve(result);
 

@@ -15,17 +15,21 @@
  *                   maxAttempts and by the deadline.
  *
  * The breaker sits outside the bulkhead and the timeout inside both, so a timed-out call
- * counts once against its node, and a call refused by a full bulkhead never counts.
+ * counts once against its node, and a call refused by a full bulkhead (or timed out in
+ * its queue) never counts. The bulkhead slot is given back when the attempt settles or
+ * times out; the attempt itself (peer link) must stop working past `remainingMs`.
  * Final errors: the method's own answer as is; TIMEOUT when the deadline ran out; else
  * UNAVAILABLE "no healthy node can take the call" with `tried`, `skipped` (open
  * breakers) and `last_error` in data.
  */
 import { P2PError, type WireError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
-import type { Balancer, BalanceContext, Candidate } from "./balancers/types.js";
-import type { NodeStats } from "./balancers/node-stats.js";
-import type { BulkheadSet } from "./bulkhead.js";
-import type { BreakerSet } from "./circuit-breaker.js";
+import type { Random } from "../util/random.js";
+import { createBalancer, DEFAULT_BALANCER } from "./balancers/index.js";
+import type { Balancer, BalanceContext, BalancerName, Candidate } from "./balancers/types.js";
+import { NodeStats, type NodeStatsOptions } from "./balancers/node-stats.js";
+import { BulkheadSet, type BulkheadOptions } from "./bulkhead.js";
+import { BreakerSet, type BreakerOptions } from "./circuit-breaker.js";
 import { Deadline, withDeadline } from "./deadline.js";
 import { isLocalRejection, isNodeFault, normalizeAttemptError } from "./failure.js";
 import { DEFAULT_MAX_ATTEMPTS, shouldRetry } from "./retry.js";
@@ -37,6 +41,36 @@ export interface PipelineDeps {
   breakers: BreakerSet;
   bulkheads: BulkheadSet;
   stats: NodeStats;
+}
+
+export interface PipelineOptions {
+  clock: Clock;
+  random: Random;
+  /** Default "least-latency". */
+  balancer?: BalancerName;
+  breaker?: BreakerOptions;
+  bulkhead?: BulkheadOptions;
+  stats?: NodeStatsOptions;
+}
+
+/** Everything a router needs, wired with one shared NodeStats (also for metrics). */
+export function createPipelineDeps(options: PipelineOptions): PipelineDeps {
+  const { clock, random } = options;
+  const stats = new NodeStats(clock, options.stats);
+  return {
+    clock,
+    stats,
+    balancer: createBalancer(options.balancer ?? DEFAULT_BALANCER, { random, stats }),
+    breakers: new BreakerSet(clock, options.breaker),
+    bulkheads: new BulkheadSet(clock, options.bulkhead),
+  };
+}
+
+/** A node left the cluster: drop what the pipeline remembers of it. */
+export function forgetNode(deps: PipelineDeps, nodeId: string): void {
+  deps.stats.forget(nodeId);
+  deps.breakers.forget(nodeId);
+  deps.bulkheads.forget(nodeId);
 }
 
 /** One call; built per call, so kept small (the deps travel separately). */

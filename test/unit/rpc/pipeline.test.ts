@@ -6,7 +6,13 @@ import { createBalancer, NodeStats, type BalancerName, type Candidate } from "..
 import { BreakerSet } from "../../../src/rpc/circuit-breaker.js";
 import { BulkheadSet } from "../../../src/rpc/bulkhead.js";
 import { Deadline } from "../../../src/rpc/deadline.js";
-import { callWithResilience, type PipelineDeps, type ResilientCall } from "../../../src/rpc/pipeline.js";
+import {
+  callWithResilience,
+  createPipelineDeps,
+  forgetNode,
+  type PipelineDeps,
+  type ResilientCall,
+} from "../../../src/rpc/pipeline.js";
 import { flush } from "./helpers.js";
 
 const nodes = (...ids: string[]): Candidate[] => ids.map((nodeId) => ({ nodeId, local: false }));
@@ -247,5 +253,57 @@ describe("call pipeline with a queue", () => {
     expect(calls).toEqual(["a"]); // only the first call reached the attempt
     expect(deps.breakers.state("a")).toBe("closed");
     expect(tight.bulkheads.get("a").queued).toBe(0);
+  });
+});
+
+describe("call pipeline across retries", () => {
+  it("retries share one deadline: each attempt gets what is left, the call ends at the deadline", async () => {
+    const { call, clock } = world();
+    const budgets: number[] = [];
+    let settledAt = -1;
+    const outcome = call(
+      (nodeId, remainingMs) => {
+        budgets.push(remainingMs);
+        return new Promise<string>((_, reject) => clock.setTimeout(() => reject(notSent(nodeId)), 400));
+      },
+      { candidates: nodes("a", "b", "c", "d", "e"), maxAttempts: 5 },
+    ).catch((e: unknown) => {
+      settledAt = clock.now();
+      return e;
+    });
+    for (let t = 0; t < 30 && settledAt < 0; t++) {
+      clock.advance(50);
+      await flush();
+    }
+    const err = (await outcome) as P2PError;
+    expect(budgets).toEqual([1000, 600, 200]);
+    expect(settledAt).toBe(1000);
+    expect(err.code).toBe("TIMEOUT");
+    expect((err.data as { tried: string[] }).tried).toHaveLength(3);
+    clock.advance(200); // the third fake remote answers late, into the void
+    await flush();
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("pipeline wiring", () => {
+  it("createPipelineDeps builds working defaults and forgetNode clears a departed node", async () => {
+    const clock = new FakeClock();
+    const deps = createPipelineDeps({ clock, random: new SeededRandom(1), breaker: { failureThreshold: 1 } });
+    const spec = {
+      service: "svc",
+      method: "m",
+      candidates: nodes("gone"),
+      deadline: Deadline.after(1000, clock),
+      idempotent: false,
+    };
+    await expect(
+      callWithResilience(deps, { ...spec, attempt: async () => Promise.reject(notSent("gone")) }),
+    ).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(deps.breakers.state("gone")).toBe("open");
+    forgetNode(deps, "gone");
+    expect(deps.breakers.state("gone")).toBe("closed");
+    expect(deps.stats.snapshot("gone").calls).toBe(0);
+    await expect(callWithResilience(deps, { ...spec, attempt: async () => "back" })).resolves.toBe("back");
   });
 });
