@@ -23,7 +23,6 @@ export const DEFAULT_BULKHEAD_OPTIONS: Required<BulkheadOptions> = {
 
 interface Waiter {
   start: () => void;
-  reject: (err: P2PError) => void;
   timer: Timer | undefined;
 }
 
@@ -80,7 +79,7 @@ export class Bulkhead {
     }
     if (deadline.expired()) return Promise.reject(deadline.timeoutError({ queued: true }));
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { start: resolve, reject, timer: undefined };
+      const waiter: Waiter = { start: resolve, timer: undefined };
       waiter.timer = this.clock.setTimeout(() => {
         const i = this.queue.indexOf(waiter);
         if (i >= 0) this.queue.splice(i, 1);
