@@ -1,0 +1,75 @@
+/**
+ * A call's deadline: an absolute point on the injected clock, so every hop and every
+ * retry reads the same budget (CONTRACT §5: the deadline travels with every hop).
+ */
+import type { Clock } from "../util/clock.js";
+import { P2PError } from "../errors.js";
+
+/** The longest timer Node can arm (~24.8 days). */
+export const MAX_DEADLINE_MS = 2 ** 31 - 1;
+
+export class Deadline {
+  private constructor(
+    /** Clock time (ms) at which the call must be over. */
+    readonly at: number,
+    /** The budget the caller asked for, for messages. */
+    readonly totalMs: number,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * `ms` is clamped to [0, MAX_DEADLINE_MS]; NaN counts as 0. Node fires a timer of more
+   * than 2^31-1 ms after 1 ms, so an unclamped huge deadline would expire at once.
+   */
+  static after(ms: number, clock: Clock): Deadline {
+    const total = ms > 0 ? Math.min(ms, MAX_DEADLINE_MS) : 0;
+    return new Deadline(clock.now() + total, total, clock);
+  }
+
+  /** Milliseconds left, never negative. */
+  remaining(): number {
+    const left = this.at - this.clock.now();
+    return left > 0 ? left : 0;
+  }
+
+  expired(): boolean {
+    return this.clock.now() >= this.at;
+  }
+
+  /** The TIMEOUT error of this deadline (data.reason "deadline_exceeded"). */
+  timeoutError(data?: Record<string, unknown>): P2PError {
+    return new P2PError("TIMEOUT", `deadline of ${this.totalMs} ms exceeded`, {
+      reason: "deadline_exceeded",
+      timeout_ms: this.totalMs,
+      ...data,
+    });
+  }
+}
+
+/**
+ * Settles like `promise`, or rejects with the deadline's TIMEOUT when it passes first.
+ * The timer is cancelled as soon as the promise settles, so nothing lingers on the clock.
+ * A late rejection of `promise` is swallowed (it has no one left to tell).
+ */
+export function withDeadline<T>(promise: Promise<T>, deadline: Deadline, clock: Clock): Promise<T> {
+  const left = deadline.at - clock.now();
+  if (left <= 0) {
+    promise.then(undefined, noop);
+    return Promise.reject(deadline.timeoutError());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(deadline.timeoutError()), left);
+    promise.then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (err: unknown) => {
+        timer.cancel();
+        reject(err);
+      },
+    );
+  });
+}
+
+function noop(): void {}
