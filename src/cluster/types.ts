@@ -15,6 +15,8 @@ export interface ServiceMeta {
   name: string;
   version: string;
   description?: string;
+  /** Balancing strategy the service asks for (static BALANCER), else the node default. */
+  balancer?: "round-robin" | "random" | "least-latency";
   methods: MethodMeta[];
 }
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { Caller } from "../auth/tokens.js";
+import type { BalancerName } from "./balancers/types.js";
 
 /** What travels with a call and every nested call it makes. */
 export interface CallContext {
@@ -11,6 +12,8 @@ export interface CallContext {
   traceId: string;
   /** Incoming traceparent of this hop, if any. */
   traceparent?: string;
+  /** Balancing strategy asked for by this call (x-p2p-balancer / proxy option). */
+  balancer?: BalancerName;
 }
 
 /** The context of the method running now, so `this.proxy` calls inherit deadline, trace and caller. */

@@ -1,0 +1,91 @@
+import { trace, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { randomBytes } from "node:crypto";
+import { P2PError } from "../errors.js";
+import type { Clock } from "../util/clock.js";
+import type { ClusterRegistry } from "../cluster/registry.js";
+import type { MemberView, MethodMeta } from "../cluster/types.js";
+import { splitHostPort } from "../transport/transport.js";
+import type { PeerLinkPool } from "./peer-link/index.js";
+import { callWithResilience, type PipelineDeps } from "./pipeline.js";
+import { Deadline } from "./deadline.js";
+import type { CallContext } from "./context.js";
+import type { CallResult, RemoteCaller } from "./router.js";
+import type { RpcClientMetrics } from "./rpc-metrics.js";
+import type { BalancerName } from "./balancers/types.js";
+
+export interface ClusterCallerDeps {
+  pool: PeerLinkPool;
+  /** One set per balancer strategy; they share stats, breakers and bulkheads. */
+  pipelines: Record<BalancerName, PipelineDeps>;
+  defaultBalancer: BalancerName;
+  registry: ClusterRegistry;
+  clock: Clock;
+  metrics: RpcClientMetrics;
+}
+
+/**
+ * Calls to other nodes: the resilience pipeline (balancer, breaker, bulkhead, deadline, retry)
+ * around the peer link, with a span and a W3C traceparent per hop.
+ */
+export class ClusterCaller implements RemoteCaller {
+  private readonly tracer: Tracer = trace.getTracer("p2p-core");
+
+  constructor(private readonly deps: ClusterCallerDeps) {}
+
+  async call(hosts: MemberView[], ctx: CallContext, service: string, method: string, params: Record<string, unknown>, meta: MethodMeta): Promise<CallResult> {
+    const { deps } = this;
+    const remaining = ctx.deadline - deps.clock.now();
+    if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call was sent");
+    const balancer = ctx.balancer ?? this.serviceBalancer(hosts, service) ?? deps.defaultBalancer;
+    const span = this.tracer.startSpan(`${service}.${method}`, { kind: SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } });
+    const spanContext = span.spanContext();
+    const traceparent = `00-${ctx.traceId}-${spanContext.traceId === ctx.traceId ? spanContext.spanId : randomBytes(8).toString("hex")}-01`;
+    let attempts = 0;
+    try {
+      const out = await callWithResilience(deps.pipelines[balancer], {
+        service,
+        method,
+        candidates: hosts.map((h) => ({ nodeId: h.nodeId, local: false })),
+        deadline: Deadline.after(remaining, deps.clock),
+        idempotent: meta.idempotent,
+        attempt: (nodeId, remainingMs) => {
+          attempts += 1;
+          return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent });
+        },
+      });
+      span.setAttribute("p2p.node", out.nodeId);
+      return out;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
+      throw err;
+    } finally {
+      if (attempts > 1) deps.metrics.retries(service, method, attempts - 1);
+      span.end();
+    }
+  }
+
+  private async attempt(nodeId: string, call: Parameters<PeerLinkPool["call"]>[1]): Promise<CallResult> {
+    const member = this.deps.registry.member(nodeId);
+    if (!member || member.state === "dead" || member.state === "left") {
+      throw new P2PError("UNAVAILABLE", `node ${nodeId} has left`, { reason: "node_left" });
+    }
+    const { host, port } = splitHostPort(member.address);
+    const started = this.deps.clock.now();
+    try {
+      const result = await this.deps.pool.call({ nodeId, host, port }, call);
+      this.deps.metrics.call(nodeId, "ok", (this.deps.clock.now() - started) / 1000);
+      return { result, nodeId };
+    } catch (err) {
+      const error = err instanceof P2PError ? err : new P2PError("INTERNAL", err instanceof Error ? err.message : String(err));
+      const transport = error.data !== null && typeof error.data === "object" && "reason" in error.data;
+      this.deps.metrics.call(nodeId, transport ? String((error.data as { reason: unknown }).reason) : error.code === "TIMEOUT" ? "timeout" : "error", (this.deps.clock.now() - started) / 1000);
+      if (!transport) error.answeredBy = nodeId;
+      throw error;
+    }
+  }
+
+  private serviceBalancer(hosts: MemberView[], service: string): BalancerName | undefined {
+    const declared = hosts[0]?.meta?.services.find((s) => s.name === service)?.balancer;
+    return declared && declared in this.deps.pipelines ? declared : undefined;
+  }
+}
