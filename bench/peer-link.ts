@@ -29,6 +29,7 @@ async function runServer(secret: string | undefined): Promise<void> {
     process.stdout.write(`${JSON.stringify({ port: (http.address() as { port: number }).port })}\n`);
   });
   process.stdin.on("end", () => process.exit(0)); // parent gone → exit
+  process.on("SIGTERM", () => process.exit(0)); // exit cleanly so --cpu-prof can write
   process.stdin.resume();
 }
 
@@ -38,7 +39,9 @@ async function startChild(secret: string | undefined): Promise<{ child: ChildPro
   const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
-    rl.once("line", resolve);
+    rl.on("line", (l) => {
+      if (l.startsWith('{"port"')) resolve(l);
+    });
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
   });
   return { child, port: (JSON.parse(line) as { port: number }).port };
@@ -81,19 +84,26 @@ async function runCase(pool: PeerLinkPool, target: LinkTarget, inFlight: number,
   const elapsed = (performance.now() - start) / 1000;
   const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  if (process.env.BENCH_DEBUG) console.error(mode, inFlight, "p90", at(0.9), "p95", at(0.95), "p999", at(0.999), "max", sorted[sorted.length - 1]);
   return { mode, inFlight, calls: count, perSecond: count / elapsed, p50: at(0.5), p99: at(0.99) };
 }
 
 async function main(): Promise<void> {
   const secondsArg = process.argv.indexOf("--seconds");
   const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3;
+  const onlyArg = process.argv.indexOf("--only");
+  const only = onlyArg > 0 ? process.argv[onlyArg + 1] : undefined; // e.g. "aes-gcm:100"
   const results: CaseResult[] = [];
   for (const [mode, secret] of [["aes-gcm", SECRET], ["plaintext", undefined]] as const) {
+    if (only && !only.startsWith(mode)) continue;
     const { child, port } = await startChild(secret);
     const pool = new PeerLinkPool({ nodeId: "client", keyring: Keyring.fromSecret(secret) });
     const target = { nodeId: "server", host: "127.0.0.1", port };
     try {
-      for (const inFlight of [1, 100]) results.push(await runCase(pool, target, inFlight, seconds, mode));
+      for (const inFlight of [1, 100]) {
+        if (only && only !== `${mode}:${inFlight}`) continue;
+        results.push(await runCase(pool, target, inFlight, seconds, mode));
+      }
     } finally {
       await pool.close();
       child.kill();

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { Socket } from "node:net";
+import { connect, createServer as createTcpServer, type Socket } from "node:net";
 import { Keyring } from "../../../src/security/keyring.js";
 import { UpgradeRouter } from "../../../src/transport/upgrade.js";
 import { PeerLinkServer, PeerLinkPool, type LinkCall, type LinkHandler, type LinkTarget } from "../../../src/rpc/peer-link/index.js";
@@ -62,12 +62,41 @@ export async function startLinkNode(opts: {
   };
 }
 
-export function newPool(nodeId: string, secret?: string, connectTimeoutMs?: number): PeerLinkPool {
-  const pool = new PeerLinkPool({ nodeId, keyring: Keyring.fromSecret(secret), connectTimeoutMs });
+export function newPool(nodeId: string, secret?: string, extra: { connectTimeoutMs?: number; pingIntervalMs?: number } = {}): PeerLinkPool {
+  const pool = new PeerLinkPool({ nodeId, keyring: Keyring.fromSecret(secret), ...extra });
   cleanups.push(() => pool.close());
   return pool;
 }
 
 export function call(method: string, params: Record<string, unknown> = {}, timeoutMs = 2000): LinkCall {
   return { service: "echo", method, params, caller: { sub: "tester", role: "client" }, timeoutMs };
+}
+
+/** A TCP proxy in front of `port` that records every byte the client sent. */
+export async function recordingProxy(port: number): Promise<{ port: number; clientBytes: () => Buffer }> {
+  const chunks: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const proxy = createTcpServer((inbound) => {
+    const outbound = connect({ host: "127.0.0.1", port });
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => {
+        inbound.destroy();
+        outbound.destroy();
+        sockets.delete(s);
+      });
+    }
+    inbound.on("data", (c: Buffer) => {
+      chunks.push(c);
+      outbound.write(c);
+    });
+    outbound.pipe(inbound);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  });
+  return { port: (proxy.address() as { port: number }).port, clientBytes: () => Buffer.concat(chunks) };
 }
