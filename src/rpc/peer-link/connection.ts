@@ -4,7 +4,7 @@ import type { Keyring } from "../../security/keyring.js";
 import { connectUpgrade } from "../../transport/upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
-import { clientHandshake } from "./handshake.js";
+import { clientHandshake, type SessionKeys } from "./handshake.js";
 import { LINK_PROTOCOL, type LinkCall, type LinkTarget } from "./types.js";
 
 /**
@@ -38,7 +38,7 @@ export class LinkConnection {
     readonly target: LinkTarget,
     private readonly socket: Socket,
     reader: FrameReader,
-    keys: ConstructorParameters<typeof Channel>[2],
+    keys: SessionKeys,
     maxFrameBytes: number,
     pingIntervalMs: number,
   ) {
@@ -96,7 +96,8 @@ export class LinkConnection {
       to: Math.max(1, Math.floor(timeoutMs)),
       tp: call.traceparent,
     });
-    if (json.length > this.channel.maxMessageBytes || Buffer.byteLength(json) > this.channel.maxMessageBytes) {
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: only long texts are measured.
+    if (json.length * 3 > this.channel.maxMessageBytes && Buffer.byteLength(json) > this.channel.maxMessageBytes) {
       return Promise.reject(new P2PError("PAYLOAD_TOO_LARGE", `call of ${json.length} bytes exceeds the link frame limit`));
     }
     return new Promise<unknown>((resolve, reject) => {

@@ -6,7 +6,11 @@ import { FrameDecoder } from "../../transport/framing.js";
  * then pushed to a callback. Frames that arrived with the last handshake frame are kept,
  * so nothing is lost at the switch.
  */
+/** Before the handshake completes the peer is unauthenticated: it gets this little buffer. */
+const HANDSHAKE_BUFFER_LIMIT = 64 * 1024;
+
 export class FrameReader {
+  private unframedBytes = 0;
   private readonly decoder: FrameDecoder;
   private readonly queued: Buffer[] = [];
   private waiter: { resolve: (f: Buffer) => void; reject: (e: Error) => void } | null = null;
@@ -67,6 +71,11 @@ export class FrameReader {
       this.socket.destroy(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    this.unframedBytes = frames.length > 0 ? 0 : this.unframedBytes + chunk.length;
+    if (!this.sink && this.unframedBytes > HANDSHAKE_BUFFER_LIMIT) {
+      this.socket.destroy(new Error("handshake frame too large"));
+      return;
+    }
     for (const frame of frames) {
       if (this.socket.destroyed) return;
       if (this.sink) this.sink(frame);
@@ -74,7 +83,10 @@ export class FrameReader {
         const w = this.waiter;
         this.waiter = null;
         w.resolve(frame);
-      } else this.queued.push(frame);
+      } else if (this.queued.push(frame) > 16) {
+        this.socket.destroy(new Error("too many frames during the handshake"));
+        return;
+      }
     }
   }
 

@@ -56,6 +56,18 @@ describe("peer link server under bad input", () => {
     await stillServes(server, SECRET);
   });
 
+  it("closes an unauthenticated connection that sends a big handshake frame", async () => {
+    const server = await startLinkNode({ nodeId: "b", secret: SECRET, handler: echo });
+    const upgraded = await connectUpgrade("127.0.0.1", server.port, "p2p-link", 2000);
+    upgraded.on("error", () => {});
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(1024 * 1024, 0);
+    upgraded.write(head);
+    upgraded.write(Buffer.alloc(100 * 1024, 0x41));
+    await closed(upgraded);
+    await stillServes(server, SECRET);
+  });
+
   it("closes an authenticated connection that sends a record it cannot open", async () => {
     const server = await startLinkNode({ nodeId: "b", secret: SECRET, handler: echo });
     const socket = await handshaken(server, SECRET);
