@@ -40,7 +40,10 @@ export async function startLinkNode(opts: {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => http.listen(opts.port ?? 0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(opts.port ?? 0, "127.0.0.1", resolve);
+  });
   const port = (http.address() as { port: number }).port;
   let stopped = false;
   const stop = async () => {
