@@ -33,12 +33,15 @@ export class Channel {
 
   constructor(
     private readonly socket: Socket,
-    reader: FrameReader,
     private readonly keys: SessionKeys,
     private readonly onMessage: ChannelMessageHandler,
     private readonly maxRecordBytes: number,
-  ) {
-    reader.stream((frame) => this.onRecord(frame));
+    private readonly reader: FrameReader,
+  ) {}
+
+  /** Starts delivering messages (separate from the constructor so callers can hold the channel first). */
+  start(): void {
+    this.reader.stream((frame) => this.onRecord(frame));
   }
 
   get open(): boolean {

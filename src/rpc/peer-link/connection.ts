@@ -42,7 +42,7 @@ export class LinkConnection {
     maxFrameBytes: number,
     pingIntervalMs: number,
   ) {
-    this.channel = new Channel(socket, reader, keys, (m) => this.onMessage(m), maxFrameBytes);
+    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), maxFrameBytes, reader);
     socket.on("close", () => this.onClose());
     // Pings keep NAT/conntrack state warm and find a silently dead peer.
     this.liveness = setInterval(() => {
@@ -51,6 +51,7 @@ export class LinkConnection {
       else if (silentFor > pingIntervalMs) this.channel.send('{"t":"ping"}');
     }, pingIntervalMs);
     this.liveness.unref();
+    this.channel.start();
   }
 
   /** Connects, upgrades to p2p-link and runs the handshake. Rejects with HandshakeError or a socket error. */

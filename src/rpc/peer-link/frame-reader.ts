@@ -59,7 +59,16 @@ export class FrameReader {
   /** Switches to push mode: every frame (queued ones first) goes to `sink`. */
   stream(sink: (frame: Buffer) => void): void {
     this.sink = sink;
-    while (this.queued.length > 0 && this.sink === sink && !this.socket.destroyed) sink(this.queued.shift()!);
+    while (this.queued.length > 0 && this.sink === sink && !this.socket.destroyed) this.deliver(sink, this.queued.shift()!);
+  }
+
+  /** A throwing sink closes this connection only; it must never reach the process. */
+  private deliver(sink: (frame: Buffer) => void, frame: Buffer): void {
+    try {
+      sink(frame);
+    } catch (err) {
+      this.socket.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private onBytes(chunk: Buffer): void {
@@ -78,7 +87,7 @@ export class FrameReader {
     }
     for (const frame of frames) {
       if (this.socket.destroyed) return;
-      if (this.sink) this.sink(frame);
+      if (this.sink) this.deliver(this.sink, frame);
       else if (this.waiter) {
         const w = this.waiter;
         this.waiter = null;

@@ -75,7 +75,8 @@ export class PeerLinkServer {
         if (socket.destroyed) return;
         this.counters.accepted++;
         this.logger.debug({ peer: remoteNodeId, remote }, "peer link accepted");
-        const channel: Channel = new Channel(socket, reader, keys, (m) => this.onMessage(channel, m, remoteNodeId), this.maxFrameBytes);
+        const channel: Channel = new Channel(socket, keys, (m) => this.onMessage(channel, m, remoteNodeId), this.maxFrameBytes, reader);
+        channel.start(); // delivers frames the client pipelined behind its proof
       },
       (err: unknown) => {
         this.counters.handshakeFailures++;

@@ -95,6 +95,20 @@ describe("peer link server under bad input", () => {
     await stillServes(server);
   });
 
+  it("serves a request pipelined right behind the handshake proof", async () => {
+    const server = await startLinkNode({ nodeId: "b", handler: echo });
+    const socket = await connectUpgrade("127.0.0.1", server.port, "p2p-link", 2000);
+    const reader = new FrameReader(socket, Buffer.alloc(0), 1 << 20);
+    const hello = { t: "hello", v: 1, node: "raw", nonce: Buffer.alloc(32, 1).toString("base64"), auth: false };
+    socket.write(encodeFrame(Buffer.from(JSON.stringify(hello))));
+    expect(JSON.parse((await reader.next(2000)).toString())).toMatchObject({ t: "welcome", node: "b" });
+    const request = { t: "q", id: 1, s: "echo", m: "piped", p: {}, c: { sub: "x", role: "service" }, to: 1000 };
+    socket.write(Buffer.concat([encodeFrame(Buffer.from('{"t":"proof"}')), encodeFrame(Buffer.from(JSON.stringify(request)))]));
+    expect(JSON.parse((await reader.next(2000)).toString())).toEqual({ t: "ready" });
+    expect(JSON.parse((await reader.next(2000)).toString())).toEqual({ t: "r", id: 1, r: "piped" });
+    socket.destroy();
+  });
+
   it("counts a connection that leaves during the handshake", async () => {
     const server = await startLinkNode({ nodeId: "b", secret: SECRET, handler: echo });
     const upgraded = await connectUpgrade("127.0.0.1", server.port, "p2p-link", 2000);
