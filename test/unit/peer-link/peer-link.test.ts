@@ -146,6 +146,32 @@ describe("peer link", () => {
     expect(err.data).toEqual({ reason: "not_sent" });
   });
 
+  it("shares one connect attempt; each caller keeps its own deadline while it hangs", async () => {
+    // Accepts TCP but never answers the upgrade: a wedged or overloaded node.
+    const accepted: import("node:net").Socket[] = [];
+    const silent = createTcpServer((s) => accepted.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const target = { nodeId: "b", host: "127.0.0.1", port: (silent.address() as { port: number }).port };
+      const pool = newPool("a", SECRET, { connectTimeoutMs: 300 });
+      const t0 = performance.now();
+      const short = rejection(pool.call(target, call("short", {}, 100))).then((e) => ({ e, at: performance.now() - t0 }));
+      const long = rejection(pool.call(target, call("long", {}, 5000))).then((e) => ({ e, at: performance.now() - t0 }));
+      const [s, l] = await Promise.all([short, long]);
+      expect(s.e.code).toBe("TIMEOUT");
+      expect(s.e.data).toEqual({ reason: "not_sent" });
+      expect(s.at).toBeLessThan(250);
+      expect(l.e.code).toBe("UNAVAILABLE");
+      expect(l.e.data).toEqual({ reason: "not_sent" });
+      expect(l.at).toBeGreaterThanOrEqual(250);
+      expect(l.at).toBeLessThan(1500);
+      expect(accepted.length).toBe(1);
+    } finally {
+      for (const s of accepted) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it("reconnects by itself after the server restarts", async () => {
     const first = await startLinkNode({ nodeId: "b", secret: SECRET, handler: echo });
     const pool = newPool("a", SECRET);
