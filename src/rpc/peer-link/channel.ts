@@ -30,6 +30,8 @@ export class Channel {
   /** Messages written to the socket so far: any with a sequence ≤ this may have reached the peer. */
   flushed = 0;
   private closeReason: string | null = null;
+  /** Records written; `flushed / recordsSent` is how many messages each write carried. */
+  recordsSent = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -106,6 +108,7 @@ export class Channel {
     }
     this.socket.write(record);
     this.flushed = this.enqueued;
+    this.recordsSent++;
   }
 
   private onRecord(frame: Buffer): void {

@@ -74,6 +74,11 @@ export class LinkConnection {
     return this.channel.open;
   }
 
+  /** Messages and records written so far (batching shows as messages/records > 1). */
+  get written(): { messages: number; records: number } {
+    return { messages: this.channel.flushed, records: this.channel.recordsSent };
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }

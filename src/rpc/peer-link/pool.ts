@@ -28,6 +28,9 @@ export interface PeerLinkPoolStats {
   connectFailures: number;
   handshakeFailures: number;
   callsStarted: number;
+  /** Over open connections: messages written and the records (socket writes) that carried them. */
+  messagesWritten: number;
+  recordsWritten: number;
 }
 
 interface Entry {
@@ -82,14 +85,18 @@ export class PeerLinkPool {
     let connections = 0;
     let connecting = 0;
     let inFlight = 0;
+    let messagesWritten = 0;
+    let recordsWritten = 0;
     for (const e of this.entries.values()) {
       if (e.conn?.open) {
         connections++;
         inFlight += e.conn.inFlight;
+        messagesWritten += e.conn.written.messages;
+        recordsWritten += e.conn.written.records;
       }
       if (e.connecting) connecting++;
     }
-    return { connections, connecting, inFlight, ...this.counters };
+    return { connections, connecting, inFlight, messagesWritten, recordsWritten, ...this.counters };
   }
 
   private async callAfterConnect(target: LinkTarget, call: LinkCall): Promise<unknown> {
