@@ -1,0 +1,178 @@
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Socket } from "node:net";
+import type { Keyring } from "../../security/keyring.js";
+import { encodeFrame } from "../../transport/framing.js";
+import type { FrameReader } from "./frame-reader.js";
+
+/**
+ * Link handshake (plaintext frames, JSON):
+ *   C→S hello   {v, node, nonce, auth}
+ *   S→C welcome {v, node, nonce, proof}     proof = HMAC(K, "server" | Nc | Ns | ids)
+ *   C→S proof   {proof}                     proof = HMAC(K, "client" | Nc | Ns | ids)
+ *   S→C ready   (or reject {reason})
+ * Both nonces are fresh, so a recorded proof never verifies again (no replays); the
+ * "server"/"client" labels stop one side's proof being reflected as the other's.
+ * Session keys: HKDF(K, salt = Nc|Ns, ids) → one AES-256-GCM key per direction.
+ * With no cluster keys on both sides (development mode) there is no proof and no sealing.
+ */
+export const LINK_VERSION = 1;
+const NONCE_BYTES = 32;
+
+export type HandshakeFailure = "auth" | "mode" | "node_id" | "protocol";
+
+export class HandshakeError extends Error {
+  constructor(
+    readonly kind: HandshakeFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HandshakeError";
+  }
+}
+
+export interface SessionKeys {
+  /** null in development mode (no cluster key): frames travel in plaintext. */
+  send: Buffer | null;
+  receive: Buffer | null;
+}
+
+export interface HandshakeResult {
+  remoteNodeId: string;
+  keys: SessionKeys;
+}
+
+interface Ids {
+  client: string;
+  server: string;
+}
+
+function proofOf(key: Buffer, label: string, nc: Buffer, ns: Buffer, ids: Ids): Buffer {
+  return createHmac("sha256", key)
+    .update(`p2p-link/v${LINK_VERSION}|${label}|`)
+    .update(nc)
+    .update(ns)
+    .update(`${ids.client}\0${ids.server}`)
+    .digest();
+}
+
+function sessionKeys(key: Buffer, nc: Buffer, ns: Buffer, ids: Ids, side: "client" | "server"): SessionKeys {
+  const info = `p2p-link/v${LINK_VERSION} session|${ids.client}\0${ids.server}`;
+  const material = Buffer.from(hkdfSync("sha256", key, Buffer.concat([nc, ns]), info, 64));
+  const clientToServer = material.subarray(0, 32);
+  const serverToClient = material.subarray(32, 64);
+  return side === "client"
+    ? { send: clientToServer, receive: serverToClient }
+    : { send: serverToClient, receive: clientToServer };
+}
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function sendJson(socket: Socket, value: object): void {
+  socket.write(encodeFrame(Buffer.from(JSON.stringify(value))));
+}
+
+async function readJson(reader: FrameReader, timeoutMs: number): Promise<Record<string, unknown>> {
+  const frame = await reader.next(timeoutMs);
+  let value: unknown;
+  try {
+    value = JSON.parse(frame.toString("utf8"));
+  } catch {
+    throw new HandshakeError("protocol", "handshake frame is not JSON");
+  }
+  if (!value || typeof value !== "object") throw new HandshakeError("protocol", "handshake frame is not an object");
+  const obj = value as Record<string, unknown>;
+  if (obj.t === "reject") throw new HandshakeError("auth", `refused by peer: ${String(obj.reason)}`);
+  return obj;
+}
+
+function b64(value: unknown, what: string): Buffer {
+  if (typeof value !== "string") throw new HandshakeError("protocol", `missing ${what}`);
+  return Buffer.from(value, "base64");
+}
+
+export async function clientHandshake(
+  socket: Socket,
+  reader: FrameReader,
+  keyring: Keyring,
+  localNodeId: string,
+  expectedNodeId: string,
+  timeoutMs: number,
+): Promise<HandshakeResult> {
+  const nc = randomBytes(NONCE_BYTES);
+  sendJson(socket, { t: "hello", v: LINK_VERSION, node: localNodeId, nonce: nc.toString("base64"), auth: keyring.encrypted });
+  const welcome = await readJson(reader, timeoutMs);
+  if (welcome.t !== "welcome" || welcome.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected welcome");
+  const serverId = welcome.node;
+  if (typeof serverId !== "string") throw new HandshakeError("protocol", "welcome without node id");
+  if (serverId !== expectedNodeId) {
+    throw new HandshakeError("node_id", `expected node "${expectedNodeId}" but reached "${serverId}"`);
+  }
+  const ns = b64(welcome.nonce, "server nonce");
+  const ids = { client: localNodeId, server: serverId };
+  if (!keyring.encrypted) {
+    if (welcome.auth !== false) throw new HandshakeError("mode", "peer requires a cluster key, this node has none");
+    sendJson(socket, { t: "proof" });
+    await expectReady(reader, timeoutMs);
+    return { remoteNodeId: serverId, keys: { send: null, receive: null } };
+  }
+  if (welcome.auth !== true) throw new HandshakeError("mode", "peer runs without a cluster key (development mode)");
+  const serverProof = b64(welcome.proof, "server proof");
+  const key = keyring.allKeys.find((k) => sameBytes(proofOf(k, "server", nc, ns, ids), serverProof));
+  if (!key) throw new HandshakeError("auth", "cluster key mismatch: the peer could not prove the cluster key");
+  sendJson(socket, { t: "proof", proof: proofOf(key, "client", nc, ns, ids).toString("base64") });
+  await expectReady(reader, timeoutMs);
+  return { remoteNodeId: serverId, keys: sessionKeys(key, nc, ns, ids, "client") };
+}
+
+async function expectReady(reader: FrameReader, timeoutMs: number): Promise<void> {
+  const ready = await readJson(reader, timeoutMs);
+  if (ready.t !== "ready") throw new HandshakeError("protocol", "expected ready");
+}
+
+export async function serverHandshake(
+  socket: Socket,
+  reader: FrameReader,
+  keyring: Keyring,
+  localNodeId: string,
+  timeoutMs: number,
+): Promise<HandshakeResult> {
+  const hello = await readJson(reader, timeoutMs);
+  if (hello.t !== "hello" || hello.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected hello");
+  const clientId = hello.node;
+  if (typeof clientId !== "string" || clientId.length === 0 || clientId.length > 256) {
+    throw new HandshakeError("protocol", "hello without a node id");
+  }
+  const nc = b64(hello.nonce, "client nonce");
+  if (nc.length !== NONCE_BYTES) throw new HandshakeError("protocol", "bad client nonce");
+  const ns = randomBytes(NONCE_BYTES);
+  const ids = { client: clientId, server: localNodeId };
+  const key = keyring.primaryKey;
+  const welcome: Record<string, unknown> = {
+    t: "welcome",
+    v: LINK_VERSION,
+    node: localNodeId,
+    nonce: ns.toString("base64"),
+    auth: key !== undefined,
+  };
+  if (key) welcome.proof = proofOf(key, "server", nc, ns, ids).toString("base64");
+  sendJson(socket, welcome);
+  const reply = await readJson(reader, timeoutMs);
+  if (reply.t !== "proof") throw new HandshakeError("protocol", "expected proof");
+  if (!key) {
+    if (hello.auth !== false) return reject(socket, "mode", "this node runs without a cluster key");
+    sendJson(socket, { t: "ready" });
+    return { remoteNodeId: clientId, keys: { send: null, receive: null } };
+  }
+  if (hello.auth !== true) return reject(socket, "mode", "a cluster key is required");
+  const clientProof = b64(reply.proof, "client proof");
+  if (!sameBytes(proofOf(key, "client", nc, ns, ids), clientProof)) return reject(socket, "auth", "cluster key mismatch");
+  sendJson(socket, { t: "ready" });
+  return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server") };
+}
+
+function reject(socket: Socket, kind: HandshakeFailure, reason: string): never {
+  sendJson(socket, { t: "reject", reason });
+  throw new HandshakeError(kind, reason);
+}

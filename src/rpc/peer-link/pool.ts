@@ -1,0 +1,191 @@
+import { P2PError } from "../../errors.js";
+import type { Keyring } from "../../security/keyring.js";
+import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
+import { LinkConnection } from "./connection.js";
+import { HandshakeError } from "./handshake.js";
+import { silentLogger, type LinkCall, type LinkLogger, type LinkTarget } from "./types.js";
+
+/**
+ * Client side of the peer link: one connection per remote node, opened on first use and
+ * reopened by the next call after it breaks. Concurrent callers share one connect attempt.
+ */
+export interface PeerLinkPoolOptions {
+  nodeId: string;
+  keyring: Keyring;
+  /** Limit for TCP connect + upgrade + handshake (default 5 s). */
+  connectTimeoutMs?: number;
+  /** Idle ping period; a peer silent for 3 periods is dropped (default 5 s). */
+  pingIntervalMs?: number;
+  maxFrameBytes?: number;
+  logger?: LinkLogger;
+}
+
+export interface PeerLinkPoolStats {
+  connections: number;
+  connecting: number;
+  inFlight: number;
+  connectsOpened: number;
+  connectFailures: number;
+  handshakeFailures: number;
+  callsStarted: number;
+  /** Over open connections: messages written and the records (socket writes) that carried them. */
+  messagesWritten: number;
+  recordsWritten: number;
+}
+
+interface Entry {
+  address: string;
+  conn: LinkConnection | null;
+  connecting: Promise<LinkConnection> | null;
+}
+
+export class PeerLinkPool {
+  private readonly entries = new Map<string, Entry>();
+  private readonly connectTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly maxFrameBytes: number;
+  private readonly logger: LinkLogger;
+  private closed = false;
+  private readonly counters = { connectsOpened: 0, connectFailures: 0, handshakeFailures: 0, callsStarted: 0 };
+
+  constructor(private readonly opts: PeerLinkPoolOptions) {
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    this.pingIntervalMs = opts.pingIntervalMs ?? 5000;
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    this.logger = opts.logger ?? silentLogger;
+  }
+
+  /** Sends one call; resolves with its result or rejects with a P2PError (see module docs for reasons). */
+  call(target: LinkTarget, call: LinkCall): Promise<unknown> {
+    this.counters.callsStarted++;
+    if (this.closed) return Promise.reject(notSent(`peer link pool of ${this.opts.nodeId} is closed`));
+    const entry = this.entries.get(target.nodeId);
+    const conn = entry?.conn;
+    // Fast path: an open connection to the same address.
+    if (conn && conn.open && entry.address === addressOf(target)) return conn.call(call, call.timeoutMs);
+    return this.callAfterConnect(target, call);
+  }
+
+  /** Closes the connection to `nodeId` (its in-flight calls fail at once); the next call reconnects. */
+  drop(nodeId: string): void {
+    const entry = this.entries.get(nodeId);
+    if (!entry) return;
+    this.entries.delete(nodeId);
+    entry.conn?.close("dropped");
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = [...this.entries.values()].map((e) => e.connecting?.catch(() => undefined));
+    for (const nodeId of [...this.entries.keys()]) this.drop(nodeId);
+    await Promise.all(pending);
+  }
+
+  stats(): PeerLinkPoolStats {
+    let connections = 0;
+    let connecting = 0;
+    let inFlight = 0;
+    let messagesWritten = 0;
+    let recordsWritten = 0;
+    for (const e of this.entries.values()) {
+      if (e.conn?.open) {
+        connections++;
+        inFlight += e.conn.inFlight;
+        messagesWritten += e.conn.written.messages;
+        recordsWritten += e.conn.written.records;
+      }
+      if (e.connecting) connecting++;
+    }
+    return { connections, connecting, inFlight, messagesWritten, recordsWritten, ...this.counters };
+  }
+
+  private async callAfterConnect(target: LinkTarget, call: LinkCall): Promise<unknown> {
+    const started = performance.now();
+    const conn = await this.waitForConnection(target, call.timeoutMs);
+    const left = call.timeoutMs - (performance.now() - started);
+    if (left <= 0) throw new P2PError("TIMEOUT", `deadline passed while connecting to ${target.nodeId}`, { reason: "not_sent" });
+    return conn.call(call, left);
+  }
+
+  /** The shared connect attempt, raced against this caller's own deadline. */
+  private waitForConnection(target: LinkTarget, timeoutMs: number): Promise<LinkConnection> {
+    const attempt = this.connection(target);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new P2PError("TIMEOUT", `deadline passed while connecting to ${target.nodeId}`, { reason: "not_sent" })),
+        timeoutMs,
+      );
+      attempt.then(
+        (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private connection(target: LinkTarget): Promise<LinkConnection> {
+    const address = addressOf(target);
+    let entry = this.entries.get(target.nodeId);
+    if (entry && entry.address !== address) {
+      // The node moved (restart on another address): the old connection is stale.
+      this.drop(target.nodeId);
+      entry = undefined;
+    }
+    if (entry?.conn?.open) return Promise.resolve(entry.conn);
+    if (entry?.connecting) return entry.connecting;
+    const fresh: Entry = entry ?? { address, conn: null, connecting: null };
+    fresh.conn = null;
+    this.entries.set(target.nodeId, fresh);
+    const attempt = this.openConnection(target, fresh);
+    fresh.connecting = attempt;
+    return attempt;
+  }
+
+  private async openConnection(target: LinkTarget, entry: Entry): Promise<LinkConnection> {
+    try {
+      const conn = await LinkConnection.open(target, {
+        localNodeId: this.opts.nodeId,
+        keyring: this.opts.keyring,
+        connectTimeoutMs: this.connectTimeoutMs,
+        maxFrameBytes: this.maxFrameBytes,
+        pingIntervalMs: this.pingIntervalMs,
+      });
+      entry.connecting = null;
+      if (this.closed || this.entries.get(target.nodeId) !== entry) {
+        conn.close("pool closed or entry dropped");
+        throw notSent(`peer link to ${target.nodeId} was dropped while connecting`);
+      }
+      entry.conn = conn;
+      this.counters.connectsOpened++;
+      conn.onClosed(() => {
+        if (entry.conn === conn) entry.conn = null;
+      });
+      this.logger.debug({ peer: target.nodeId }, "peer link open");
+      return conn;
+    } catch (err) {
+      entry.connecting = null;
+      if (err instanceof P2PError) throw err;
+      if (err instanceof HandshakeError) {
+        this.counters.handshakeFailures++;
+        this.logger.warn({ peer: target.nodeId, kind: err.kind }, `peer link handshake failed: ${err.message}`);
+        throw notSent(`peer link to ${target.nodeId} refused: ${err.message}`);
+      }
+      this.counters.connectFailures++;
+      const message = err instanceof Error ? err.message : String(err);
+      throw notSent(`cannot connect to ${target.nodeId} at ${addressOf(target)}: ${message}`);
+    }
+  }
+}
+
+function notSent(message: string): P2PError {
+  return new P2PError("UNAVAILABLE", message, { reason: "not_sent" });
+}
+
+function addressOf(target: LinkTarget): string {
+  return `${target.host}:${target.port}`;
+}

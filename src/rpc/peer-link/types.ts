@@ -1,0 +1,39 @@
+/**
+ * Public shapes of the peer link: one persistent, multiplexed, authenticated and encrypted
+ * connection per pair of nodes, carrying routed calls (never the public HTTP API).
+ */
+export const LINK_PROTOCOL = "p2p-link";
+
+export type CallerRole = "admin" | "client" | "service";
+
+export interface LinkCall {
+  service: string;
+  method: string;
+  params: Record<string, unknown>;
+  caller: { sub: string; role: CallerRole };
+  /** Remaining budget in milliseconds; the server sees what was left when the call was sent. */
+  timeoutMs: number;
+  traceparent?: string;
+}
+
+/** Serves one call; throws P2PError (anything else becomes INTERNAL). */
+export type LinkHandler = (call: LinkCall, fromNodeId: string) => Promise<unknown>;
+
+export interface LinkTarget {
+  nodeId: string;
+  host: string;
+  port: number;
+}
+
+/** The subset of a pino logger the link uses. */
+export interface LinkLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export const silentLogger: LinkLogger = {
+  debug() {},
+  info() {},
+  warn() {},
+};
