@@ -43,7 +43,8 @@ export class MemoryCache implements Cache {
       // An entry bigger than the whole budget is refused instead of flushing everything.
       maxEntrySize: maxBytes,
       sizeCalculation: (entry, key) => key.length + entry.json.length + ENTRY_OVERHEAD,
-      perf: clock,
+      // +1: lru-cache treats a start time of 0 as "no TTL", and a FakeClock starts at 0.
+      perf: { now: () => clock.now() + 1 },
       // lru-cache caches now() for ttlResolution ms on a real timer; a fake clock must be read every time.
       ttlResolution: clock === systemClock ? 1 : 0,
       allowStale: false,

@@ -27,7 +27,7 @@ export class ServiceCache {
     return this.cache.get<T>(serviceEntryKey(this.service, key));
   }
 
-  set<T>(key: string, value: T, options: ServiceSetOptions): Promise<void> {
+  async set<T>(key: string, value: T, options: ServiceSetOptions): Promise<void> {
     if (!(options.ttl_s > 0)) throw new RangeError("ttl_s must be a positive number of seconds");
     return this.cache.set(serviceEntryKey(this.service, key), value, {
       ttlMs: options.ttl_s * 1000,
