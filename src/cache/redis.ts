@@ -278,7 +278,7 @@ export class RedisCache implements Cache {
     if (this.closed || this.client.status !== "ready" || !this.breaker.tryAcquire()) return FAILED;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis op exceeded ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`Redis op timed out after ${timeoutMs} ms`)), timeoutMs);
     });
     try {
       const result = await Promise.race([op(this.client), deadline]);
