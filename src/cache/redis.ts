@@ -11,7 +11,7 @@
  * the connection is down or the circuit breaker is open, and reported as a miss/no-op.
  */
 import { randomUUID } from "node:crypto";
-import type { Cluster, Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import { systemClock, type Clock } from "../util/clock.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
 import {
@@ -247,9 +247,7 @@ export class RedisCache implements Cache {
   }
 
   private masters(c: RedisClient): Redis[] {
-    return "nodes" in c && typeof (c as Cluster).nodes === "function" && (c as Cluster).isCluster
-      ? (c as Cluster).nodes("master")
-      : [c as Redis];
+    return c instanceof Cluster ? c.nodes("master") : [c];
   }
 
   private async scanAndUnlink(c: RedisClient, node: Redis, pattern: string): Promise<number> {
