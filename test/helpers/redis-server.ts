@@ -95,3 +95,86 @@ export async function startRedis(): Promise<RedisServerHandle> {
   };
   return handle;
 }
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+export interface RedisClusterHandle {
+  /** `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,...` */
+  url: string;
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/** A private Redis Cluster of `masters` nodes (no replicas); each node's bus port is port+10000. */
+export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle> {
+  const ports: number[] = [];
+  while (ports.length < masters) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if (!ports.includes(port) && (await portFree(port)) && (await portFree(port + 10_000))) ports.push(port);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "p2p-redis-cluster-"));
+  const children = ports.map((port) =>
+    spawn(
+      "redis-server",
+      [
+        "--port", String(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--dir", dir,
+        "--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--loglevel", "warning",
+      ],
+      { stdio: "ignore" },
+    ),
+  );
+  const stop = async (): Promise<void> => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await Promise.all(children.map(waitExit));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(ports.map((port, i) => waitForPing(port, children[i]!)));
+    const create = spawn(
+      "redis-cli",
+      ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"],
+      { stdio: "ignore" },
+    );
+    const code = await new Promise<number | null>((resolve) => create.once("exit", resolve));
+    if (code !== 0) throw new Error(`redis-cli --cluster create exited with ${code}`);
+    const until = Date.now() + 10_000;
+    while (!(await clusterOk(ports))) {
+      if (Date.now() > until) throw new Error("Redis cluster did not reach cluster_state:ok");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(",")}`, ports, stop };
+}
+
+async function clusterOk(ports: number[]): Promise<boolean> {
+  const states = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<boolean>((resolve) => {
+          const socket = net.connect({ host: "127.0.0.1", port });
+          let text = "";
+          const done = (ok: boolean): void => {
+            socket.destroy();
+            resolve(ok);
+          };
+          socket.setTimeout(500, () => done(false));
+          socket.once("error", () => done(false));
+          socket.once("connect", () => socket.write("CLUSTER INFO\r\n"));
+          socket.on("data", (data) => {
+            text += data.toString();
+            if (text.includes("cluster_state:")) done(text.includes("cluster_state:ok"));
+          });
+        }),
+    ),
+  );
+  return states.every(Boolean);
+}
