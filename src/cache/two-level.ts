@@ -144,7 +144,8 @@ export class TwoLevelCache implements Cache {
     try {
       return await this.runLoader(key, ttlMs, loader, flight);
     } finally {
-      if (lock.state === "acquired") await this.l2.unlock(key, lock.token);
+      // Not awaited (it never throws): waiting nodes poll L2 for the value, not the lock.
+      if (lock.state === "acquired") void this.l2.unlock(key, lock.token);
     }
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { methodCacheKey } from "../../src/cache/cache.js";
+import { methodCacheKey, type CacheMetricsSink } from "../../src/cache/cache.js";
 import { createNodeCache } from "../../src/cache/index.js";
 import { RedisInvalidationBus } from "../../src/cache/invalidation.js";
 import { RedisCache, type RedisStatus } from "../../src/cache/redis.js";
@@ -24,8 +24,8 @@ afterEach(async () => {
 });
 
 /** One "node": its own L1, a connection to the shared Redis and a pub/sub bus. */
-async function node(namespace: string, nodeId: string): Promise<TwoLevelCache> {
-  const l2 = new RedisCache({ target: redis.url, namespace, maxRetryDelayMs: 100, breaker: { openMs: 300 } });
+async function node(namespace: string, nodeId: string, metrics?: CacheMetricsSink): Promise<TwoLevelCache> {
+  const l2 = new RedisCache({ target: redis.url, namespace, maxRetryDelayMs: 100, breaker: { openMs: 300 }, metrics });
   const bus = new RedisInvalidationBus(l2, { originId: nodeId });
   const cache = new TwoLevelCache({ l2, bus });
   open.push(cache);
@@ -131,7 +131,16 @@ describe("two-level cache over a real Redis", () => {
   });
 
   it("Redis killed mid-run: ops stay fast on L1 alone, status goes down with a reason; back up, sharing resumes", async () => {
-    const [a, b] = await cluster(2);
+    const ns = `t${process.pid}-${++namespaceSeq}`;
+    const states: boolean[] = [];
+    const l2Results: Record<string, number> = {};
+    const sink: CacheMetricsSink = {
+      request: (level, result) => void (level === "l2" && (l2Results[result] = (l2Results[result] ?? 0) + 1)),
+      eviction: () => {},
+      redisState: (up) => void states.push(up),
+    };
+    const a = await node(ns, "a", sink);
+    const b = await node(ns, "b");
     const changes: RedisStatus[] = [];
     a!.onStatusChange((s) => changes.push(s));
     await a!.set("s:svc:before", 1, { ttlMs: 60_000 });
@@ -160,6 +169,8 @@ describe("two-level cache over a real Redis", () => {
     await redis.restart();
     await eventually(() => a!.status().state === "up" && b!.status().state === "up", 5_000);
     expect(changes.at(-1)).toEqual({ state: "up" });
+    expect(states).toEqual([true, false, true]);
+    expect(l2Results.error).toBeGreaterThan(0);
     await a!.set("s:svc:after", "shared", { ttlMs: 60_000 });
     expect(await b!.get("s:svc:after")).toBe("shared");
     // The subscriber re-subscribed by itself: invalidation reaches b again.
