@@ -4,7 +4,7 @@ import { createNodeCache } from "../../src/cache/index.js";
 import { RedisInvalidationBus } from "../../src/cache/invalidation.js";
 import { RedisCache, type RedisStatus } from "../../src/cache/redis.js";
 import { TwoLevelCache } from "../../src/cache/two-level.js";
-import { startRedis, type RedisServerHandle } from "../helpers/redis-server.js";
+import { freePort, startRedis, type RedisServerHandle } from "../helpers/redis-server.js";
 
 let redis: RedisServerHandle;
 let open: TwoLevelCache[] = [];
@@ -204,6 +204,28 @@ describe("two-level cache over a real Redis", () => {
       return a!.status().state === "up";
     }, 5_000);
   }, 10_000);
+
+  it("a Redis that was never reachable: status down with the reason, every op answers at once", async () => {
+    const port = await freePort();
+    const cache = createNodeCache({ namespace: "none", nodeId: "x", redisUrl: `redis://127.0.0.1:${port}` });
+    open.push(cache);
+    await eventually(() => /ECONNREFUSED/.test(cache.status().reason ?? ""), 2_000);
+    expect(cache.status().state).toBe("down");
+    const ops: Array<[() => Promise<unknown>, unknown]> = [
+      [() => cache.get("s:a:k"), undefined],
+      [() => cache.set("s:a:k", 1, { ttlMs: 1_000 }), undefined],
+      [() => cache.get("s:a:k"), 1],
+      [() => cache.getOrLoad("s:a:l", 1_000, () => 2), 2],
+      [() => cache.get("s:a:l"), 2],
+      [() => cache.invalidate({ service: "a" }), 2],
+      [() => cache.del("s:a:k"), undefined],
+    ];
+    for (const [op, expected] of ops) {
+      const { value, ms } = await timed(op);
+      expect(value).toEqual(expected);
+      expect(ms).toBeLessThan(20);
+    }
+  });
 
   it("createNodeCache wires Redis, pub/sub and an extra bus", async () => {
     const ns = `t${process.pid}-factory`;
