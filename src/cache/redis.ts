@@ -12,7 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Cluster, type Redis } from "ioredis";
-import { systemClock, type Clock } from "../util/clock.js";
+import { systemClock, type Clock, type Timer } from "../util/clock.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
 import {
   noopMetrics,
@@ -78,6 +78,9 @@ export class RedisCache implements Cache {
   private current: RedisStatus = { state: "down", reason: "connecting" };
   private lastError = "";
   private closed = false;
+  private readonly clock: Clock;
+  private readonly probeAfterMs: number;
+  private probeTimer: Timer | undefined;
 
   constructor(options: RedisCacheOptions) {
     this.prefix = `p2p:${options.namespace}:`;
@@ -86,7 +89,9 @@ export class RedisCache implements Cache {
     this.opTimeoutMs = options.opTimeoutMs ?? 50;
     this.invalidateTimeoutMs = options.invalidateTimeoutMs ?? 2_000;
     this.metrics = options.metrics ?? noopMetrics;
-    this.breaker = new CircuitBreaker(options.clock ?? systemClock, options.breaker);
+    this.clock = options.clock ?? systemClock;
+    this.breaker = new CircuitBreaker(this.clock, options.breaker);
+    this.probeAfterMs = options.breaker?.openMs ?? 2_000;
     this.client = createRedisClient(options.target, {
       commandTimeoutMs: this.opTimeoutMs,
       maxRetryDelayMs: options.maxRetryDelayMs,
@@ -234,6 +239,7 @@ export class RedisCache implements Cache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.probeTimer?.cancel();
     this.listeners.clear();
     this.client.disconnect();
   }
@@ -285,11 +291,29 @@ export class RedisCache implements Cache {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.lastError = message;
-      if (this.breaker.failure()) this.setStatus({ state: "down", reason: message });
+      if (this.breaker.failure()) {
+        this.setStatus({ state: "down", reason: message });
+        this.scheduleProbe();
+      }
       return FAILED;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * With the connection still open (a slow or frozen server), no "ready" event will tell us
+   * it recovered: a background PING per breaker period does, even when no caller uses the cache.
+   */
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.closed || this.client.status !== "ready" || this.current.state === "up") return;
+      void this.run((c) => c.ping()).then((out) => {
+        if (out === FAILED) this.scheduleProbe();
+      });
+    }, this.probeAfterMs);
   }
 
   private setStatus(next: RedisStatus): void {
