@@ -112,7 +112,7 @@ export class SimCluster {
 }
 
 /** Starts `n` members named n0..n(n-1); each joins a random earlier one (n0 is the seed). */
-export async function buildCluster(sim: SimCluster, n: number, joinSpacingMs = 0): Promise<string[]> {
+export async function buildCluster(sim: SimCluster, n: number, joinSpacingMs = 10): Promise<string[]> {
   const names: string[] = [];
   for (let i = 0; i < n; i++) {
     const name = `n${i}`;
