@@ -181,6 +181,7 @@ export class Membership {
     try {
       const packet = this.wire.receive(data);
       if (!packet) return;
+      if (!this.table.members.has(packet.sender)) this.pushPull.syncWithUnknown(from);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
     } catch (err) {
       this.metrics.dropped("handler-error");

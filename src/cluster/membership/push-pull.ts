@@ -13,6 +13,7 @@ import type { Wire } from "./wire.js";
  * partitions heal and restarted members come back.
  */
 export const SYNC_TIMEOUT_MS = 3_000;
+const UNKNOWN_SYNC_GAP_MS = 2_000;
 
 interface Failed {
   address: string;
@@ -23,6 +24,7 @@ export class PushPull {
   private readonly failed = new Map<string, Failed>();
   private readonly timers = new Set<Timer>();
   private stopped = true;
+  private lastUnknownSync = -Infinity;
   /** Set by shutdown: no more retries or syncs. */
   stoppedForGood = false;
 
@@ -52,6 +54,18 @@ export class PushPull {
   /** A member declared dead: re-contact it every reconnectInterval until reconnectTimeout. */
   rememberFailed(member: Member): void {
     this.failed.set(member.name, { address: member.address, since: this.clock.now() });
+  }
+
+  /**
+   * An authenticated packet from a member we do not know: gossip missed it (epidemics
+   * leave a small fraction uninformed), so sync with it now instead of waiting for the
+   * periodic push-pull. Rate-limited to one per UNKNOWN_SYNC_GAP_MS.
+   */
+  syncWithUnknown(address: string): void {
+    const now = this.clock.now();
+    if (this.stopped || now - this.lastUnknownSync < UNKNOWN_SYNC_GAP_MS) return;
+    this.lastUnknownSync = now;
+    void this.pushPullWith(address, false);
   }
 
   /** Push-pull with each seed in parallel; resolves how many answered. */

@@ -24,6 +24,8 @@ export class SimCluster {
   readonly nodes = new Map<string, Membership>();
   readonly drops = new Map<string, Drops>();
   readonly keyring: Keyring;
+  /** Per member, the names it currently sees alive (kept by onChange, so checks are cheap). */
+  readonly aliveViews = new Map<string, Set<string>>();
   messages = 0;
 
   constructor(private readonly options: SimOptions = {}) {
@@ -59,6 +61,12 @@ export class SimCluster {
       },
     });
     this.nodes.set(name, node);
+    const view = new Set<string>([name]);
+    this.aliveViews.set(name, view);
+    node.onChange((m) => {
+      if (m.state === "alive") view.add(m.name);
+      else view.delete(m.name);
+    });
     node.start();
     return node;
   }
@@ -88,14 +96,9 @@ export class SimCluster {
   /** Every listed member sees exactly `expected` as alive. */
   converged(names: Iterable<string>, expected: Set<string>): boolean {
     for (const name of names) {
-      const node = this.nodes.get(name)!;
-      let alive = 0;
-      for (const m of node.members()) {
-        if (m.state !== "alive") continue;
-        if (!expected.has(m.name)) return false;
-        alive++;
-      }
-      if (alive !== expected.size) return false;
+      const view = this.aliveViews.get(name)!;
+      if (view.size !== expected.size) return false;
+      for (const m of view) if (!expected.has(m)) return false;
     }
     return true;
   }
