@@ -34,6 +34,8 @@ export interface TableHooks {
   changed(member: Member, previous: Member | null): void;
   /** A member was just declared dead (not left): remember it for reconnects. */
   failed(member: Member): void;
+  /** `accuser` suspects or declared us dead below our incarnation: tell it directly. */
+  accused(accuser: string): void;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -135,6 +137,7 @@ export class MemberTable {
 
   suspectNode(s: SuspectMsg): void {
     const member = this.members.get(s.name);
+    if (member && s.name === this.selfName && !this.leaving) this.hooks.accused(s.from);
     if (!member || s.incarnation < member.incarnation) return;
     const timer = this.suspicions.get(s.name);
     if (timer) {
@@ -159,6 +162,7 @@ export class MemberTable {
 
   deadNode(d: DeadMsg): void {
     const member = this.members.get(d.name);
+    if (member && d.name === this.selfName && !this.leaving && d.from !== d.name) this.hooks.accused(d.from);
     if (!member || d.incarnation < member.incarnation) return;
     this.cancelSuspicion(d.name);
     if (member.state === "dead" || member.state === "left") return;

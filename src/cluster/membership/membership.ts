@@ -58,6 +58,10 @@ export class Membership {
   private readonly pushPull: PushPull;
   private readonly listeners = new Set<ChangeListener>();
   private readonly timers: Timer[] = [];
+  /** Accusers heard during the current packet: answered directly once it is processed. */
+  private readonly accusers = new Set<string>();
+  /** accuser → the incarnation we last told it about, so each hears a refutation once. */
+  private readonly told = new Map<string, number>();
   private started = false;
   private shutDown = false;
 
@@ -76,6 +80,9 @@ export class Membership {
       added: (name) => this.prober.insert(name),
       changed: (member, previous) => this.emit(member, previous),
       failed: (member) => this.pushPull.rememberFailed(member),
+      accused: (accuser) => {
+        if (accuser !== opts.name) this.accusers.add(accuser);
+      },
     });
     this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock);
     this.prober = new Prober(this.table, this.wire, this.config, this.clock, random, this.awareness, this.metrics);
@@ -183,6 +190,7 @@ export class Membership {
       if (!packet) return;
       if (!this.table.members.has(packet.sender)) this.pushPull.syncWithUnknown(from);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
+      if (this.accusers.size > 0) this.answerAccusers();
     } catch (err) {
       this.metrics.dropped("handler-error");
       this.log.warn({ from, err: err instanceof Error ? err.message : String(err) }, "membership: packet handler failed");
@@ -206,6 +214,24 @@ export class Membership {
       case MessageType.Dead:
         return this.table.deadNode(msg);
     }
+  }
+
+  /**
+   * Lifeguard-style fast refutation: besides gossiping our higher incarnation, send it
+   * straight to whoever accused us — it holds the suspicion timer that matters.
+   */
+  private answerAccusers(): void {
+    const self = this.table.self;
+    for (const name of this.accusers) {
+      const accuser = this.table.members.get(name);
+      if (!accuser || this.told.get(name) === self.incarnation) continue;
+      if (this.told.size > 4096) this.told.clear();
+      this.told.set(name, self.incarnation);
+      this.wire.send(accuser.address, [
+        { type: MessageType.Alive, name: self.name, address: self.address, incarnation: self.incarnation, meta: self.meta },
+      ]);
+    }
+    this.accusers.clear();
   }
 
   /** Dedicated gossip: queued news to a few random members, dead ones included for a while. */

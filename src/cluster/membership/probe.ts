@@ -180,7 +180,10 @@ export class Prober {
       this.awareness.applyDelta(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
       const current = this.table.members.get(target.name);
       if (!current || current.incarnation !== incarnation) return;
-      this.table.suspectNode({ type: MessageType.Suspect, name: target.name, incarnation, from: this.table.selfName });
+      const suspicion = { type: MessageType.Suspect, name: target.name, incarnation, from: this.table.selfName } as const;
+      this.table.suspectNode(suspicion);
+      // Tell the target at once, so that a live one refutes well before the timeout.
+      this.wire.send(target.address, [suspicion]);
     });
     this.wire.send(target.address, messages);
   }
