@@ -99,4 +99,35 @@ describe("membership in a simulated cluster", () => {
     const back = await sim.runUntil(() => sim!.converged(names, allAlive(names)), 60_000);
     expect(back).toBeGreaterThanOrEqual(0);
   });
+
+  it("a restart under the same name at the same address takes over cleanly", async () => {
+    sim = new SimCluster({ seed: 17 });
+    const names = await buildCluster(sim, 10);
+    await sim.runUntil(() => sim!.converged(names, allAlive(names)), 30_000);
+    sim.nodes.get("n3")!.updateMeta(new TextEncoder().encode("old")); // its previous life reached incarnation 1
+    await sim.run(2_000);
+    await sim.nodes.get("n3")!.shutdown(); // crash: no leave
+    await sim.run(500);
+    const reborn = sim.add("n3"); // a new process: incarnation 0
+    expect(await Promise.all([reborn.join([SimCluster.address("n0")]), sim.run(1_000)]).then(([r]) => r)).toBe(1);
+    const took = await sim.runUntil(() => sim!.converged(names, allAlive(names)), 30_000);
+    expect(took).toBeGreaterThanOrEqual(0);
+    expect(reborn.localMember().incarnation).toBeGreaterThanOrEqual(2); // it out-bid its previous life
+    for (const n of names) expect(sim.view(n, "n3")?.incarnation).toBe(reborn.localMember().incarnation);
+  });
+
+  it("a restart under the same name at a new address is accepted", async () => {
+    sim = new SimCluster({ seed: 19 });
+    const names = await buildCluster(sim, 10);
+    await sim.runUntil(() => sim!.converged(names, allAlive(names)), 30_000);
+    await sim.nodes.get("n3")!.shutdown();
+    await sim.run(500);
+    const moved = sim.add("n3", { address: "n3-new:7946" });
+    void moved.join([SimCluster.address("n0")]);
+    const took = await sim.runUntil(
+      () => sim!.converged(names, allAlive(names)) && names.every((n) => sim!.view(n, "n3")?.address === "n3-new:7946"),
+      60_000,
+    );
+    expect(took).toBeGreaterThanOrEqual(0);
+  });
 });
