@@ -119,11 +119,11 @@ export class MemberTable {
     this.cancelSuspicion(a.name);
     const previous = member ? { ...member } : null;
     if (!member) {
-      member = { name: a.name, address: a.address, meta: a.meta, state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
+      member = { name: a.name, address: a.address, meta: a.meta.slice(), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
       this.members.set(a.name, member);
     }
     member.address = a.address;
-    member.meta = a.meta;
+    member.meta = a.meta.slice(); // decoded meta is a view into the packet
     member.incarnation = a.incarnation;
     if (member.state !== "alive" || isNew) {
       member.state = "alive";

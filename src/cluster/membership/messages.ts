@@ -123,33 +123,54 @@ export class Reader {
     this.pos += 8;
     return v;
   }
+  /** A view into the packet (no copy): copy it before keeping it. */
   bytes(): Uint8Array {
     const n = this.u16();
     this.need(n);
-    const v = this.buf.slice(this.pos, this.pos + n);
+    const v = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return v;
   }
   str(): string {
     const n = this.u16();
     this.need(n);
+    const b = this.buf;
+    const start = this.pos;
+    this.pos += n;
+    // Names and addresses are short and ASCII: skip TextDecoder for them (hot path).
+    if (n <= 64) {
+      let out = "";
+      for (let i = start; i < start + n; i++) {
+        const c = b[i]!;
+        if (c >= 0x80) return this.utf8(start, n);
+        out += String.fromCharCode(c);
+      }
+      return out;
+    }
+    return this.utf8(start, n);
+  }
+  private utf8(start: number, n: number): string {
     try {
-      return decoder.decode(this.buf.subarray(this.pos, (this.pos += n)));
+      return decoder.decode(this.buf.subarray(start, start + n));
     } catch {
       throw new CodecError("bad utf-8");
     }
   }
-  sub(n: number): Reader {
-    this.need(n);
-    const r = new Reader(this.buf.subarray(this.pos, this.pos + n));
-    this.pos += n;
-    return r;
+  get position(): number {
+    return this.pos;
+  }
+  /** Moves to `end` (the end of a length-prefixed body); a body read past it is corrupt. */
+  seek(end: number): void {
+    if (this.pos > end || end > this.buf.length) throw new CodecError("body overrun");
+    this.pos = end;
   }
 }
 
 /** One message with its type and length prefix, ready to be appended to a packet. */
 export function encodeMessage(msg: Message): Buffer {
   const body = new Writer(64);
+  body.u8(msg.type);
+  body.u16(0); // body length, patched below
   switch (msg.type) {
     case MessageType.Ping:
       body.u32(msg.seq);
@@ -177,10 +198,10 @@ export function encodeMessage(msg: Message): Buffer {
       body.str(msg.from);
       break;
   }
-  const out = new Writer(body.length + 3);
-  out.u8(msg.type);
-  out.bytes(body.finish());
-  return out.finish();
+  const out = body.finish();
+  if (out.length - 3 > 0xffff) throw new CodecError("message too large");
+  out.writeUInt16BE(out.length - 3, 1);
+  return out;
 }
 
 function decodeBody(type: number, r: Reader): Message | null {
@@ -226,8 +247,10 @@ export function decodePacket(data: Uint8Array): Packet {
   while (r.remaining > 0) {
     const type = r.u8();
     const len = r.u16();
-    const body = r.sub(len);
-    const msg = decodeBody(type, body);
+    const end = r.position + len;
+    if (end > data.length) throw new CodecError("truncated");
+    const msg = decodeBody(type, r);
+    r.seek(end); // also skips unknown types and fields appended by newer versions
     if (msg) messages.push(msg);
     else unknown++;
   }
