@@ -1,0 +1,17 @@
+import { SimCluster, buildCluster } from "./test/unit/membership/sim.js";
+const sim = new SimCluster({ seed: 11 });
+let t0 = performance.now();
+const names = await buildCluster(sim, 100);
+console.log("built", performance.now() - t0, sim.clock.now());
+t0 = performance.now();
+const conv = await sim.runUntil(() => sim.converged(names, new Set(names)), 60_000);
+console.log("converged", conv, performance.now() - t0, sim.net.traffic());
+t0 = performance.now();
+await sim.run(5000);
+console.log("5s steady", performance.now() - t0, sim.net.traffic());
+const victim = "n42"; const others = names.filter(n => n !== victim);
+await sim.nodes.get(victim)!.shutdown();
+t0 = performance.now();
+const took = await sim.runUntil(() => others.every((n) => sim.view(n, victim)?.state === "dead"), 30_000, 10);
+console.log("dead after", took, performance.now() - t0);
+await sim.shutdown();

@@ -1,0 +1,10 @@
+import { SimCluster, buildCluster } from "./test/unit/membership/sim.js";
+const N = Number(process.argv[2]); const spacing = Number(process.argv[3] ?? 10);
+const sim = new SimCluster({ seed: 5 });
+let t0 = performance.now();
+const names = await buildCluster(sim, N, spacing);
+console.log("built", (performance.now() - t0).toFixed(0), sim.clock.now());
+t0 = performance.now();
+const conv = await sim.runUntil(() => sim.converged(names, new Set(names)), 300_000, 100);
+console.log("converged after last join", conv, "wall", (performance.now() - t0).toFixed(0), sim.net.traffic());
+await sim.shutdown();

@@ -1,0 +1,93 @@
+/**
+ * Membership timing knobs and the formulas that scale them with the cluster size
+ * (the same formulas as hashicorp/memberlist, so its test vectors hold).
+ */
+export interface MembershipConfig {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  indirectChecks: number;
+  suspicionMult: number;
+  suspicionMaxTimeoutMult: number;
+  retransmitMult: number;
+  gossipIntervalMs: number;
+  gossipNodes: number;
+  pushPullIntervalMs: number;
+  gossipToTheDeadMs: number;
+  awarenessMaxMultiplier: number;
+  reconnectIntervalMs: number;
+  reconnectTimeoutMs: number;
+  joinRetry: { initialMs: number; maxMs: number };
+}
+
+/**
+ * Our LAN defaults. memberlist's LAN profile (1 s probes, SuspicionMult 4) declares a crash
+ * at N = 100 dead everywhere in ~11–13 s. We want ≤ 5 s, so probes run every 400 ms and the
+ * suspicion window is SuspicionMult 3 (min = 3 × log10(N) × 400 ms = 2.4 s at N = 100,
+ * reached after one independent confirmation). Trade-off: a member that is completely
+ * unresponsive for longer than ≈ probe period + suspicion min (≈ 2.8 s at N = 100, ≈ 1.6 s
+ * at N ≤ 10) is declared dead and must refute, where memberlist tolerates ≈ 9 s; twice the
+ * probe traffic (2.5 probes/s per member, still O(1) per member). Lifeguard (awareness,
+ * nacks, confirmations) keeps random loss from turning into false positives.
+ */
+export const LAN_DEFAULTS: MembershipConfig = {
+  // One member probed per period (scaled by Lifeguard awareness).
+  probeIntervalMs: 400,
+  // Wait for a direct ack before asking others to probe indirectly (LAN RTT ≪ this).
+  probeTimeoutMs: 200,
+  // Members asked to ping-req a target that missed its direct ack.
+  indirectChecks: 3,
+  // Suspicion min = mult × max(1, log10 N) × probe interval; needs mult − 2 confirmations.
+  suspicionMult: 3,
+  // Suspicion max (no confirmations) = this × min.
+  suspicionMaxTimeoutMult: 6,
+  // Each broadcast is sent retransmitMult × ⌈log10(N+1)⌉ times.
+  retransmitMult: 4,
+  // Dedicated gossip period: faster gossip spreads news (incl. "dead") sooner.
+  gossipIntervalMs: 100,
+  // Random members each gossip round goes to.
+  gossipNodes: 3,
+  // Full-state anti-entropy with one random member (scaled up once N > 32).
+  pushPullIntervalMs: 30_000,
+  // Dead/left members still receive gossip this long (to refute), then are reaped.
+  gossipToTheDeadMs: 30_000,
+  // Lifeguard local health score range: probe interval × (score + 1), score < this.
+  awarenessMaxMultiplier: 8,
+  // A push-pull with one dead member this often, so partitions heal and restarts rejoin.
+  reconnectIntervalMs: 10_000,
+  // Give up re-contacting a dead member after this long.
+  reconnectTimeoutMs: 6 * 3600_000,
+  // joinWithRetry backoff: doubles from initialMs up to maxMs.
+  joinRetry: { initialMs: 1_000, maxMs: 30_000 },
+};
+
+export function resolveConfig(partial: Partial<MembershipConfig> | undefined): MembershipConfig {
+  const config: MembershipConfig = { ...LAN_DEFAULTS, ...partial, joinRetry: { ...LAN_DEFAULTS.joinRetry, ...partial?.joinRetry } };
+  const positive: Array<keyof MembershipConfig> = ["probeIntervalMs", "probeTimeoutMs", "gossipIntervalMs", "pushPullIntervalMs"];
+  for (const key of positive) {
+    const v = config[key];
+    if (typeof v !== "number" || !(v > 0)) throw new Error(`membership config ${key} must be > 0`);
+  }
+  if (config.probeTimeoutMs > config.probeIntervalMs) throw new Error("probeTimeoutMs must not exceed probeIntervalMs");
+  if (config.awarenessMaxMultiplier < 1) throw new Error("awarenessMaxMultiplier must be ≥ 1");
+  return config;
+}
+
+/** Minimum suspicion timeout: mult × max(1, log10 N) × interval (memberlist util.go). */
+export function suspicionTimeout(mult: number, n: number, intervalMs: number): number {
+  const nodeScale = Math.max(1, Math.log10(Math.max(1, n)));
+  // memberlist truncates to milliseconds.
+  return Math.floor(mult * nodeScale * intervalMs);
+}
+
+/** How many times a broadcast is sent: mult × ⌈log10(N + 1)⌉. */
+export function retransmitLimit(mult: number, n: number): number {
+  return mult * Math.ceil(Math.log10(n + 1));
+}
+
+/** Push-pull interval stretched for big clusters so full-state traffic stays bounded. */
+export function pushPullScale(intervalMs: number, n: number): number {
+  const threshold = 32;
+  if (n <= threshold) return intervalMs;
+  const multiplier = Math.ceil(Math.log2(n) - Math.log2(threshold)) + 1;
+  return multiplier * intervalMs;
+}

@@ -1,0 +1,261 @@
+import type { Clock } from "../../util/clock.js";
+import type { Awareness } from "./awareness.js";
+import type { BroadcastQueue } from "./broadcast-queue.js";
+import { suspicionTimeout, type MembershipConfig } from "./config.js";
+import { encodeMessage, MessageType, type AliveMsg, type DeadMsg, type SuspectMsg } from "./messages.js";
+import { Suspicion } from "./suspicion.js";
+
+/**
+ * The SWIM state machine over incarnation numbers (memberlist's aliveNode / suspectNode /
+ * deadNode): which news about a member is newer, refutation of news about ourselves,
+ * suspicion timers, and the broadcast of every accepted change.
+ */
+export type MemberStatus = "alive" | "suspect" | "dead" | "left";
+
+export interface Member {
+  name: string;
+  address: string;
+  meta: Uint8Array;
+  state: MemberStatus;
+  incarnation: number;
+  stateChangedAt: number;
+}
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface TableHooks {
+  /** A member was added (insert it in the probe order). */
+  added(name: string): void;
+  /** Every accepted change (copies). */
+  changed(member: Member, previous: Member | null): void;
+  /** A member was just declared dead (not left): remember it for reconnects. */
+  failed(member: Member): void;
+  /** `accuser` suspects or declared us dead below our incarnation: tell it directly. */
+  accused(accuser: string): void;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class MemberTable {
+  readonly members = new Map<string, Member>();
+  private readonly suspicions = new Map<string, Suspicion>();
+  /** Set by leave(): news about ourselves is no longer refuted. */
+  leaving = false;
+  /** Cached numAlive(); -1 when a change may have moved it. */
+  private aliveCount = -1;
+
+  constructor(
+    readonly selfName: string,
+    private readonly clock: Clock,
+    private readonly config: MembershipConfig,
+    private readonly awareness: Awareness,
+    private readonly broadcasts: BroadcastQueue,
+    private readonly log: Logger,
+    private readonly hooks: TableHooks,
+  ) {}
+
+  get self(): Member {
+    return this.members.get(this.selfName)!;
+  }
+
+  /** Members not known to be dead or left: the N of every formula. */
+  numAlive(): number {
+    if (this.aliveCount >= 0) return this.aliveCount;
+    let n = 0;
+    for (const m of this.members.values()) if (m.state === "alive" || m.state === "suspect") n++;
+    return (this.aliveCount = n);
+  }
+
+  /** Creates the local member (incarnation 0) and announces it. */
+  initSelf(address: string, meta: Uint8Array): void {
+    const self: Member = { name: this.selfName, address, meta, state: "alive", incarnation: 0, stateChangedAt: this.clock.now() };
+    this.members.set(self.name, self);
+    this.touch();
+    this.hooks.added(self.name);
+    this.broadcastAlive(self);
+  }
+
+  /** New metadata for ourselves: a higher incarnation makes it win everywhere. */
+  updateSelfMeta(meta: Uint8Array): void {
+    const previous = { ...this.self };
+    this.self.meta = meta;
+    this.self.incarnation++;
+    this.broadcastAlive(this.self);
+    this.touch();
+    this.hooks.changed({ ...this.self }, previous);
+  }
+
+  aliveNode(a: AliveMsg): void {
+    const isSelf = a.name === this.selfName;
+    if (isSelf && this.leaving) return;
+    let member = this.members.get(a.name);
+    const isNew = !member;
+    let updatesAddress = false;
+    if (member && member.address !== a.address) {
+      // Same name, other address: a restart elsewhere, or a conflict to reject.
+      const oldGone = member.state === "dead" || member.state === "left";
+      if (!isSelf && !oldGone && a.incarnation <= member.incarnation) {
+        this.log.warn({ name: a.name, known: member.address, claimed: a.address }, "membership: name conflict, keeping the known address");
+        return;
+      }
+      updatesAddress = !isSelf;
+    }
+    if (member && !isSelf && !updatesAddress && a.incarnation <= member.incarnation) return;
+    if (member && isSelf) {
+      if (a.incarnation < member.incarnation) return;
+      if (a.incarnation === member.incarnation && a.address === member.address && sameBytes(a.meta, member.meta)) return;
+      // Someone announces us with other data (a previous process of ours): out-bid it.
+      this.refute(a.incarnation);
+      return;
+    }
+    this.cancelSuspicion(a.name);
+    const previous = member ? { ...member } : null;
+    if (!member) {
+      member = { name: a.name, address: a.address, meta: a.meta.slice(), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
+      this.members.set(a.name, member);
+    }
+    member.address = a.address;
+    member.meta = a.meta.slice(); // decoded meta is a view into the packet
+    member.incarnation = a.incarnation;
+    if (member.state !== "alive" || isNew) {
+      member.state = "alive";
+      member.stateChangedAt = this.clock.now();
+    }
+    this.broadcasts.queue(a.name, encodeMessage(a));
+    if (isNew) this.hooks.added(a.name);
+    this.touch();
+    this.hooks.changed({ ...member }, previous);
+  }
+
+  suspectNode(s: SuspectMsg): void {
+    const member = this.members.get(s.name);
+    if (member && s.name === this.selfName && !this.leaving) this.hooks.accused(s.from);
+    if (!member || s.incarnation < member.incarnation) return;
+    const timer = this.suspicions.get(s.name);
+    if (timer) {
+      // Another accuser of the same suspicion: a confirmation, worth re-gossiping.
+      if (s.incarnation === member.incarnation && timer.confirm(s.from)) this.broadcasts.queue(s.name, encodeMessage(s));
+      return;
+    }
+    if (member.state !== "alive") return;
+    if (s.name === this.selfName) {
+      if (!this.leaving) this.refute(s.incarnation);
+      return;
+    }
+    const previous = { ...member };
+    member.incarnation = s.incarnation;
+    member.state = "suspect";
+    member.stateChangedAt = this.clock.now();
+    this.broadcasts.queue(s.name, encodeMessage(s));
+    this.startSuspicion(member, s.from);
+    this.touch();
+    this.hooks.changed({ ...member }, previous);
+  }
+
+  deadNode(d: DeadMsg): void {
+    const member = this.members.get(d.name);
+    if (member && d.name === this.selfName && !this.leaving && d.from !== d.name) this.hooks.accused(d.from);
+    if (!member || d.incarnation < member.incarnation) return;
+    this.cancelSuspicion(d.name);
+    if (member.state === "dead" || member.state === "left") return;
+    if (d.name === this.selfName && !this.leaving) {
+      this.refute(d.incarnation);
+      return;
+    }
+    this.applyDead(member, d);
+  }
+
+  /** Our own graceful leave: "dead about self from self"; resolves once gossiped a few times. */
+  leave(onGossiped: () => void): void {
+    this.leaving = true;
+    const self = this.self;
+    const msg: DeadMsg = { type: MessageType.Dead, name: self.name, incarnation: self.incarnation, from: self.name };
+    this.applyDead(self, msg, {
+      onSent: (n) => {
+        if (n >= 3) onGossiped();
+      },
+      onDone: onGossiped,
+    });
+  }
+
+  /** Drops a member entirely (reaped after gossipToTheDead). */
+  remove(name: string): void {
+    this.aliveCount = -1;
+    this.cancelSuspicion(name);
+    this.members.delete(name);
+  }
+
+  cancelAll(): void {
+    for (const s of this.suspicions.values()) s.cancel();
+    this.suspicions.clear();
+  }
+
+  isSuspected(name: string): boolean {
+    return this.suspicions.has(name);
+  }
+
+  private applyDead(member: Member, d: DeadMsg, options?: { onSent?: (n: number) => void; onDone?: () => void }): void {
+    const previous = { ...member };
+    member.incarnation = d.incarnation;
+    member.state = d.from === d.name ? "left" : "dead";
+    member.stateChangedAt = this.clock.now();
+    this.broadcasts.queue(d.name, encodeMessage(d), options);
+    this.touch();
+    this.hooks.changed({ ...member }, previous);
+    if (member.state === "dead") this.hooks.failed({ ...member });
+  }
+
+  private touch(): void {
+    this.aliveCount = -1;
+  }
+
+  private startSuspicion(member: Member, from: string): void {
+    const n = this.numAlive();
+    let k = this.config.suspicionMult - 2;
+    if (n - 2 < k) k = 0;
+    const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs);
+    const max = this.config.suspicionMaxTimeoutMult * min;
+    const incarnation = member.incarnation;
+    const name = member.name;
+    const suspicion = new Suspicion(this.clock, from, k, min, max, (confirmations) => {
+      this.suspicions.delete(name);
+      const current = this.members.get(name);
+      if (!current || current.state !== "suspect" || current.incarnation !== incarnation) return;
+      this.log.info({ name, confirmations }, "membership: suspect timed out, marking dead");
+      this.deadNode({ type: MessageType.Dead, name, incarnation, from: this.selfName });
+    });
+    this.suspicions.set(name, suspicion);
+  }
+
+  private cancelSuspicion(name: string): void {
+    const s = this.suspicions.get(name);
+    if (!s) return;
+    s.cancel();
+    this.suspicions.delete(name);
+  }
+
+  /** inc = max(own + 1, accused + 1), broadcast alive, and count it against our health. */
+  private refute(accused: number): void {
+    const self = this.self;
+    const previous = { ...self };
+    self.incarnation = Math.max(self.incarnation + 1, accused + 1);
+    this.awareness.applyDelta(1);
+    this.broadcastAlive(self);
+    this.log.debug({ incarnation: self.incarnation }, "membership: refuting a suspicion about ourselves");
+    this.touch();
+    this.hooks.changed({ ...self }, previous);
+  }
+
+  private broadcastAlive(m: Member): void {
+    const msg: AliveMsg = { type: MessageType.Alive, name: m.name, address: m.address, incarnation: m.incarnation, meta: m.meta };
+    this.broadcasts.queue(m.name, encodeMessage(msg));
+  }
+}

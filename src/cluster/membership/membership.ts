@@ -1,0 +1,259 @@
+import type { Keyring } from "../../security/keyring.js";
+import type { Transport } from "../../transport/transport.js";
+import { systemClock, type Clock, type Timer } from "../../util/clock.js";
+import { systemRandom, type Random } from "../../util/random.js";
+import { Awareness } from "./awareness.js";
+import { BroadcastQueue } from "./broadcast-queue.js";
+import { resolveConfig, type MembershipConfig } from "./config.js";
+import { MemberTable, type Logger, type Member } from "./member-state.js";
+import { MessageType, type Message } from "./messages.js";
+import { Prober } from "./probe.js";
+import { PushPull } from "./push-pull.js";
+import { Wire, type MembershipMetricsSink } from "./wire.js";
+
+export type { Member, Logger } from "./member-state.js";
+export type { MembershipMetricsSink } from "./wire.js";
+
+export interface MembershipOptions {
+  name: string;
+  transport: Transport;
+  keyring: Keyring;
+  meta: Uint8Array;
+  clock?: Clock;
+  random?: Random;
+  config?: Partial<MembershipConfig>;
+  logger?: Logger;
+  metrics?: MembershipMetricsSink;
+  /**
+   * Wall-clock ms stamped into sealed packets for the replay window. Defaults to Date.now
+   * with the system clock, and to clock.now() with an injected (simulated) clock.
+   */
+  wallClock?: () => number;
+}
+
+type ChangeListener = (member: Member, previous: Member | null) => void;
+
+const silentLogger: Logger = { info() {}, debug() {}, warn() {} };
+const noMetrics: MembershipMetricsSink = { message() {}, dropped() {}, probeRtt() {} };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * Cluster membership: SWIM failure detection and gossip with Lifeguard's refinements, as
+ * hashicorp/memberlist does it, over an abstract Transport, clock and random.
+ */
+export class Membership {
+  readonly config: MembershipConfig;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly metrics: MembershipMetricsSink;
+  private readonly transport: Transport;
+  private readonly table: MemberTable;
+  private readonly broadcasts: BroadcastQueue;
+  private readonly awareness: Awareness;
+  private readonly wire: Wire;
+  private readonly prober: Prober;
+  private readonly pushPull: PushPull;
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly timers: Timer[] = [];
+  /** Accusers heard during the current packet: answered directly once it is processed. */
+  private readonly accusers = new Set<string>();
+  /** accuser → the incarnation we last told it about, so each hears a refutation once. */
+  private readonly told = new Map<string, number>();
+  private started = false;
+  private shutDown = false;
+
+  constructor(opts: MembershipOptions) {
+    this.config = resolveConfig(opts.config);
+    this.clock = opts.clock ?? systemClock;
+    const random = opts.random ?? systemRandom;
+    this.log = opts.logger ?? silentLogger;
+    this.metrics = opts.metrics ?? noMetrics;
+    this.transport = opts.transport;
+    const clock = this.clock;
+    const wallClock = opts.wallClock ?? (opts.clock ? () => clock.now() : () => Date.now());
+    this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
+    this.broadcasts = new BroadcastQueue(this.config.retransmitMult, () => this.table.numAlive());
+    this.table = new MemberTable(opts.name, this.clock, this.config, this.awareness, this.broadcasts, this.log, {
+      added: (name) => this.prober.insert(name),
+      changed: (member, previous) => this.emit(member, previous),
+      failed: (member) => this.pushPull.rememberFailed(member),
+      accused: (accuser) => {
+        if (accuser !== opts.name) this.accusers.add(accuser);
+      },
+    });
+    this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock);
+    this.prober = new Prober(this.table, this.wire, this.config, this.clock, random, this.awareness, this.metrics);
+    this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log);
+    this.table.initSelf(opts.transport.localAddress, opts.meta);
+    opts.transport.setPacketHandler((from, data) => this.onPacket(from, data));
+    opts.transport.setExchangeHandler((from, data) => this.pushPull.handleExchange(from, data));
+  }
+
+  /** Begins probing, gossip, push-pull, reconnects and reaping. */
+  start(): void {
+    if (this.started || this.shutDown) return;
+    this.started = true;
+    this.prober.start();
+    this.pushPull.start();
+    this.timers.push(this.clock.setInterval(() => this.gossipRound(), this.config.gossipIntervalMs));
+    this.timers.push(this.clock.setInterval(() => this.reap(), Math.min(1_000, this.config.gossipToTheDeadMs)));
+  }
+
+  /** Push-pull with each seed address; resolves the number reached. */
+  join(seeds: string[]): Promise<number> {
+    return this.pushPull.join(seeds);
+  }
+
+  /** Keeps retrying join with backoff in the background until a seed answers or shutdown. */
+  joinWithRetry(seeds: string[]): void {
+    this.pushPull.joinWithRetry(seeds);
+  }
+
+  /** New metadata for this member: incarnation bump + alive broadcast. */
+  updateMeta(meta: Uint8Array): void {
+    this.table.updateSelfMeta(meta);
+  }
+
+  /** Announces a graceful leave; resolves once it has been gossiped a few times or after timeoutMs. */
+  leave(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: Timer | null = null;
+      let settled = false;
+      const done = (): void => {
+        if (settled) return;
+        settled = true;
+        timer?.cancel();
+        resolve();
+      };
+      const others = this.table.numAlive() - 1;
+      this.table.leave(done);
+      if (others <= 0 || this.shutDown) return done();
+      timer = this.clock.setTimeout(done, timeoutMs);
+    });
+  }
+
+  /** Stops every timer and closes the transport. */
+  async shutdown(): Promise<void> {
+    if (this.shutDown) return;
+    this.shutDown = true;
+    for (const t of this.timers) t.cancel();
+    this.timers.length = 0;
+    this.prober.stop();
+    this.pushPull.stoppedForGood = true;
+    this.pushPull.stop();
+    this.table.cancelAll();
+    this.broadcasts.reset();
+    await this.transport.close();
+  }
+
+  /** Every known member, including us and dead/left ones until reaped. */
+  members(): Member[] {
+    return [...this.table.members.values()].map((m) => ({ ...m }));
+  }
+
+  localMember(): Member {
+    return { ...this.table.self };
+  }
+
+  /** Local health (Lifeguard): 0 is healthy. */
+  healthScore(): number {
+    return this.awareness.getHealthScore();
+  }
+
+  /** Fires on join, state change and meta/address change; returns an unsubscribe function. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(member: Member, previous: Member | null): void {
+    const relevant =
+      !previous || previous.state !== member.state || previous.address !== member.address || !sameBytes(previous.meta, member.meta);
+    if (!relevant) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(member, previous);
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, "membership: change listener threw");
+      }
+    }
+  }
+
+  /** Never throws: a bad packet is dropped and counted. */
+  private onPacket(from: string, data: Uint8Array): void {
+    if (this.shutDown) return;
+    try {
+      const packet = this.wire.receive(data);
+      if (!packet) return;
+      if (!this.table.members.has(packet.sender)) this.pushPull.syncWithUnknown(from);
+      for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
+      if (this.accusers.size > 0) this.answerAccusers();
+    } catch (err) {
+      this.metrics.dropped("handler-error");
+      this.log.warn({ from, err: err instanceof Error ? err.message : String(err) }, "membership: packet handler failed");
+    }
+  }
+
+  private dispatch(from: string, sender: string, msg: Message): void {
+    switch (msg.type) {
+      case MessageType.Ping:
+        return this.prober.handlePing(from, msg);
+      case MessageType.PingReq:
+        return this.prober.handlePingReq(from, msg);
+      case MessageType.Ack:
+        return this.prober.handleAck(sender, msg.seq, false);
+      case MessageType.Nack:
+        return this.prober.handleAck(sender, msg.seq, true);
+      case MessageType.Alive:
+        return this.table.aliveNode(msg);
+      case MessageType.Suspect:
+        return this.table.suspectNode(msg);
+      case MessageType.Dead:
+        return this.table.deadNode(msg);
+    }
+  }
+
+  /**
+   * Lifeguard-style fast refutation: besides gossiping our higher incarnation, send it
+   * straight to whoever accused us — it holds the suspicion timer that matters.
+   */
+  private answerAccusers(): void {
+    const self = this.table.self;
+    for (const name of this.accusers) {
+      const accuser = this.table.members.get(name);
+      if (!accuser || this.told.get(name) === self.incarnation) continue;
+      if (this.told.size > 4096) this.told.clear();
+      this.told.set(name, self.incarnation);
+      this.wire.send(accuser.address, [
+        { type: MessageType.Alive, name: self.name, address: self.address, incarnation: self.incarnation, meta: self.meta },
+      ]);
+    }
+    this.accusers.clear();
+  }
+
+  /** Dedicated gossip: queued news to a few random members, dead ones included for a while. */
+  private gossipRound(): void {
+    if (this.broadcasts.length === 0) return;
+    const now = this.clock.now();
+    const targets = this.prober.randomMembers(this.config.gossipNodes, (m) => {
+      if (m.state === "alive" || m.state === "suspect") return true;
+      return now - m.stateChangedAt < this.config.gossipToTheDeadMs;
+    });
+    for (const target of targets) {
+      if (!this.wire.gossip(target.address)) break;
+    }
+  }
+
+  /** Forgets dead/left members once gossipToTheDead has passed (reconnect keeps its own list). */
+  private reap(): void {
+    const now = this.clock.now();
+    for (const m of this.table.members.values()) {
+      if ((m.state === "dead" || m.state === "left") && m.name !== this.table.selfName && now - m.stateChangedAt > this.config.gossipToTheDeadMs) {
+        this.table.remove(m.name);
+      }
+    }
+  }
+}

@@ -1,0 +1,176 @@
+import type { Clock, Timer } from "../../util/clock.js";
+import type { Transport } from "../../transport/transport.js";
+import type { Random } from "../../util/random.js";
+import { pushPullScale, type MembershipConfig } from "./config.js";
+import type { Logger, Member, MemberTable } from "./member-state.js";
+import { MessageType, type StateEntry } from "./messages.js";
+import type { Prober } from "./probe.js";
+import type { Wire } from "./wire.js";
+
+/**
+ * Anti-entropy: full-state push-pull over transport.exchange — the join, a periodic sync
+ * with one random member (stretched for N > 32), and reconnects to dead members so that
+ * partitions heal and restarted members come back.
+ */
+export const SYNC_TIMEOUT_MS = 3_000;
+const UNKNOWN_SYNC_GAP_MS = 2_000;
+
+interface Failed {
+  address: string;
+  since: number;
+}
+
+export class PushPull {
+  private readonly failed = new Map<string, Failed>();
+  private readonly timers = new Set<Timer>();
+  private stopped = true;
+  private lastUnknownSync = -Infinity;
+  /** Set by shutdown: no more retries or syncs. */
+  stoppedForGood = false;
+
+  constructor(
+    private readonly table: MemberTable,
+    private readonly wire: Wire,
+    private readonly transport: Transport,
+    private readonly prober: Prober,
+    private readonly config: MembershipConfig,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedulePeriodic();
+    this.every(this.config.reconnectIntervalMs, () => this.reconnect());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+  }
+
+  /** A member declared dead: re-contact it every reconnectInterval until reconnectTimeout. */
+  rememberFailed(member: Member): void {
+    this.failed.set(member.name, { address: member.address, since: this.clock.now() });
+  }
+
+  /**
+   * An authenticated packet from a member we do not know: gossip missed it (epidemics
+   * leave a small fraction uninformed), so sync with it now instead of waiting for the
+   * periodic push-pull. Rate-limited to one per UNKNOWN_SYNC_GAP_MS.
+   */
+  syncWithUnknown(address: string): void {
+    const now = this.clock.now();
+    if (this.stopped || now - this.lastUnknownSync < UNKNOWN_SYNC_GAP_MS) return;
+    this.lastUnknownSync = now;
+    void this.pushPullWith(address, false);
+  }
+
+  /** Push-pull with each seed in parallel; resolves how many answered. */
+  async join(seeds: string[]): Promise<number> {
+    const targets = seeds.filter((s) => s !== this.transport.localAddress);
+    const results = await Promise.all(targets.map((s) => this.pushPullWith(s, true)));
+    return results.filter(Boolean).length;
+  }
+
+  /** Retries join with exponential backoff until a seed answers (or stop()). */
+  joinWithRetry(seeds: string[]): void {
+    let delay = this.config.joinRetry.initialMs;
+    const attempt = (): void => {
+      if (this.stoppedForGood) return;
+      void this.join(seeds).then((reached) => {
+        if (reached > 0 || this.stoppedForGood) return;
+        this.log.debug({ seeds, retryInMs: delay }, "membership: no seed answered, retrying");
+        this.once(delay, attempt);
+        delay = Math.min(delay * 2, this.config.joinRetry.maxMs);
+      });
+    };
+    attempt();
+  }
+
+  async handleExchange(_from: string, data: Uint8Array): Promise<Uint8Array> {
+    const payload = this.wire.openSync(data);
+    if (!payload) throw new Error("sync refused");
+    this.merge(payload.entries);
+    return this.wire.sealSync(payload.join, this.localState());
+  }
+
+  async pushPullWith(address: string, join: boolean): Promise<boolean> {
+    if (this.stoppedForGood) return false;
+    try {
+      const reply = await this.transport.exchange(address, this.wire.sealSync(join, this.localState()), SYNC_TIMEOUT_MS);
+      if (this.stoppedForGood) return false;
+      const payload = this.wire.openSync(reply);
+      if (!payload) return false;
+      this.merge(payload.entries);
+      return true;
+    } catch (err) {
+      this.log.debug({ address, err: err instanceof Error ? err.message : String(err) }, "membership: push-pull failed");
+      return false;
+    }
+  }
+
+  private localState(): StateEntry[] {
+    const out: StateEntry[] = [];
+    for (const m of this.table.members.values()) {
+      out.push({ name: m.name, address: m.address, incarnation: m.incarnation, state: m.state, meta: m.meta });
+    }
+    return out;
+  }
+
+  /** A remote "dead" only makes a member suspect here: we check for ourselves. */
+  private merge(entries: StateEntry[]): void {
+    const self = this.table.selfName;
+    for (const e of entries) {
+      switch (e.state) {
+        case "alive":
+          this.table.aliveNode({ type: MessageType.Alive, name: e.name, address: e.address, incarnation: e.incarnation, meta: e.meta });
+          break;
+        case "left":
+          this.table.deadNode({ type: MessageType.Dead, name: e.name, incarnation: e.incarnation, from: e.name });
+          break;
+        case "dead":
+        case "suspect":
+          this.table.suspectNode({ type: MessageType.Suspect, name: e.name, incarnation: e.incarnation, from: self });
+          break;
+      }
+    }
+  }
+
+  private schedulePeriodic(): void {
+    if (this.stopped) return;
+    const interval = pushPullScale(this.config.pushPullIntervalMs, this.table.numAlive());
+    // Jitter so members do not sync in lockstep.
+    this.once(interval * (0.5 + this.random.next()), () => {
+      const [peer] = this.prober.randomMembers(1, (m) => m.state === "alive");
+      if (peer) void this.pushPullWith(peer.address, false);
+      this.schedulePeriodic();
+    });
+  }
+
+  private reconnect(): void {
+    const now = this.clock.now();
+    for (const [name, f] of this.failed) {
+      const m = this.table.members.get(name);
+      if (now - f.since > this.config.reconnectTimeoutMs || m?.state === "alive" || m?.state === "left") this.failed.delete(name);
+    }
+    if (this.failed.size === 0) return;
+    const names = [...this.failed.keys()];
+    const name = names[Math.floor(this.random.next() * names.length)]!;
+    void this.pushPullWith(this.failed.get(name)!.address, false);
+  }
+
+  private once(ms: number, fn: () => void): void {
+    const timer = this.clock.setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private every(ms: number, fn: () => void): void {
+    this.timers.add(this.clock.setInterval(fn, ms));
+  }
+}
