@@ -1,23 +1,34 @@
 import type { FastifyInstance } from "fastify";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Config } from "./config/config.js";
 import { createLogger, flushLogger, type Logger } from "./log.js";
-import { systemClock, type Clock } from "./util/clock.js";
+import { systemClock, type Clock, type Timer } from "./util/clock.js";
+import { systemRandom } from "./util/random.js";
 import { InflightTracker } from "./util/inflight.js";
 import { NodeMetrics } from "./metrics/metrics.js";
 import { TokenService } from "./auth/tokens.js";
 import { ApiKeys } from "./auth/keys.js";
+import { Keyring } from "./security/keyring.js";
 import { LocalServices } from "./services/local-services.js";
 import { loadAllServices, cleanupAllServices } from "./services/bootstrap.js";
 import { createProxy } from "./services/proxy.js";
-import type { ServiceCacheApi } from "./services/service-cache-api.js";
 import { ClusterRegistry } from "./cluster/registry.js";
-import { SingleNodeMembership } from "./cluster/local-source.js";
+import { GossipMembership } from "./cluster/gossip-membership.js";
 import type { NodeMeta } from "./cluster/types.js";
 import { Router } from "./rpc/router.js";
+import { ClusterCaller } from "./rpc/remote-caller.js";
+import { createPipelineDeps, forgetNode, type PipelineDeps } from "./rpc/pipeline.js";
+import { BALANCER_NAMES, createBalancer } from "./rpc/balancers/index.js";
+import type { BalancerName } from "./rpc/balancers/types.js";
+import { RpcClientMetrics } from "./rpc/rpc-metrics.js";
+import { PeerLinkPool, PeerLinkServer } from "./rpc/peer-link/index.js";
+import { createLinkHandler, INTERNAL_SERVICE } from "./rpc/link-handler.js";
+import { NodeCache } from "./cache/node-cache.js";
+import type { InvalidationSelector } from "./cache/index.js";
 import { buildApp } from "./api/app.js";
 import { UpgradeRouter } from "./transport/upgrade.js";
+import { splitHostPort } from "./transport/transport.js";
 import { VERSION } from "./version.js";
-import { P2PError } from "./errors.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -25,6 +36,11 @@ export interface NodeOptions {
 }
 
 type NodeState = "starting" | "running" | "draining" | "stopped";
+
+/** How often this node re-announces its load (in-flight calls, event-loop lag) when it changed. */
+const LOAD_REPORT_MS = 5_000;
+/** Bound on announcing a graceful leave. */
+const LEAVE_TIMEOUT_MS = 2_000;
 
 /** The composition root: builds every layer from one Config, starts them, stops them in order. */
 export class P2PNode {
@@ -34,11 +50,19 @@ export class P2PNode {
   readonly local = new LocalServices();
   readonly inflight = new InflightTracker();
   readonly upgrades = new UpgradeRouter();
+  readonly membership: GossipMembership;
   readonly registry: ClusterRegistry;
   readonly router: Router;
+  readonly cache: NodeCache;
   private readonly clock: Clock;
-  private readonly membership: SingleNodeMembership;
+  private readonly keyring: Keyring;
+  private readonly pool: PeerLinkPool;
+  private readonly linkServer: PeerLinkServer;
+  private readonly pipelines: Record<BalancerName, PipelineDeps>;
   private readonly startedAt = Date.now();
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  private loadTimer: Timer | null = null;
+  private lastLoad = { inflight: 0, lag_ms: 0 };
   private state: NodeState = "starting";
   private appInstance: FastifyInstance | null = null;
 
@@ -47,9 +71,44 @@ export class P2PNode {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger({ nodeId: config.nodeId, level: config.logLevel, file: config.logFile });
     this.metrics = new NodeMetrics(config.nodeId);
-    this.membership = new SingleNodeMembership(config.nodeId, `${config.advertise}:${config.port}`, this.meta());
+    this.keyring = Keyring.fromSecret(config.secrets.clusterKey);
+    this.membership = new GossipMembership({
+      nodeId: config.nodeId,
+      bindAddress: config.address,
+      port: config.port,
+      advertise: config.advertise,
+      seeds: config.coord,
+      keyring: this.keyring,
+      upgrades: this.upgrades,
+      metrics: this.metrics,
+      logger: this.logger,
+      clock: this.clock,
+    });
     this.registry = new ClusterRegistry(this.membership);
-    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics });
+    this.cache = new NodeCache(config, this.metrics, this.logger, (selector) => this.sendInvalidation(selector));
+    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }) });
+    // One pipeline per balancing strategy, all sharing stats, breakers and bulkheads.
+    const shared = createPipelineDeps({ clock: this.clock, random: systemRandom });
+    this.pipelines = Object.fromEntries(
+      BALANCER_NAMES.map((name) => [name, { ...shared, balancer: createBalancer(name, { random: systemRandom, stats: shared.stats }) }]),
+    ) as Record<BalancerName, PipelineDeps>;
+    const clientMetrics = new RpcClientMetrics(this.metrics, shared.breakers);
+    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, cache: this.cache });
+    this.router.setRemote(new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics }));
+    this.linkServer = new PeerLinkServer({
+      nodeId: config.nodeId,
+      keyring: this.keyring,
+      logger: this.logger.child({ component: "link" }),
+      handler: createLinkHandler({
+        router: this.router,
+        clock: this.clock,
+        inflight: this.inflight,
+        isDraining: () => this.draining,
+        invalidateLocal: (selector) => this.cache.bus.deliver(selector),
+      }),
+    });
+    this.linkServer.attach(this.upgrades);
+    this.membership.onChange(() => this.forgetDeparted());
   }
 
   get app(): FastifyInstance {
@@ -63,10 +122,10 @@ export class P2PNode {
 
   /** What this node gossips about itself. */
   meta(): NodeMeta {
-    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: { inflight: this.inflight.size, lag_ms: 0 } };
+    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad };
   }
 
-  async start(listen = true): Promise<void> {
+  async start(): Promise<void> {
     const { config, logger } = this;
     await loadAllServices({
       local: this.local,
@@ -76,24 +135,13 @@ export class P2PNode {
       lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs,
       contextFor: (info) => {
         const { proxy, proxyFor } = createProxy(this.router, this.clock, info.name, config.rpcTimeoutMs);
-        return {
-          nodeId: config.nodeId,
-          logger: logger.child({ service: info.name }),
-          cache: this.serviceCache(info.name),
-          info,
-          proxy,
-          proxyFor,
-        };
+        return { nodeId: config.nodeId, logger: logger.child({ service: info.name }), cache: this.cache.forService(info.name), info, proxy, proxyFor };
       },
     });
-    this.membership.updateMeta(this.meta());
-
-    const tokens = new TokenService(config.secrets.jwtSecret);
-    const keys = new ApiKeys(config.secrets.apiKey, config.secrets.clientKey);
     this.appInstance = await buildApp({
       config,
-      tokens,
-      keys,
+      tokens: new TokenService(config.secrets.jwtSecret),
+      keys: new ApiKeys(config.secrets.apiKey, config.secrets.clientKey),
       router: this.router,
       registry: this.registry,
       local: this.local,
@@ -101,39 +149,74 @@ export class P2PNode {
       logger,
       inflight: this.inflight,
       clock: this.clock,
-      health: { degradedReasons: () => [] },
+      health: { degradedReasons: () => [this.cache.degradedReason()].filter((r): r is string => r !== null) },
       isDraining: () => this.draining,
       startedAt: this.startedAt,
-      invalidateCache: async () => 0,
+      invalidateCache: (selector) => this.cache.invalidate(selector),
     });
     this.appInstance.server.on("upgrade", this.upgrades.handle);
-    if (listen) await this.appInstance.listen({ host: config.address, port: config.port });
+    await this.membership.start(this.meta());
+    await this.appInstance.listen({ host: config.address, port: config.port });
+    this.loopDelay.enable();
+    this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
     this.state = "running";
-    logger.info({ address: `${config.address}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name) }, "node started");
+    logger.info({ address: `${config.advertise}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name), seeds: config.coord, encrypted: this.keyring.encrypted }, "node started");
   }
 
   /** Graceful stop: refuse new calls, let in-flight ones finish (bounded), leave, clean up, close. */
   async stop(): Promise<void> {
-    if (this.state === "draining" || this.state === "stopped") return;
+    if (this.draining) return;
     const wasRunning = this.state === "running";
     this.state = "draining";
     const { logger, config } = this;
+    this.loadTimer?.cancel();
+    this.loopDelay.disable();
     if (wasRunning) {
       logger.info({ inflight: this.inflight.size }, "draining: new calls refused, waiting for calls in flight");
       const idle = await this.inflight.idle(config.shutdownGraceMs);
       if (!idle) logger.warn({ inflight: this.inflight.size }, "calls still in flight after the grace period");
+      await this.membership.leave(LEAVE_TIMEOUT_MS);
     }
     await cleanupAllServices(this.local, logger, config.serviceLifecycleTimeoutMs);
+    await this.pool.close();
+    await this.linkServer.close();
+    await this.cache.close().catch(() => undefined);
+    await this.membership.shutdown();
     if (this.appInstance) await this.appInstance.close();
     this.state = "stopped";
     logger.info("node stopped");
     await flushLogger(logger);
   }
 
-  private serviceCache(_service: string): ServiceCacheApi {
-    const unavailable = async (): Promise<never> => {
-      throw new P2PError("UNAVAILABLE", "cache not configured");
-    };
-    return { get: unavailable, set: unavailable, del: unavailable, invalidate: unavailable };
+  /** Sends a cache invalidation to every other alive node over the peer link (best effort). */
+  private async sendInvalidation(selector: InvalidationSelector): Promise<void> {
+    const others = this.registry.members().filter((m) => m.nodeId !== this.config.nodeId && m.state === "alive");
+    await Promise.all(
+      others.map((m) => {
+        const { host, port } = splitHostPort(m.address);
+        return this.pool
+          .call({ nodeId: m.nodeId, host, port }, { service: INTERNAL_SERVICE, method: "cache_invalidate", params: { selector }, caller: { sub: this.config.nodeId, role: "service" }, timeoutMs: 1000 })
+          .catch((err: unknown) => this.logger.warn({ peer: m.nodeId, err: err instanceof Error ? err.message : String(err) }, "cache invalidation not delivered"));
+      }),
+    );
+  }
+
+  /** Re-announces load when it moved enough to matter to balancers elsewhere. */
+  private reportLoad(): void {
+    const load = { inflight: this.inflight.size, lag_ms: Math.round(this.loopDelay.mean / 1e6) };
+    this.loopDelay.reset();
+    if (Math.abs(load.inflight - this.lastLoad.inflight) < 5 && Math.abs(load.lag_ms - this.lastLoad.lag_ms) < 20) return;
+    this.lastLoad = load;
+    this.membership.updateMeta(this.meta());
+  }
+
+  /** Nodes that left or died: close their links and drop what the pipeline remembers. */
+  private forgetDeparted(): void {
+    for (const m of this.registry.members()) {
+      if (m.state === "dead" || m.state === "left") {
+        this.pool.drop(m.nodeId);
+        for (const deps of Object.values(this.pipelines)) forgetNode(deps, m.nodeId);
+      }
+    }
   }
 }

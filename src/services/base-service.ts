@@ -37,6 +37,8 @@ export abstract class BaseService {
   static SERVICE_NAME?: string;
   static VERSION?: string;
   static DESCRIPTION?: string;
+  /** How callers spread calls over this service's nodes: "least-latency" (default), "round-robin" or "random". */
+  static BALANCER?: "round-robin" | "random" | "least-latency";
 
   private context?: ServiceContext;
 

@@ -17,7 +17,8 @@ export interface LoadOptions {
   contextFor(info: ServiceInfo): ServiceContext;
 }
 
-type ServiceClass = (new () => BaseService) & { SERVICE_NAME?: string; VERSION?: string; DESCRIPTION?: string };
+type ServiceClass = (new () => BaseService) & { SERVICE_NAME?: string; VERSION?: string; DESCRIPTION?: string; BALANCER?: string };
+const BALANCERS = ["round-robin", "random", "least-latency"] as const;
 
 /** Finds `<dir>/<name>/main.{ts,js}` folders; TypeScript is compiled at load time (no build step). */
 export async function discoverServiceEntries(dir: string): Promise<{ folder: string; file: string }[]> {
@@ -103,12 +104,14 @@ export async function instantiate(cls: ServiceClass, defaultName: string, option
   const name = cls.SERVICE_NAME ?? defaultName;
   if (!SERVICE_NAME.test(name)) throw new Error(`service name "${name}" must match ${SERVICE_NAME}`);
   const info: ServiceInfo = { name, version: cls.VERSION ?? "1.0.0", description: cls.DESCRIPTION ?? "" };
+  const balancer = BALANCERS.find((b) => b === cls.BALANCER);
+  if (cls.BALANCER !== undefined && !balancer) throw new Error(`service "${name}": BALANCER must be one of ${BALANCERS.join(", ")}`);
   const instance = new cls();
   attachContext(instance, options.contextFor(info));
   const methods = collectMethods(instance);
   if (methods.size === 0) throw new Error(`service "${name}" has no @serviceMethod methods`);
   await withTimeout(instance.initialize(), options.lifecycleTimeoutMs, `initialize() of "${name}"`);
-  return { ...info, instance, methods, status: "running" };
+  return { ...info, ...(balancer ? { balancer } : {}), instance, methods, status: "running" };
 }
 
 function collectMethods(instance: BaseService): Map<string, LocalMethod> {

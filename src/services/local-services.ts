@@ -15,6 +15,8 @@ export interface LocalService {
   version: string;
   description: string;
   instance: BaseService;
+  /** Balancing strategy callers should use for this service (static BALANCER). */
+  balancer?: "round-robin" | "random" | "least-latency";
   methods: Map<string, LocalMethod>;
   status: "running" | "stopped";
 }
@@ -42,6 +44,7 @@ export class LocalServices {
       name: s.name,
       version: s.version,
       description: s.description,
+      ...(s.balancer ? { balancer: s.balancer } : {}),
       methods: [...s.methods.values()].map(({ descriptor: d }) => {
         const m: ServiceMeta["methods"][number] = { name: d.name, public: d.public === true, idempotent: d.idempotent === true };
         if (d.description) m.description = d.description;

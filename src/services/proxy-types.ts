@@ -5,6 +5,8 @@ export interface CallOptions {
   node?: string;
   /** Deadline for this call (never longer than the caller's remaining budget). */
   timeoutMs?: number;
+  /** Balancing strategy for this call. */
+  balancer?: "round-robin" | "random" | "least-latency";
 }
 
 export type RemoteMethod = (params?: Record<string, unknown>, options?: CallOptions) => Promise<unknown>;

@@ -27,6 +27,7 @@ export function createProxy(router: Router, clock: Clock, serviceName: string, d
         caller: { sub: parent?.caller.sub ?? `service:${serviceName}`, role: "service" },
         deadline,
         traceId: parent?.traceId ?? newTraceId(),
+        ...(merged.balancer ? { balancer: merged.balancer } : {}),
       };
       const out = await router.call(ctx, service, method, params as Record<string, unknown>, merged.node ? { node: merged.node } : {});
       return out.result;

@@ -5,6 +5,12 @@ import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { sendError } from "../errors.js";
 import { RateLimiter } from "../rate-limit.js";
+import { BALANCER_NAMES } from "../../rpc/balancers/index.js";
+import type { BalancerName } from "../../rpc/balancers/types.js";
+
+function isBalancerName(value: string): value is BalancerName {
+  return (BALANCER_NAMES as readonly string[]).includes(value);
+}
 
 interface RpcBody {
   params?: unknown;
@@ -45,6 +51,7 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
           properties: {
             "x-p2p-timeout-ms": { type: "string", description: "deadline in ms (default 30000), carried on every hop" },
             traceparent: { type: "string", description: "W3C trace context" },
+            "x-p2p-balancer": { type: "string", enum: ["least-latency", "round-robin", "random"], description: "balancing strategy for this call" },
           },
         },
         body: {
@@ -93,7 +100,12 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const timeoutMs = timeoutFrom(request.headers["x-p2p-timeout-ms"], registry.method(request.params.service, request.params.method)?.timeout_ms ?? config.rpcTimeoutMs, config.maxRpcTimeoutMs);
         const traceparent = request.headers.traceparent;
         const tp = typeof traceparent === "string" ? traceparent : undefined;
+        const balancer = request.headers["x-p2p-balancer"];
+        if (balancer !== undefined && !(typeof balancer === "string" && isBalancerName(balancer))) {
+          throw new P2PError("BAD_REQUEST", `x-p2p-balancer must be one of ${BALANCER_NAMES.join(", ")}`);
+        }
         const callCtx: CallContext = {
+          ...(balancer ? { balancer } : {}),
           caller: request.caller!,
           deadline: clock.now() + timeoutMs,
           traceId: traceIdOf(tp) ?? newTraceId(),

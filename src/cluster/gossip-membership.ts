@@ -1,0 +1,116 @@
+import { Membership, type Member, type MembershipConfig, type MembershipMetricsSink } from "./membership/index.js";
+import { UdpTransport } from "../transport/udp.js";
+import type { UpgradeRouter } from "../transport/upgrade.js";
+import type { Keyring } from "../security/keyring.js";
+import type { NodeMetrics } from "../metrics/metrics.js";
+import type { Logger } from "../log.js";
+import { systemClock, type Clock } from "../util/clock.js";
+import type { MembershipSource } from "./registry.js";
+import type { MemberState, MemberView, NodeMeta } from "./types.js";
+import { decodeMeta, encodeMeta } from "./meta-codec.js";
+
+export interface GossipOptions {
+  nodeId: string;
+  bindAddress: string;
+  port: number;
+  advertise: string;
+  seeds: string[];
+  keyring: Keyring;
+  upgrades: UpgradeRouter;
+  metrics: NodeMetrics;
+  logger: Logger;
+  config?: Partial<MembershipConfig>;
+  clock?: Clock;
+}
+
+/** The node's view of SWIM membership: real UDP/TCP transport, decoded metadata, metrics and logs. */
+export class GossipMembership implements MembershipSource {
+  readonly localId: string;
+  private readonly clock: Clock;
+  private membership: Membership | null = null;
+  private transport: UdpTransport | null = null;
+  private readonly decoded = new WeakMap<Uint8Array, NodeMeta | null>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly opts: GossipOptions) {
+    this.localId = opts.nodeId;
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  async start(meta: NodeMeta): Promise<void> {
+    const { opts } = this;
+    this.transport = await UdpTransport.create({ bindAddress: opts.bindAddress, port: opts.port, advertise: opts.advertise, upgradeRouter: opts.upgrades });
+    const membership = new Membership({
+      name: opts.nodeId,
+      transport: this.transport,
+      keyring: opts.keyring,
+      meta: encodeMeta(meta),
+      clock: this.clock,
+      config: opts.config,
+      logger: opts.logger.child({ component: "membership" }),
+      metrics: this.metricsSink(),
+    });
+    this.membership = membership;
+    membership.onChange((member, previous) => {
+      if (!previous || previous.state !== member.state) {
+        opts.logger.info({ peer: member.name, address: member.address, state: member.state, previous: previous?.state ?? null, incarnation: member.incarnation }, "member state changed");
+      }
+      for (const l of this.listeners) l();
+    });
+    membership.start();
+    if (opts.seeds.length > 0) membership.joinWithRetry(opts.seeds);
+  }
+
+  members(): MemberView[] {
+    if (!this.membership) return [];
+    const wallOffset = Date.now() - this.clock.now();
+    return this.membership.members().map((m) => this.view(m, wallOffset));
+  }
+
+  updateMeta(meta: NodeMeta): void {
+    this.membership?.updateMeta(encodeMeta(meta));
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Broadcasts that this node leaves (peers mark it left at once), bounded by timeoutMs. */
+  async leave(timeoutMs: number): Promise<void> {
+    await this.membership?.leave(timeoutMs).catch(() => undefined);
+  }
+
+  async shutdown(): Promise<void> {
+    await this.membership?.shutdown();
+    this.membership = null;
+  }
+
+  private view(m: Member, wallOffset: number): MemberView {
+    let meta = this.decoded.get(m.meta);
+    if (meta === undefined) {
+      meta = decodeMeta(m.meta);
+      this.decoded.set(m.meta, meta);
+    }
+    return { nodeId: m.name, address: m.address, state: m.state, incarnation: m.incarnation, meta, lastChange: Math.round(m.stateChangedAt + wallOffset) };
+  }
+
+  private metricsSink(): MembershipMetricsSink {
+    const { metrics } = this.opts;
+    const source = () => this.membership?.members() ?? [];
+    // Counted when scraped: always current, nothing to keep in step.
+    metrics.gauge("p2p_members", "Members this node knows, by state", ["state"], function () {
+      const counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+      for (const m of source()) counts[m.state] += 1;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    });
+    const messages = metrics.counter("p2p_gossip_messages_total", "Membership protocol messages, by type and direction", ["type", "direction"]);
+    const dropped = metrics.counter("p2p_gossip_dropped_total", "Membership packets dropped, by reason (auth, decode, replay, ...)", ["reason"]);
+    const rtt = metrics.histogram("p2p_gossip_probe_rtt_seconds", "Round-trip time of successful direct probes", [], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5]);
+    return {
+      message: (type, direction) => messages.labels(type, direction).inc(),
+      dropped: (reason) => dropped.labels(reason).inc(),
+      probeRtt: (ms) => rtt.observe(ms / 1000),
+    };
+  }
+}

@@ -1,0 +1,22 @@
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { NodeMeta } from "./types.js";
+
+/** Node metadata on the wire: JSON, deflated (service lists compress well below a packet). */
+export function encodeMeta(meta: NodeMeta): Uint8Array {
+  return deflateRawSync(Buffer.from(JSON.stringify(meta)));
+}
+
+const MAX_META_BYTES = 256 * 1024;
+
+/** Decodes gossiped metadata; anything malformed becomes null (the member shows without services). */
+export function decodeMeta(bytes: Uint8Array): NodeMeta | null {
+  if (bytes.length === 0) return null;
+  try {
+    const value = JSON.parse(inflateRawSync(bytes, { maxOutputLength: MAX_META_BYTES }).toString("utf8")) as Partial<NodeMeta>;
+    if ((value.role !== "coordinator" && value.role !== "worker") || !Array.isArray(value.services) || typeof value.started_at !== "number") return null;
+    const services = value.services.filter((s) => s && typeof s.name === "string" && Array.isArray(s.methods));
+    return { role: value.role, version: String(value.version ?? "unknown"), started_at: value.started_at, services, ...(value.load ? { load: value.load } : {}) };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,43 @@
+import { P2PError } from "../errors.js";
+import type { Clock } from "../util/clock.js";
+import type { InflightTracker } from "../util/inflight.js";
+import { isInvalidationSelector, type InvalidationSelector } from "../cache/index.js";
+import type { LinkHandler } from "./peer-link/index.js";
+import type { Router } from "./router.js";
+import { newTraceId, traceIdOf } from "./context.js";
+
+/** Node-to-node operations that are not service methods; reachable only over the authenticated link. */
+export const INTERNAL_SERVICE = "$p2p";
+
+export interface LinkHandlerDeps {
+  router: Router;
+  clock: Clock;
+  inflight: InflightTracker;
+  isDraining(): boolean;
+  invalidateLocal(selector: InvalidationSelector): void;
+}
+
+/** The target side of a remote call: the caller's identity and remaining budget come with it. */
+export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
+  return async (call) => {
+    if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params);
+    if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
+    deps.inflight.enter();
+    try {
+      const traceId = traceIdOf(call.traceparent) ?? newTraceId();
+      const ctx = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId, ...(call.traceparent ? { traceparent: call.traceparent } : {}) };
+      return await deps.router.invokeLocal(ctx, call.service, call.method, call.params);
+    } finally {
+      deps.inflight.leave();
+    }
+  };
+}
+
+function internal(deps: LinkHandlerDeps, method: string, params: Record<string, unknown>): unknown {
+  if (method === "cache_invalidate") {
+    if (!isInvalidationSelector(params.selector)) throw new P2PError("INVALID_PARAMS", "selector is not an invalidation selector");
+    deps.invalidateLocal(params.selector);
+    return { ok: true };
+  }
+  throw new P2PError("METHOD_NOT_FOUND", `internal operation "${method}" not found`);
+}
