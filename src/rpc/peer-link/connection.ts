@@ -32,7 +32,10 @@ export class LinkConnection {
   private nextId = 0;
   private readonly channel: Channel;
   private readonly liveness: NodeJS.Timeout;
+  private unusableHandlers: Array<() => void> = [];
   private closedHandlers: Array<() => void> = [];
+  /** The peer said goaway: answers still come, new calls go to a new connection. */
+  private draining = false;
 
   private constructor(
     readonly target: LinkTarget,
@@ -74,6 +77,11 @@ export class LinkConnection {
     return this.channel.open;
   }
 
+  /** Open and not draining: new calls may use it. */
+  get usable(): boolean {
+    return !this.draining && this.channel.open;
+  }
+
   /** Messages and records written so far (batching shows as messages/records > 1). */
   get written(): { messages: number; records: number } {
     return { messages: this.channel.flushed, records: this.channel.recordsSent };
@@ -85,6 +93,11 @@ export class LinkConnection {
 
   onClosed(handler: () => void): void {
     this.closedHandlers.push(handler);
+  }
+
+  /** Called once, when the connection closes or the peer asks for no new calls. */
+  onUnusable(handler: () => void): void {
+    this.unusableHandlers.push(handler);
   }
 
   call(call: LinkCall, timeoutMs: number): Promise<unknown> {
@@ -135,8 +148,13 @@ export class LinkConnection {
       clearTimeout(p.timer);
       if (t === "r") p.resolve(message.r);
       else p.reject(P2PError.fromWire(message.e));
+      if (this.draining && this.pending.size === 0) this.close("drained");
     } else if (t === "ping") {
       this.channel.send('{"t":"pong"}');
+    } else if (t === "goaway") {
+      this.draining = true;
+      this.notifyUnusable();
+      if (this.pending.size === 0) this.close("drained");
     }
   }
 
@@ -155,7 +173,14 @@ export class LinkConnection {
         }),
       );
     }
+    this.notifyUnusable();
     for (const handler of this.closedHandlers) handler();
     this.closedHandlers = [];
+  }
+
+  private notifyUnusable(): void {
+    const handlers = this.unusableHandlers;
+    this.unusableHandlers = [];
+    for (const handler of handlers) handler();
   }
 }

@@ -46,6 +46,8 @@ export class PeerLinkPool {
   private readonly maxFrameBytes: number;
   private readonly logger: LinkLogger;
   private closed = false;
+  /** Every open connection, including draining ones no longer in `entries`. */
+  private readonly live = new Set<LinkConnection>();
   private readonly counters = { connectsOpened: 0, connectFailures: 0, handshakeFailures: 0, callsStarted: 0 };
 
   constructor(private readonly opts: PeerLinkPoolOptions) {
@@ -62,7 +64,7 @@ export class PeerLinkPool {
     const entry = this.entries.get(target.nodeId);
     const conn = entry?.conn;
     // Fast path: an open connection to the same address.
-    if (conn && conn.open && entry.address === addressOf(target)) return conn.call(call, call.timeoutMs);
+    if (conn && conn.usable && entry.address === addressOf(target)) return conn.call(call, call.timeoutMs);
     return this.callAfterConnect(target, call);
   }
 
@@ -78,6 +80,7 @@ export class PeerLinkPool {
     this.closed = true;
     const pending = [...this.entries.values()].map((e) => e.connecting?.catch(() => undefined));
     for (const nodeId of [...this.entries.keys()]) this.drop(nodeId);
+    for (const conn of this.live) conn.close("pool closed");
     await Promise.all(pending);
   }
 
@@ -87,15 +90,13 @@ export class PeerLinkPool {
     let inFlight = 0;
     let messagesWritten = 0;
     let recordsWritten = 0;
-    for (const e of this.entries.values()) {
-      if (e.conn?.open) {
-        connections++;
-        inFlight += e.conn.inFlight;
-        messagesWritten += e.conn.written.messages;
-        recordsWritten += e.conn.written.records;
-      }
-      if (e.connecting) connecting++;
+    for (const conn of this.live) {
+      connections++;
+      inFlight += conn.inFlight;
+      messagesWritten += conn.written.messages;
+      recordsWritten += conn.written.records;
     }
+    for (const e of this.entries.values()) if (e.connecting) connecting++;
     return { connections, connecting, inFlight, messagesWritten, recordsWritten, ...this.counters };
   }
 
@@ -136,7 +137,7 @@ export class PeerLinkPool {
       this.drop(target.nodeId);
       entry = undefined;
     }
-    if (entry?.conn?.open) return Promise.resolve(entry.conn);
+    if (entry?.conn?.usable) return Promise.resolve(entry.conn);
     if (entry?.connecting) return entry.connecting;
     const fresh: Entry = entry ?? { address, conn: null, connecting: null };
     fresh.conn = null;
@@ -162,7 +163,9 @@ export class PeerLinkPool {
       }
       entry.conn = conn;
       this.counters.connectsOpened++;
-      conn.onClosed(() => {
+      this.live.add(conn);
+      conn.onClosed(() => this.live.delete(conn));
+      conn.onUnusable(() => {
         if (entry.conn === conn) entry.conn = null;
       });
       this.logger.debug({ peer: target.nodeId }, "peer link open");
