@@ -12,6 +12,8 @@ import { LINK_PROTOCOL, type LinkCall, type LinkTarget } from "./types.js";
  * When the socket breaks, every call fails at once: `not_sent` if its request was still
  * in the write queue, `connection_lost` if it may have reached the peer.
  */
+const CONGESTED_BYTES = 32 * 1024 * 1024;
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: P2PError) => void;
@@ -103,6 +105,10 @@ export class LinkConnection {
   call(call: LinkCall, timeoutMs: number): Promise<unknown> {
     if (!this.channel.open) {
       return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} is closed`, { reason: "not_sent" }));
+    }
+    if (this.socket.writableLength > CONGESTED_BYTES) {
+      // The peer or the network is not keeping up: fail fast rather than queue without bound.
+      return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} is congested`, { reason: "not_sent" }));
     }
     const id = ++this.nextId;
     const json = JSON.stringify({
