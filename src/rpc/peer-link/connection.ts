@@ -127,7 +127,6 @@ export class LinkConnection {
     }
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => this.expire(id), timeoutMs);
-      timer.unref();
       const seq = this.channel.send(json);
       this.pending.set(id, { resolve, reject, timer, seq });
     });

@@ -34,7 +34,8 @@ export interface PeerLinkPoolStats {
 }
 
 interface Entry {
-  address: string;
+  host: string;
+  port: number;
   conn: LinkConnection | null;
   connecting: Promise<LinkConnection> | null;
 }
@@ -64,7 +65,9 @@ export class PeerLinkPool {
     const entry = this.entries.get(target.nodeId);
     const conn = entry?.conn;
     // Fast path: an open connection to the same address.
-    if (conn && conn.usable && entry.address === addressOf(target)) return conn.call(call, call.timeoutMs);
+    if (conn && conn.usable && entry.port === target.port && entry.host === target.host) {
+      return conn.call(call, call.timeoutMs);
+    }
     return this.callAfterConnect(target, call);
   }
 
@@ -130,16 +133,15 @@ export class PeerLinkPool {
   }
 
   private connection(target: LinkTarget): Promise<LinkConnection> {
-    const address = addressOf(target);
     let entry = this.entries.get(target.nodeId);
-    if (entry && entry.address !== address) {
+    if (entry && (entry.host !== target.host || entry.port !== target.port)) {
       // The node moved (restart on another address): the old connection is stale.
       this.drop(target.nodeId);
       entry = undefined;
     }
     if (entry?.conn?.usable) return Promise.resolve(entry.conn);
     if (entry?.connecting) return entry.connecting;
-    const fresh: Entry = entry ?? { address, conn: null, connecting: null };
+    const fresh: Entry = entry ?? { host: target.host, port: target.port, conn: null, connecting: null };
     fresh.conn = null;
     this.entries.set(target.nodeId, fresh);
     const attempt = this.openConnection(target, fresh);
