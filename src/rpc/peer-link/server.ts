@@ -27,6 +27,8 @@ export interface PeerLinkServerOptions {
 
 export interface PeerLinkServerStats {
   connections: number;
+  /** Calls running in handlers right now. */
+  inFlight: number;
   accepted: number;
   handshakeFailures: number;
   callsServed: number;
@@ -95,7 +97,7 @@ export class PeerLinkServer {
   }
 
   stats(): PeerLinkServerStats {
-    return { connections: this.sockets.size, ...this.counters };
+    return { connections: this.sockets.size, inFlight: this.inFlight, ...this.counters };
   }
 
   private accept(socket: Socket, head: Buffer): void {
@@ -158,6 +160,11 @@ export class PeerLinkServer {
       },
       (err: unknown) => {
         this.callDone();
+        if (!(err instanceof P2PError)) {
+          // Unexpected: answered as INTERNAL without the stack, which is logged here instead.
+          const stack = err instanceof Error ? err.stack : String(err);
+          this.logger.warn({ peer: from, service: call.service, method: call.method, stack }, "link handler failed");
+        }
         this.answerError(channel, id, err);
       },
     );
