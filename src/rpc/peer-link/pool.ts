@@ -58,7 +58,7 @@ export class PeerLinkPool {
     this.logger = opts.logger ?? silentLogger;
   }
 
-  /** Sends one call; resolves with its result or rejects with a P2PError (see module docs for reasons). */
+  /** Sends one call; resolves with its result or rejects with a P2PError (reasons: see index.ts). */
   call(target: LinkTarget, call: LinkCall): Promise<unknown> {
     this.counters.callsStarted++;
     if (this.closed) return Promise.reject(notSent(`peer link pool of ${this.opts.nodeId} is closed`));
