@@ -44,10 +44,10 @@ export class LinkConnection {
     private readonly socket: Socket,
     reader: FrameReader,
     keys: SessionKeys,
-    maxFrameBytes: number,
+    sendLimit: number,
     pingIntervalMs: number,
   ) {
-    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), maxFrameBytes, reader);
+    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader);
     socket.on("close", () => this.onClose());
     // Pings keep NAT/conntrack state warm and find a silently dead peer.
     this.liveness = setInterval(() => {
@@ -66,9 +66,17 @@ export class LinkConnection {
     try {
       const reader = new FrameReader(socket, Buffer.alloc(0), opts.maxFrameBytes);
       const left = Math.max(1, opts.connectTimeoutMs - (performance.now() - started));
-      const { keys } = await clientHandshake(socket, reader, opts.keyring, opts.localNodeId, target.nodeId, left);
+      const { keys, sendLimit } = await clientHandshake(
+        socket,
+        reader,
+        opts.keyring,
+        opts.localNodeId,
+        target.nodeId,
+        left,
+        opts.maxFrameBytes,
+      );
       if (socket.destroyed) throw new Error("connection closed during handshake");
-      return new LinkConnection(target, socket, reader, keys, opts.maxFrameBytes, opts.pingIntervalMs);
+      return new LinkConnection(target, socket, reader, keys, sendLimit, opts.pingIntervalMs);
     } catch (err) {
       socket.destroy();
       throw err;

@@ -110,12 +110,13 @@ export class PeerLinkServer {
     socket.setTimeout(this.opts.idleTimeoutMs ?? 60_000, () => socket.destroy());
     const reader = new FrameReader(socket, head, this.maxFrameBytes);
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, this.opts.handshakeTimeoutMs ?? 5000).then(
-      ({ remoteNodeId, keys }) => {
+    const timeout = this.opts.handshakeTimeoutMs ?? 5000;
+    serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, timeout, this.maxFrameBytes).then(
+      ({ remoteNodeId, keys, sendLimit }) => {
         if (socket.destroyed) return;
         this.counters.accepted++;
         this.logger.debug({ peer: remoteNodeId, remote }, "peer link accepted");
-        const channel: Channel = new Channel(socket, keys, (m) => this.onMessage(channel, m, remoteNodeId), this.maxFrameBytes, reader);
+        const channel: Channel = new Channel(socket, keys, (m) => this.onMessage(channel, m, remoteNodeId), sendLimit, reader);
         this.channels.add(channel);
         socket.on("close", () => this.channels.delete(channel));
         channel.start(); // delivers frames the client pipelined behind its proof

@@ -248,6 +248,25 @@ describe("peer link", () => {
     expect(err.data).toEqual({ reason: "not_sent" });
   });
 
+  it("refuses calls and results over the frame limit, and batches many calls under it", async () => {
+    const server = await startLinkNode({
+      nodeId: "b",
+      secret: SECRET,
+      handler: async (c) => (c.method === "big-result" ? "z".repeat(5000) : c.params.s),
+    });
+    // The smaller limit wins in both directions (announced in the handshake).
+    const pool = newPool("a", SECRET, { maxFrameBytes: 4096 });
+    const big = await rejection(pool.call(server.target, call("big", { s: "x".repeat(5000) })));
+    expect(big.code).toBe("PAYLOAD_TOO_LARGE");
+    const bigResult = await rejection(pool.call(server.target, call("big-result")));
+    expect(bigResult.code).toBe("PAYLOAD_TOO_LARGE");
+    // 200 calls of ~1 KB: each fits, together they need several records.
+    const s = "y".repeat(1000);
+    const results = await Promise.all(Array.from({ length: 200 }, () => pool.call(server.target, call("many", { s }))));
+    expect(results.every((r) => r === s)).toBe(true);
+    expect(pool.stats().recordsWritten).toBeGreaterThan(1);
+  });
+
   it("rejects calls on a closed pool as not_sent", async () => {
     const server = await startLinkNode({ nodeId: "b", secret: SECRET, handler: echo });
     const pool = newPool("a", SECRET);
