@@ -1,6 +1,6 @@
 /**
  * Peer link throughput and latency between two processes on loopback.
- *   npx tsx bench/peer-link.ts [--seconds 3]
+ *   npx tsx bench/peer-link.ts [--seconds 3] [--only aes-gcm:100] [--verbose]
  * The parent spawns a child running a node:http server + UpgradeRouter + PeerLinkServer
  * (echo handler), then drives it through a PeerLinkPool with 1 and 100 calls in flight,
  * with a cluster key (AES-256-GCM records) and in development mode (plaintext).
@@ -84,8 +84,10 @@ async function runCase(pool: PeerLinkPool, target: LinkTarget, inFlight: number,
   const elapsed = (performance.now() - start) / 1000;
   const sorted = latencies.subarray(0, Math.min(count, latencies.length)).sort();
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  if (process.env.BENCH_DEBUG) console.error(pool.stats());
-  if (process.env.BENCH_DEBUG) console.error(mode, inFlight, "p90", at(0.9), "p95", at(0.95), "p999", at(0.999), "max", sorted[sorted.length - 1]);
+  if (process.argv.includes("--verbose")) {
+    console.error(pool.stats());
+    console.error(mode, inFlight, "p90", at(0.9), "p95", at(0.95), "p999", at(0.999), "max", sorted[sorted.length - 1]);
+  }
   return { mode, inFlight, calls: count, perSecond: count / elapsed, p50: at(0.5), p99: at(0.99) };
 }
 

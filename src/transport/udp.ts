@@ -65,9 +65,12 @@ export class UdpTransport implements Transport {
   static async create(opts: UdpTransportOptions): Promise<UdpTransport> {
     const udp = createSocket({ type: isIPv6(opts.bindAddress) ? "udp6" : "udp4" });
     await new Promise<void>((resolve, reject) => {
-      udp.once("error", reject);
+      udp.once("error", (err) => {
+        udp.close();
+        reject(err);
+      });
       udp.bind(opts.port, opts.bindAddress, () => {
-        udp.removeListener("error", reject);
+        udp.removeAllListeners("error");
         resolve();
       });
     });

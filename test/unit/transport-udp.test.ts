@@ -128,4 +128,17 @@ describe("UdpTransport", () => {
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     // The TCP port belongs to the HTTP server, not to the transport: nothing more to check.
   });
+
+  it("rejects create() when the UDP port is taken", async () => {
+    const taken = createSocket("udp4");
+    await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
+    try {
+      const port = taken.address().port;
+      await expect(
+        UdpTransport.create({ bindAddress: "127.0.0.1", port, advertise: "127.0.0.1", upgradeRouter: new UpgradeRouter() }),
+      ).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
 });

@@ -12,7 +12,7 @@ import type { SessionKeys } from "./handshake.js";
  * Record: [u32 length][ciphertext][tag 16] — or [u32 length][plaintext] in development mode.
  */
 const TAG_BYTES = 16;
-/** Flush at once past this many queued characters, so one record stays well under the frame limit. */
+/** Flush at once past this many queued characters (less with a small frame limit). */
 const FLUSH_AT_CHARS = 256 * 1024;
 
 export type ChannelMessageHandler = (message: Record<string, unknown>) => void;
@@ -30,6 +30,7 @@ export class Channel {
   /** Messages written to the socket so far: any with a sequence ≤ this may have reached the peer. */
   flushed = 0;
   private closeReason: string | null = null;
+  private readonly flushAt: number;
   /** Records written; `flushed / recordsSent` is how many messages each write carried. */
   recordsSent = 0;
 
@@ -39,7 +40,9 @@ export class Channel {
     private readonly onMessage: ChannelMessageHandler,
     private readonly maxRecordBytes: number,
     private readonly reader: FrameReader,
-  ) {}
+  ) {
+    this.flushAt = Math.max(1, Math.min(FLUSH_AT_CHARS, Math.floor((maxRecordBytes - TAG_BYTES) / 3) - 1));
+  }
 
   /** Starts delivering messages (separate from the constructor so callers can hold the channel first). */
   start(): void {
@@ -57,10 +60,13 @@ export class Channel {
 
   /** Queues one JSON text; returns its sequence number (see `flushed`). */
   send(json: string): number {
+    // A record holds either several messages under flushAt characters (≤ 3 bytes each in
+    // UTF-8, so under the frame limit) or one big message on its own.
+    if (this.queuedChars > 0 && this.queuedChars + json.length > this.flushAt) this.flush();
     this.queue.push(json);
     this.queuedChars += json.length;
     const seq = ++this.enqueued;
-    if (this.queuedChars >= FLUSH_AT_CHARS) this.flush();
+    if (this.queuedChars >= this.flushAt) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushSoon);

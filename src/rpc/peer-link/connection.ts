@@ -12,6 +12,8 @@ import { LINK_PROTOCOL, type LinkCall, type LinkTarget } from "./types.js";
  * When the socket breaks, every call fails at once: `not_sent` if its request was still
  * in the write queue, `connection_lost` if it may have reached the peer.
  */
+const CONGESTED_BYTES = 32 * 1024 * 1024;
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: P2PError) => void;
@@ -32,17 +34,20 @@ export class LinkConnection {
   private nextId = 0;
   private readonly channel: Channel;
   private readonly liveness: NodeJS.Timeout;
+  private unusableHandlers: Array<() => void> = [];
   private closedHandlers: Array<() => void> = [];
+  /** The peer said goaway: answers still come, new calls go to a new connection. */
+  private draining = false;
 
   private constructor(
     readonly target: LinkTarget,
     private readonly socket: Socket,
     reader: FrameReader,
     keys: SessionKeys,
-    maxFrameBytes: number,
+    sendLimit: number,
     pingIntervalMs: number,
   ) {
-    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), maxFrameBytes, reader);
+    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader);
     socket.on("close", () => this.onClose());
     // Pings keep NAT/conntrack state warm and find a silently dead peer.
     this.liveness = setInterval(() => {
@@ -61,9 +66,17 @@ export class LinkConnection {
     try {
       const reader = new FrameReader(socket, Buffer.alloc(0), opts.maxFrameBytes);
       const left = Math.max(1, opts.connectTimeoutMs - (performance.now() - started));
-      const { keys } = await clientHandshake(socket, reader, opts.keyring, opts.localNodeId, target.nodeId, left);
+      const { keys, sendLimit } = await clientHandshake(
+        socket,
+        reader,
+        opts.keyring,
+        opts.localNodeId,
+        target.nodeId,
+        left,
+        opts.maxFrameBytes,
+      );
       if (socket.destroyed) throw new Error("connection closed during handshake");
-      return new LinkConnection(target, socket, reader, keys, opts.maxFrameBytes, opts.pingIntervalMs);
+      return new LinkConnection(target, socket, reader, keys, sendLimit, opts.pingIntervalMs);
     } catch (err) {
       socket.destroy();
       throw err;
@@ -72,6 +85,11 @@ export class LinkConnection {
 
   get open(): boolean {
     return this.channel.open;
+  }
+
+  /** Open and not draining: new calls may use it. */
+  get usable(): boolean {
+    return !this.draining && this.channel.open;
   }
 
   /** Messages and records written so far (batching shows as messages/records > 1). */
@@ -87,9 +105,18 @@ export class LinkConnection {
     this.closedHandlers.push(handler);
   }
 
+  /** Called once, when the connection closes or the peer asks for no new calls. */
+  onUnusable(handler: () => void): void {
+    this.unusableHandlers.push(handler);
+  }
+
   call(call: LinkCall, timeoutMs: number): Promise<unknown> {
     if (!this.channel.open) {
       return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} is closed`, { reason: "not_sent" }));
+    }
+    if (this.socket.writableLength > CONGESTED_BYTES) {
+      // The peer or the network is not keeping up: fail fast rather than queue without bound.
+      return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} is congested`, { reason: "not_sent" }));
     }
     const id = ++this.nextId;
     const json = JSON.stringify({
@@ -108,7 +135,6 @@ export class LinkConnection {
     }
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => this.expire(id), timeoutMs);
-      timer.unref();
       const seq = this.channel.send(json);
       this.pending.set(id, { resolve, reject, timer, seq });
     });
@@ -135,8 +161,13 @@ export class LinkConnection {
       clearTimeout(p.timer);
       if (t === "r") p.resolve(message.r);
       else p.reject(P2PError.fromWire(message.e));
+      if (this.draining && this.pending.size === 0) this.close("drained");
     } else if (t === "ping") {
       this.channel.send('{"t":"pong"}');
+    } else if (t === "goaway") {
+      this.draining = true;
+      this.notifyUnusable();
+      if (this.pending.size === 0) this.close("drained");
     }
   }
 
@@ -155,7 +186,14 @@ export class LinkConnection {
         }),
       );
     }
+    this.notifyUnusable();
     for (const handler of this.closedHandlers) handler();
     this.closedHandlers = [];
+  }
+
+  private notifyUnusable(): void {
+    const handlers = this.unusableHandlers;
+    this.unusableHandlers = [];
+    for (const handler of handlers) handler();
   }
 }

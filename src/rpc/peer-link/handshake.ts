@@ -1,13 +1,13 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Keyring } from "../../security/keyring.js";
-import { encodeFrame } from "../../transport/framing.js";
+import { DEFAULT_MAX_FRAME, encodeFrame } from "../../transport/framing.js";
 import type { FrameReader } from "./frame-reader.js";
 
 /**
  * Link handshake (plaintext frames, JSON):
- *   C→S hello   {v, node, nonce, auth}
- *   S→C welcome {v, node, nonce, proof}     proof = HMAC(K, "server" | Nc | Ns | ids)
+ *   C→S hello   {v, node, nonce, auth, max}
+ *   S→C welcome {v, node, nonce, auth, max, proof}     proof = HMAC(K, "server" | Nc | Ns | ids)
  *   C→S proof   {proof}                     proof = HMAC(K, "client" | Nc | Ns | ids)
  *   S→C ready   (or reject {reason})
  * Both nonces are fresh, so a recorded proof never verifies again (no replays); the
@@ -39,6 +39,16 @@ export interface SessionKeys {
 export interface HandshakeResult {
   remoteNodeId: string;
   keys: SessionKeys;
+  /** Largest record to send: the smaller of both sides' frame limits (exchanged as `max`). */
+  sendLimit: number;
+}
+
+/** The peer's announced frame limit (older or terse peers: the framing default). */
+function peerLimit(msg: Record<string, unknown>, local: number): number {
+  const max = msg.max;
+  if (max === undefined) return Math.min(local, DEFAULT_MAX_FRAME);
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1024) throw new HandshakeError("protocol", "bad frame limit");
+  return Math.min(local, max);
 }
 
 interface Ids {
@@ -99,9 +109,10 @@ export async function clientHandshake(
   localNodeId: string,
   expectedNodeId: string,
   timeoutMs: number,
+  maxFrame = DEFAULT_MAX_FRAME,
 ): Promise<HandshakeResult> {
   const nc = randomBytes(NONCE_BYTES);
-  sendJson(socket, { t: "hello", v: LINK_VERSION, node: localNodeId, nonce: nc.toString("base64"), auth: keyring.encrypted });
+  sendJson(socket, { t: "hello", v: LINK_VERSION, node: localNodeId, nonce: nc.toString("base64"), auth: keyring.encrypted, max: maxFrame });
   const welcome = await readJson(reader, timeoutMs);
   if (welcome.t !== "welcome" || welcome.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected welcome");
   const serverId = welcome.node;
@@ -110,12 +121,13 @@ export async function clientHandshake(
     throw new HandshakeError("node_id", `expected node "${expectedNodeId}" but reached "${serverId}"`);
   }
   const ns = b64(welcome.nonce, "server nonce");
+  const sendLimit = peerLimit(welcome, maxFrame);
   const ids = { client: localNodeId, server: serverId };
   if (!keyring.encrypted) {
     if (welcome.auth !== false) throw new HandshakeError("mode", "peer requires a cluster key, this node has none");
     sendJson(socket, { t: "proof" });
     await expectReady(reader, timeoutMs);
-    return { remoteNodeId: serverId, keys: { send: null, receive: null } };
+    return { remoteNodeId: serverId, keys: { send: null, receive: null }, sendLimit };
   }
   if (welcome.auth !== true) throw new HandshakeError("mode", "peer runs without a cluster key (development mode)");
   const serverProof = b64(welcome.proof, "server proof");
@@ -123,7 +135,7 @@ export async function clientHandshake(
   if (!key) throw new HandshakeError("auth", "cluster key mismatch: the peer could not prove the cluster key");
   sendJson(socket, { t: "proof", proof: proofOf(key, "client", nc, ns, ids).toString("base64") });
   await expectReady(reader, timeoutMs);
-  return { remoteNodeId: serverId, keys: sessionKeys(key, nc, ns, ids, "client") };
+  return { remoteNodeId: serverId, keys: sessionKeys(key, nc, ns, ids, "client"), sendLimit };
 }
 
 async function expectReady(reader: FrameReader, timeoutMs: number): Promise<void> {
@@ -137,6 +149,7 @@ export async function serverHandshake(
   keyring: Keyring,
   localNodeId: string,
   timeoutMs: number,
+  maxFrame = DEFAULT_MAX_FRAME,
 ): Promise<HandshakeResult> {
   const hello = await readJson(reader, timeoutMs);
   if (hello.t !== "hello" || hello.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected hello");
@@ -146,6 +159,7 @@ export async function serverHandshake(
   }
   const nc = b64(hello.nonce, "client nonce");
   if (nc.length !== NONCE_BYTES) throw new HandshakeError("protocol", "bad client nonce");
+  const sendLimit = peerLimit(hello, maxFrame);
   const ns = randomBytes(NONCE_BYTES);
   const ids = { client: clientId, server: localNodeId };
   const key = keyring.primaryKey;
@@ -155,6 +169,7 @@ export async function serverHandshake(
     node: localNodeId,
     nonce: ns.toString("base64"),
     auth: key !== undefined,
+    max: maxFrame,
   };
   if (key) welcome.proof = proofOf(key, "server", nc, ns, ids).toString("base64");
   sendJson(socket, welcome);
@@ -163,13 +178,13 @@ export async function serverHandshake(
   if (!key) {
     if (hello.auth !== false) return reject(socket, "mode", "this node runs without a cluster key");
     sendJson(socket, { t: "ready" });
-    return { remoteNodeId: clientId, keys: { send: null, receive: null } };
+    return { remoteNodeId: clientId, keys: { send: null, receive: null }, sendLimit };
   }
   if (hello.auth !== true) return reject(socket, "mode", "a cluster key is required");
   const clientProof = b64(reply.proof, "client proof");
   if (!sameBytes(proofOf(key, "client", nc, ns, ids), clientProof)) return reject(socket, "auth", "cluster key mismatch");
   sendJson(socket, { t: "ready" });
-  return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server") };
+  return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server"), sendLimit };
 }
 
 function reject(socket: Socket, kind: HandshakeFailure, reason: string): never {

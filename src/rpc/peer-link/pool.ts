@@ -34,7 +34,8 @@ export interface PeerLinkPoolStats {
 }
 
 interface Entry {
-  address: string;
+  host: string;
+  port: number;
   conn: LinkConnection | null;
   connecting: Promise<LinkConnection> | null;
 }
@@ -46,6 +47,8 @@ export class PeerLinkPool {
   private readonly maxFrameBytes: number;
   private readonly logger: LinkLogger;
   private closed = false;
+  /** Every open connection, including draining ones no longer in `entries`. */
+  private readonly live = new Set<LinkConnection>();
   private readonly counters = { connectsOpened: 0, connectFailures: 0, handshakeFailures: 0, callsStarted: 0 };
 
   constructor(private readonly opts: PeerLinkPoolOptions) {
@@ -55,14 +58,16 @@ export class PeerLinkPool {
     this.logger = opts.logger ?? silentLogger;
   }
 
-  /** Sends one call; resolves with its result or rejects with a P2PError (see module docs for reasons). */
+  /** Sends one call; resolves with its result or rejects with a P2PError (reasons: see index.ts). */
   call(target: LinkTarget, call: LinkCall): Promise<unknown> {
     this.counters.callsStarted++;
     if (this.closed) return Promise.reject(notSent(`peer link pool of ${this.opts.nodeId} is closed`));
     const entry = this.entries.get(target.nodeId);
     const conn = entry?.conn;
     // Fast path: an open connection to the same address.
-    if (conn && conn.open && entry.address === addressOf(target)) return conn.call(call, call.timeoutMs);
+    if (conn && conn.usable && entry.port === target.port && entry.host === target.host) {
+      return conn.call(call, call.timeoutMs);
+    }
     return this.callAfterConnect(target, call);
   }
 
@@ -78,6 +83,7 @@ export class PeerLinkPool {
     this.closed = true;
     const pending = [...this.entries.values()].map((e) => e.connecting?.catch(() => undefined));
     for (const nodeId of [...this.entries.keys()]) this.drop(nodeId);
+    for (const conn of this.live) conn.close("pool closed");
     await Promise.all(pending);
   }
 
@@ -87,15 +93,13 @@ export class PeerLinkPool {
     let inFlight = 0;
     let messagesWritten = 0;
     let recordsWritten = 0;
-    for (const e of this.entries.values()) {
-      if (e.conn?.open) {
-        connections++;
-        inFlight += e.conn.inFlight;
-        messagesWritten += e.conn.written.messages;
-        recordsWritten += e.conn.written.records;
-      }
-      if (e.connecting) connecting++;
+    for (const conn of this.live) {
+      connections++;
+      inFlight += conn.inFlight;
+      messagesWritten += conn.written.messages;
+      recordsWritten += conn.written.records;
     }
+    for (const e of this.entries.values()) if (e.connecting) connecting++;
     return { connections, connecting, inFlight, messagesWritten, recordsWritten, ...this.counters };
   }
 
@@ -129,16 +133,15 @@ export class PeerLinkPool {
   }
 
   private connection(target: LinkTarget): Promise<LinkConnection> {
-    const address = addressOf(target);
     let entry = this.entries.get(target.nodeId);
-    if (entry && entry.address !== address) {
+    if (entry && (entry.host !== target.host || entry.port !== target.port)) {
       // The node moved (restart on another address): the old connection is stale.
       this.drop(target.nodeId);
       entry = undefined;
     }
-    if (entry?.conn?.open) return Promise.resolve(entry.conn);
+    if (entry?.conn?.usable) return Promise.resolve(entry.conn);
     if (entry?.connecting) return entry.connecting;
-    const fresh: Entry = entry ?? { address, conn: null, connecting: null };
+    const fresh: Entry = entry ?? { host: target.host, port: target.port, conn: null, connecting: null };
     fresh.conn = null;
     this.entries.set(target.nodeId, fresh);
     const attempt = this.openConnection(target, fresh);
@@ -162,7 +165,9 @@ export class PeerLinkPool {
       }
       entry.conn = conn;
       this.counters.connectsOpened++;
-      conn.onClosed(() => {
+      this.live.add(conn);
+      conn.onClosed(() => this.live.delete(conn));
+      conn.onUnusable(() => {
         if (entry.conn === conn) entry.conn = null;
       });
       this.logger.debug({ peer: target.nodeId }, "peer link open");

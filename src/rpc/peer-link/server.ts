@@ -27,6 +27,8 @@ export interface PeerLinkServerOptions {
 
 export interface PeerLinkServerStats {
   connections: number;
+  /** Calls running in handlers right now. */
+  inFlight: number;
   accepted: number;
   handshakeFailures: number;
   callsServed: number;
@@ -35,6 +37,9 @@ export interface PeerLinkServerStats {
 
 export class PeerLinkServer {
   private readonly sockets = new Set<Socket>();
+  private readonly channels = new Set<Channel>();
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
   private readonly logger: LinkLogger;
   private readonly maxFrameBytes: number;
   private closed = false;
@@ -49,15 +54,50 @@ export class PeerLinkServer {
     router.register(LINK_PROTOCOL, (socket, head) => this.accept(socket, head));
   }
 
-  /** Closes every link; their in-flight calls fail at once on the calling side. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting links and closes the open ones. With `graceMs` > 0 it drains first:
+   * peers are told to send new calls elsewhere ("goaway"), calls already running get up
+   * to `graceMs` to answer. Calls still running after that fail on the calling side at once.
+   */
+  async close(graceMs = 0): Promise<void> {
     this.closed = true;
-    for (const socket of this.sockets) socket.destroy();
+    if (graceMs > 0 && this.channels.size > 0) {
+      for (const channel of this.channels) channel.send('{"t":"goaway"}');
+      await this.idle(graceMs);
+      await new Promise((resolve) => setImmediate(resolve)); // after the last answers' flush
+      for (const socket of this.sockets) {
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+    } else {
+      for (const socket of this.sockets) socket.destroy();
+    }
     this.sockets.clear();
+    this.channels.clear();
+  }
+
+  private idle(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private callDone(): void {
+    this.counters.callsServed++;
+    if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   stats(): PeerLinkServerStats {
-    return { connections: this.sockets.size, ...this.counters };
+    return { connections: this.sockets.size, inFlight: this.inFlight, ...this.counters };
   }
 
   private accept(socket: Socket, head: Buffer): void {
@@ -70,12 +110,15 @@ export class PeerLinkServer {
     socket.setTimeout(this.opts.idleTimeoutMs ?? 60_000, () => socket.destroy());
     const reader = new FrameReader(socket, head, this.maxFrameBytes);
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, this.opts.handshakeTimeoutMs ?? 5000).then(
-      ({ remoteNodeId, keys }) => {
+    const timeout = this.opts.handshakeTimeoutMs ?? 5000;
+    serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, timeout, this.maxFrameBytes).then(
+      ({ remoteNodeId, keys, sendLimit }) => {
         if (socket.destroyed) return;
         this.counters.accepted++;
         this.logger.debug({ peer: remoteNodeId, remote }, "peer link accepted");
-        const channel: Channel = new Channel(socket, keys, (m) => this.onMessage(channel, m, remoteNodeId), this.maxFrameBytes, reader);
+        const channel: Channel = new Channel(socket, keys, (m) => this.onMessage(channel, m, remoteNodeId), sendLimit, reader);
+        this.channels.add(channel);
+        socket.on("close", () => this.channels.delete(channel));
         channel.start(); // delivers frames the client pipelined behind its proof
       },
       (err: unknown) => {
@@ -104,6 +147,7 @@ export class PeerLinkServer {
     }
     const { id, call } = request;
     let settled: Promise<unknown>;
+    this.inFlight++;
     try {
       settled = this.opts.handler(call, from);
       if (typeof (settled as Partial<Promise<unknown>> | undefined)?.then !== "function") settled = Promise.resolve(settled);
@@ -112,11 +156,16 @@ export class PeerLinkServer {
     }
     settled.then(
       (result) => {
-        this.counters.callsServed++;
+        this.callDone();
         this.answer(channel, id, result);
       },
       (err: unknown) => {
-        this.counters.callsServed++;
+        this.callDone();
+        if (!(err instanceof P2PError)) {
+          // Unexpected: answered as INTERNAL without the stack, which is logged here instead.
+          const stack = err instanceof Error ? err.stack : String(err);
+          this.logger.warn({ peer: from, service: call.service, method: call.method, stack }, "link handler failed");
+        }
         this.answerError(channel, id, err);
       },
     );

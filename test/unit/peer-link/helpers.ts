@@ -65,7 +65,7 @@ export async function startLinkNode(opts: {
   };
 }
 
-export function newPool(nodeId: string, secret?: string, extra: { connectTimeoutMs?: number; pingIntervalMs?: number } = {}): PeerLinkPool {
+export function newPool(nodeId: string, secret?: string, extra: { connectTimeoutMs?: number; pingIntervalMs?: number; maxFrameBytes?: number } = {}): PeerLinkPool {
   const pool = new PeerLinkPool({ nodeId, keyring: Keyring.fromSecret(secret), ...extra });
   cleanups.push(() => pool.close());
   return pool;

@@ -65,6 +65,8 @@ describe("peer link", () => {
     expect(results).toEqual(Array.from({ length: 1000 }, (_, i) => i * 2));
     expect(server.connections()).toBe(1);
     expect(pool.stats().connectsOpened).toBe(1);
+    // Requests queued in one turn of the event loop share a socket write.
+    expect(pool.stats().recordsWritten).toBeLessThan(100);
   });
 
   it("returns a remote P2PError with its code, message and data; other errors become INTERNAL", async () => {
@@ -220,6 +222,49 @@ describe("peer link", () => {
     expect((await hanging).data).toEqual({ reason: "connection_lost" });
     expect(await pool.call(server.target, call("after"))).toMatchObject({ method: "after" });
     expect(pool.stats().connectsOpened).toBe(2);
+  });
+
+  it("drains on close(graceMs): running calls still answer, later calls are not sent", async () => {
+    let arrived!: () => void;
+    const inHandler = new Promise<void>((r) => (arrived = r));
+    const server = await startLinkNode({
+      nodeId: "b",
+      secret: SECRET,
+      handler: async (c) => {
+        if (c.method !== "slow") return c.method;
+        arrived();
+        await new Promise((r) => setTimeout(r, 150));
+        return "done";
+      },
+    });
+    const pool = newPool("a", SECRET);
+    const slow = pool.call(server.target, call("slow", {}, 5000));
+    await inHandler;
+    const closing = server.link.close(2000);
+    expect(await slow).toBe("done");
+    await closing;
+    await expect.poll(() => pool.stats().connections).toBe(0);
+    const err = await rejection(pool.call(server.target, call("after")));
+    expect(err.data).toEqual({ reason: "not_sent" });
+  });
+
+  it("refuses calls and results over the frame limit, and batches many calls under it", async () => {
+    const server = await startLinkNode({
+      nodeId: "b",
+      secret: SECRET,
+      handler: async (c) => (c.method === "big-result" ? "z".repeat(5000) : c.params.s),
+    });
+    // The smaller limit wins in both directions (announced in the handshake).
+    const pool = newPool("a", SECRET, { maxFrameBytes: 4096 });
+    const big = await rejection(pool.call(server.target, call("big", { s: "x".repeat(5000) })));
+    expect(big.code).toBe("PAYLOAD_TOO_LARGE");
+    const bigResult = await rejection(pool.call(server.target, call("big-result")));
+    expect(bigResult.code).toBe("PAYLOAD_TOO_LARGE");
+    // 200 calls of ~1 KB: each fits, together they need several records.
+    const s = "y".repeat(1000);
+    const results = await Promise.all(Array.from({ length: 200 }, () => pool.call(server.target, call("many", { s }))));
+    expect(results.every((r) => r === s)).toBe(true);
+    expect(pool.stats().recordsWritten).toBeGreaterThan(1);
   });
 
   it("rejects calls on a closed pool as not_sent", async () => {
