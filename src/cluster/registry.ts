@@ -13,6 +13,8 @@ export interface ServiceLocation {
   local: boolean;
 }
 
+const STATE_RANK: Record<MemberState, number> = { alive: 1, suspect: 2, dead: 3, left: 4 };
+
 interface Index {
   members: MemberView[];
   byId: Map<string, MemberView>;
@@ -93,8 +95,10 @@ export class ClusterRegistry {
     if (this.index) return this.index;
     const members = this.source.members();
     const localId = this.source.localId;
-    // Local node first so its method definitions win when versions differ.
-    members.sort((a, b) => (a.nodeId === localId ? -1 : b.nodeId === localId ? 1 : a.nodeId.localeCompare(b.nodeId)));
+    // Local node first, then live members, so their method definitions win when versions differ.
+    // Departed members still count until reaped: their services "exist" (503, not 404).
+    const rank = (m: MemberView) => (m.nodeId === localId ? 0 : STATE_RANK[m.state]);
+    members.sort((a, b) => rank(a) - rank(b) || a.nodeId.localeCompare(b.nodeId));
     const byId = new Map<string, MemberView>();
     const methods = new Map<string, Map<string, MethodMeta>>();
     const hosts = new Map<string, MemberView[]>();
@@ -102,12 +106,10 @@ export class ClusterRegistry {
     for (const m of members) {
       byId.set(m.nodeId, m);
       if (!m.meta) continue;
-      if (m.state !== "dead" && m.state !== "left") {
-        for (const s of m.meta.services) {
-          let table = methods.get(s.name);
-          if (!table) methods.set(s.name, (table = new Map()));
-          for (const meta of s.methods) if (!table.has(meta.name)) table.set(meta.name, meta);
-        }
+      for (const s of m.meta.services) {
+        let table = methods.get(s.name);
+        if (!table) methods.set(s.name, (table = new Map()));
+        for (const meta of s.methods) if (!table.has(meta.name)) table.set(meta.name, meta);
       }
       for (const s of m.meta.services) {
         const list = hosts.get(s.name);
