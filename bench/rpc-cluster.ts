@@ -1,0 +1,124 @@
+/**
+ * Distributed RPC benchmarks, each side by side with Moleculer 0.15 in the same run:
+ *  1. service-to-service calls across two node processes (caller pinned to core 0, callee to
+ *     core 1 with taskset) at 1 and 100 in flight — P2P Core peer link vs Moleculer TCP transporter;
+ *  2. client → node A → node B over HTTP (autocannon), next to client → node B directly;
+ *  3. local proxy calls with metrics on vs Moleculer local calls with metrics on.
+ * Everything on 127.0.0.1; every run is bounded in time. Run: npx tsx bench/rpc-cluster.ts
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { TokenService } from "../src/auth/tokens.js";
+import { load, spawnProcess, stop, waitHttp } from "./lib.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
+const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
+
+interface DriveResult {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  calls: number;
+}
+
+function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = []) {
+  return spawnProcess("taskset", ["-c", String(core), process.execPath, join(root, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], secrets);
+}
+
+async function rpc<T>(port: number, path: string, params: object): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${port}/rpc/${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ params }) });
+  const body = (await res.json()) as { result?: T; error?: unknown };
+  if (!body.result) throw new Error(`${path}: ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
+function runMoleculer(args: string[], core: number): Promise<DriveResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("taskset", ["-c", String(core), process.execPath, tsx, join(root, "bench/moleculer-node.ts"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!) as DriveResult) : reject(new Error(`moleculer ${args[0]} exited ${code}`))));
+  });
+}
+
+const row = (name: string, r: DriveResult) => `| ${name} | ${r.rps} | ${r.p50_ms.toFixed(3)} | ${r.p99_ms.toFixed(3)} |`;
+const lines: string[] = [];
+
+// 1 + 2: two P2P nodes.
+const portA = 19301;
+const portB = 19302;
+const a = p2pNode(0, "coordinator", portA, "bench-a", join(root, "bench/services/caller"));
+const b = p2pNode(1, "worker", portB, "bench-b", join(root, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`]);
+const p2p: Record<number, DriveResult> = {};
+let httpVia: DriveResult | undefined;
+let httpDirect: DriveResult | undefined;
+try {
+  await waitHttp(`http://127.0.0.1:${portA}/health`);
+  await waitHttp(`http://127.0.0.1:${portB}/health`);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await rpc(portA, "bench_echo/echo", {});
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  for (const concurrency of [1, 100]) {
+    await rpc(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });
+    p2p[concurrency] = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
+  }
+  const body = JSON.stringify({ params: { x: 1, s: "payload" } });
+  const headers = { authorization: `Bearer ${token}` };
+  const toResult = (r: Awaited<ReturnType<typeof load>>): DriveResult => ({ rps: r.rps, p50_ms: r.p50, p99_ms: r.p99, calls: 0 });
+  httpDirect = toResult(await load({ url: `http://127.0.0.1:${portB}/rpc/bench_echo/echo`, body, headers, connections: 50, seconds: SECONDS }));
+  httpVia = toResult(await load({ url: `http://127.0.0.1:${portA}/rpc/bench_echo/echo`, body, headers, connections: 50, seconds: SECONDS }));
+} finally {
+  await stop(a);
+  await stop(b);
+}
+
+// 1: Moleculer, same shape.
+const mol: Record<number, DriveResult> = {};
+for (const concurrency of [1, 100]) {
+  const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", "19311"]);
+  await new Promise((r) => setTimeout(r, 1500));
+  try {
+    mol[concurrency] = await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
+  } finally {
+    await stop(callee);
+  }
+}
+
+// 3: local calls with metrics on.
+const portL = 19321;
+const local = p2pNode(0, "coordinator", portL, "bench-local", join(root, "bench/services/local"));
+let p2pLocal: DriveResult;
+try {
+  await waitHttp(`http://127.0.0.1:${portL}/health`);
+  await rpc(portL, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency: 100 });
+  p2pLocal = await rpc<DriveResult>(portL, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency: 100 });
+} finally {
+  await stop(local);
+}
+const molLocal = await runMoleculer(["local", String(SECONDS), "100"], 0);
+
+lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each)\n`);
+lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
+lines.push(row("P2P Core, 1 in flight", p2p[1]!), row("Moleculer 0.15 TCP, 1 in flight", mol[1]!), row("P2P Core, 100 in flight", p2p[100]!), row("Moleculer 0.15 TCP, 100 in flight", mol[100]!));
+lines.push(`\nthroughput ratio at 100 in flight: P2P / Moleculer = ${(p2p[100]!.rps / mol[100]!.rps).toFixed(2)} (target >= 1.0)`);
+lines.push(`p50 at 1 in flight: P2P ${p2p[1]!.p50_ms.toFixed(3)} ms vs Moleculer ${mol[1]!.p50_ms.toFixed(3)} ms (target: P2P <= Moleculer)`);
+lines.push(`\n## Client over HTTP (autocannon, 50 connections, ${SECONDS} s)\n`);
+lines.push("| path | req/s | p50 ms | p99 ms |", "|---|---|---|---|");
+lines.push(row("client → B (B runs it)", httpDirect!), row("client → A → B (peer link hop)", httpVia!));
+lines.push(`\nratio via A / direct = ${(httpVia!.rps / httpDirect!.rps).toFixed(2)}`);
+lines.push(`\n## Local proxy calls, metrics on, 100 in flight, one core (${SECONDS} s)\n`);
+lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
+lines.push(row("P2P Core this.proxy (local)", p2pLocal), row("Moleculer 0.15 broker.call (local, metrics on)", molLocal));
+lines.push(`\nratio P2P / Moleculer = ${(p2pLocal.rps / molLocal.rps).toFixed(2)} (target >= 2.0)`);
+console.log(lines.join("\n"));
