@@ -1,7 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-
-type CounterChild = { inc(value?: number): void };
-type HistogramChild = { observe(value: number): void };
+import { constLabelText, FastCounter, FastHistogram, type HistogramCell } from "./fast-metrics.js";
 
 /**
  * One prom-client registry per node (not the global one, so several nodes can share a process
@@ -9,38 +7,28 @@ type HistogramChild = { observe(value: number): void };
  */
 export class NodeMetrics {
   readonly registry = new Registry();
-  private readonly rpcRequests: Counter<"service" | "method" | "code">;
-  private readonly rpcDuration: Histogram<"service" | "method">;
-  private readonly requestChildren = new Map<string, CounterChild>();
-  private readonly durationChildren = new Map<string, HistogramChild>();
+  private readonly rpcRequests: FastCounter;
+  private readonly rpcDuration: FastHistogram;
+  /** service → method → its duration cell and one request cell per code: no string building per call. */
+  private readonly cells = new Map<string, Map<string, { duration: HistogramCell; codes: Map<string, { value: number }> }>>();
 
   constructor(nodeId: string, withProcessMetrics = true) {
     this.registry.setDefaultLabels({ node: nodeId });
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: "p2p_process_" });
-    this.rpcRequests = new Counter({
-      name: "p2p_rpc_requests_total",
-      help: "RPC calls received by this node, by service, method and result code (OK on success)",
-      labelNames: ["service", "method", "code"],
-      registers: [this.registry],
-    });
-    this.rpcDuration = new Histogram({
-      name: "p2p_rpc_duration_seconds",
-      help: "Duration of RPC calls received by this node",
-      labelNames: ["service", "method"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [this.registry],
-    });
+    const node = constLabelText({ node: nodeId });
+    this.rpcRequests = new FastCounter("p2p_rpc_requests_total", "RPC calls received by this node, by service, method and result code (OK on success)", ["service", "method", "code"], node);
+    this.rpcDuration = new FastHistogram("p2p_rpc_duration_seconds", "Duration of RPC calls received by this node", ["service", "method"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], node);
   }
 
   rpc(service: string, method: string, code: string, seconds: number): void {
-    const key = `${service}\u0000${method}\u0000${code}`;
-    let counter = this.requestChildren.get(key);
-    if (!counter) this.requestChildren.set(key, (counter = this.rpcRequests.labels(service, method, code)));
-    counter.inc();
-    const dkey = `${service}\u0000${method}`;
-    let histogram = this.durationChildren.get(dkey);
-    if (!histogram) this.durationChildren.set(dkey, (histogram = this.rpcDuration.labels(service, method)));
-    histogram.observe(seconds);
+    let byMethod = this.cells.get(service);
+    if (!byMethod) this.cells.set(service, (byMethod = new Map()));
+    let entry = byMethod.get(method);
+    if (!entry) byMethod.set(method, (entry = { duration: this.rpcDuration.cell([service, method]), codes: new Map() }));
+    let counter = entry.codes.get(code);
+    if (!counter) entry.codes.set(code, (counter = this.rpcRequests.cell([service, method, code])));
+    counter.value += 1;
+    entry.duration.observe(seconds);
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -55,8 +43,8 @@ export class NodeMetrics {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return `${await this.registry.metrics()}${this.rpcRequests.render()}\n${this.rpcDuration.render()}\n`;
   }
 
   get contentType(): string {
