@@ -79,6 +79,26 @@ export class Writer {
     this.raw(v);
   }
   str(v: string): void {
+    // Names and addresses are short and ASCII: write them without TextEncoder (hot path).
+    if (v.length <= 64) {
+      this.ensure(2 + v.length);
+      const start = this.length;
+      this.length += 2;
+      let ascii = true;
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        this.buf[this.length++] = c;
+      }
+      if (ascii) {
+        this.buf.writeUInt16BE(v.length, start);
+        return;
+      }
+      this.length = start;
+    }
     this.bytes(encoder.encode(v));
   }
   raw(v: Uint8Array): void {
