@@ -113,7 +113,10 @@ export class Writer {
 
 export class Reader {
   private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
+  private readonly buf: Buffer;
+  constructor(data: Uint8Array) {
+    this.buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  }
   private need(n: number): void {
     if (this.pos + n > this.buf.length) throw new CodecError("truncated");
   }
@@ -157,17 +160,9 @@ export class Reader {
     const b = this.buf;
     const start = this.pos;
     this.pos += n;
-    // Names and addresses are short and ASCII: skip TextDecoder for them (hot path).
-    if (n <= 64) {
-      let out = "";
-      for (let i = start; i < start + n; i++) {
-        const c = b[i]!;
-        if (c >= 0x80) return this.utf8(start, n);
-        out += String.fromCharCode(c);
-      }
-      return out;
-    }
-    return this.utf8(start, n);
+    // Names and addresses are short and ASCII: a flat latin1 string, no TextDecoder (hot path).
+    for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) return this.utf8(start, n);
+    return b.toString("latin1", start, start + n);
   }
   private utf8(start: number, n: number): string {
     try {
