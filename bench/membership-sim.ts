@@ -3,8 +3,9 @@
  * convergence after joins, crash detection, update dissemination and steady-state traffic,
  * next to what SWIM predicts. Run: npx tsx bench/membership-sim.ts [N ...]
  * (default 10 100 1000; 5000 is accepted but simulating its ~N² gossip takes very long).
+ * --memberlist runs memberlist's own LAN profile instead of our LAN_DEFAULTS, for comparison.
  */
-import { LAN_DEFAULTS, suspicionTimeout } from "../src/cluster/membership/config.js";
+import { LAN_DEFAULTS, suspicionTimeout, type MembershipConfig } from "../src/cluster/membership/config.js";
 import { SimCluster, buildCluster } from "../test/unit/membership/sim.js";
 
 interface Row {
@@ -18,10 +19,17 @@ interface Row {
 }
 
 const STEADY_MS = 30_000;
+const MEMBERLIST_LAN: Partial<MembershipConfig> = {
+  probeIntervalMs: 1_000,
+  probeTimeoutMs: 500,
+  suspicionMult: 4,
+  gossipIntervalMs: 200,
+};
+const profile: MembershipConfig = process.argv.includes("--memberlist") ? { ...LAN_DEFAULTS, ...MEMBERLIST_LAN } : LAN_DEFAULTS;
 
 async function measure(n: number): Promise<Row> {
   const wall = performance.now();
-  const sim = new SimCluster({ seed: 42 });
+  const sim = new SimCluster({ seed: 42, config: profile });
   const names = await buildCluster(sim, n, 10);
   const all = new Set(names);
   const convergeMs = await sim.runUntil(() => sim.converged(names, all), 300_000, 50);
@@ -53,7 +61,7 @@ async function measure(n: number): Promise<Row> {
 }
 
 function expectation(n: number): { rounds: number; suspicionMin: number; crash: number } {
-  const c = LAN_DEFAULTS;
+  const c = profile;
   // Fanout-3 epidemic: ≈ log_(fanout+1) N + ln N / fanout rounds (Pittel) of gossipInterval.
   const rounds = Math.log(n) / Math.log(c.gossipNodes + 1) + Math.log(n) / c.gossipNodes;
   const suspicionMin = suspicionTimeout(c.suspicionMult, n, c.probeIntervalMs);
@@ -77,7 +85,7 @@ console.log("|---|---|---|---|---|---|");
 for (const r of rows) {
   const e = expectation(r.n);
   console.log(
-    `| ${r.n} | ${s(r.convergeMs)} | ${s(r.disseminateMs)} (≈ ${e.rounds.toFixed(1)} rounds = ${s(e.rounds * LAN_DEFAULTS.gossipIntervalMs)}) | ` +
+    `| ${r.n} | ${s(r.convergeMs)} | ${s(r.disseminateMs)} (≈ ${e.rounds.toFixed(1)} rounds = ${s(e.rounds * profile.gossipIntervalMs)}) | ` +
       `${s(r.crashMs)} (≈ ${s(e.crash)}; suspicion min ${s(e.suspicionMin)}) | ${r.packetsPerMemberPerS.toFixed(1)} | ${r.bytesPerMemberPerS.toFixed(0)} |`,
   );
 }
