@@ -27,7 +27,7 @@ export interface MembershipConfig {
  * confirmation). Measured in the simulator: crash → dead everywhere in 3.1–4.1 s at
  * N = 100 (memberlist profile: 9.5 s); no false positive over 10 min with 10 % loss.
  * Trade-off: a member that is completely unresponsive (GC pause, CPU starvation) for
- * longer than ≈ probe period + suspicion min (≈ 1.7 s at N = 30, ≈ 2.5 s at N = 100,
+ * longer than ≈ probe period + suspicion min (≈ 1.7 s at N = 30, ≈ 2–2.5 s at N = 100,
  * 1.2 s for N ≤ 10) is declared dead and has to refute (a flap), where memberlist's
  * profile rides out ~4 s+; probe traffic is 2.5 pings/s per member instead of 1.
  * Lifeguard (awareness, nacks, confirmations, direct refutation) keeps random loss from
