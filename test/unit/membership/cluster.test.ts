@@ -165,4 +165,25 @@ describe("membership in a simulated cluster", () => {
     expect(took).toBeGreaterThanOrEqual(0);
     expect(took).toBeLessThanOrEqual(4_000 + 3_000 + 500); // one backoff step + the exchange timeout
   });
+
+  // memberlist's dissemination scenarios: within 2·(3·⌈log2 N⌉ + 1) gossip intervals.
+  for (const [n, loss] of [
+    [10, 0],
+    [10, 0.25],
+    [10, 0.5],
+    [50, 0.1],
+  ] as const) {
+    it(`an update reaches all ${n} members at ${loss * 100}% loss within 2·(3·⌈log2 N⌉+1) gossip intervals`, async () => {
+      sim = new SimCluster({ seed: 37 + n });
+      const names = await buildCluster(sim, n);
+      await sim.runUntil(() => sim!.converged(names, allAlive(names)), 30_000);
+      await sim.run(2_000);
+      sim.net.setDefaultLink({ loss });
+      sim.nodes.get("n1")!.updateMeta(new TextEncoder().encode("new"));
+      const bound = 2 * (3 * Math.ceil(Math.log2(n)) + 1) * sim.nodes.get("n0")!.config.gossipIntervalMs;
+      const took = await sim.runUntil(() => names.every((m) => sim!.view(m, "n1")?.incarnation === 1), 30_000, 10);
+      expect(took).toBeGreaterThanOrEqual(0);
+      expect(took).toBeLessThanOrEqual(bound);
+    });
+  }
 });
