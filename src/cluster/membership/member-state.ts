@@ -38,6 +38,10 @@ export interface TableHooks {
   accused(accuser: string): void;
 }
 
+function isLive(m: Member): boolean {
+  return m.state === "alive" || m.state === "suspect";
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -49,8 +53,8 @@ export class MemberTable {
   private readonly suspicions = new Map<string, Suspicion>();
   /** Set by leave(): news about ourselves is no longer refuted. */
   leaving = false;
-  /** Cached numAlive(); -1 when a change may have moved it. */
-  private aliveCount = -1;
+  /** Members alive or suspect, kept up to date on every change (read on every packet). */
+  private aliveCount = 0;
 
   constructor(
     readonly selfName: string,
@@ -68,17 +72,14 @@ export class MemberTable {
 
   /** Members not known to be dead or left: the N of every formula. */
   numAlive(): number {
-    if (this.aliveCount >= 0) return this.aliveCount;
-    let n = 0;
-    for (const m of this.members.values()) if (m.state === "alive" || m.state === "suspect") n++;
-    return (this.aliveCount = n);
+    return this.aliveCount;
   }
 
   /** Creates the local member (incarnation 0) and announces it. */
   initSelf(address: string, meta: Uint8Array): void {
     const self: Member = { name: this.selfName, address, meta, state: "alive", incarnation: 0, stateChangedAt: this.clock.now() };
     this.members.set(self.name, self);
-    this.touch();
+    this.aliveCount++;
     this.hooks.added(self.name);
     this.broadcastAlive(self);
   }
@@ -89,8 +90,7 @@ export class MemberTable {
     this.self.meta = meta;
     this.self.incarnation++;
     this.broadcastAlive(this.self);
-    this.touch();
-    this.hooks.changed({ ...this.self }, previous);
+    this.changed(this.self, previous);
   }
 
   aliveNode(a: AliveMsg): void {
@@ -131,8 +131,7 @@ export class MemberTable {
     }
     this.broadcasts.queue(a.name, encodeMessage(a));
     if (isNew) this.hooks.added(a.name);
-    this.touch();
-    this.hooks.changed({ ...member }, previous);
+    this.changed(member, previous);
   }
 
   suspectNode(s: SuspectMsg): void {
@@ -156,8 +155,7 @@ export class MemberTable {
     member.stateChangedAt = this.clock.now();
     this.broadcasts.queue(s.name, encodeMessage(s));
     this.startSuspicion(member, s.from);
-    this.touch();
-    this.hooks.changed({ ...member }, previous);
+    this.changed(member, previous);
   }
 
   deadNode(d: DeadMsg): void {
@@ -188,7 +186,8 @@ export class MemberTable {
 
   /** Drops a member entirely (reaped after gossipToTheDead). */
   remove(name: string): void {
-    this.aliveCount = -1;
+    const member = this.members.get(name);
+    if (member && isLive(member)) this.aliveCount--;
     this.cancelSuspicion(name);
     this.members.delete(name);
   }
@@ -208,13 +207,13 @@ export class MemberTable {
     member.state = d.from === d.name ? "left" : "dead";
     member.stateChangedAt = this.clock.now();
     this.broadcasts.queue(d.name, encodeMessage(d), options);
-    this.touch();
-    this.hooks.changed({ ...member }, previous);
+    this.changed(member, previous);
     if (member.state === "dead") this.hooks.failed({ ...member });
   }
 
-  private touch(): void {
-    this.aliveCount = -1;
+  private changed(member: Member, previous: Member | null): void {
+    this.aliveCount += (isLive(member) ? 1 : 0) - (previous && isLive(previous) ? 1 : 0);
+    this.hooks.changed({ ...member }, previous);
   }
 
   private startSuspicion(member: Member, from: string): void {
@@ -250,8 +249,7 @@ export class MemberTable {
     this.awareness.applyDelta(1);
     this.broadcastAlive(self);
     this.log.debug({ incarnation: self.incarnation }, "membership: refuting a suspicion about ourselves");
-    this.touch();
-    this.hooks.changed({ ...self }, previous);
+    this.changed(self, previous);
   }
 
   private broadcastAlive(m: Member): void {

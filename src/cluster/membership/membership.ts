@@ -26,7 +26,7 @@ export interface MembershipOptions {
   metrics?: MembershipMetricsSink;
   /**
    * Wall-clock ms stamped into sealed packets for the replay window. Defaults to Date.now
-   * with the system clock, and to clock.now() with an injected (simulated) clock.
+   * with the system clock, and to clock.now() with any other (simulated) clock.
    */
   wallClock?: () => number;
 }
@@ -73,7 +73,8 @@ export class Membership {
     this.metrics = opts.metrics ?? noMetrics;
     this.transport = opts.transport;
     const clock = this.clock;
-    const wallClock = opts.wallClock ?? (opts.clock ? () => clock.now() : () => Date.now());
+    // systemClock.now() is per-process monotonic, useless across machines: use Date.now with it.
+    const wallClock = opts.wallClock ?? (this.clock === systemClock ? () => Date.now() : () => clock.now());
     this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
     this.broadcasts = new BroadcastQueue(this.config.retransmitMult, () => this.table.numAlive());
     this.table = new MemberTable(opts.name, this.clock, this.config, this.awareness, this.broadcasts, this.log, {

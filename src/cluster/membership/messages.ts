@@ -79,6 +79,26 @@ export class Writer {
     this.raw(v);
   }
   str(v: string): void {
+    // Names and addresses are short and ASCII: write them without TextEncoder (hot path).
+    if (v.length <= 64) {
+      this.ensure(2 + v.length);
+      const start = this.length;
+      this.length += 2;
+      let ascii = true;
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) {
+          ascii = false;
+          break;
+        }
+        this.buf[this.length++] = c;
+      }
+      if (ascii) {
+        this.buf.writeUInt16BE(v.length, start);
+        return;
+      }
+      this.length = start;
+    }
     this.bytes(encoder.encode(v));
   }
   raw(v: Uint8Array): void {
@@ -93,7 +113,10 @@ export class Writer {
 
 export class Reader {
   private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
+  private readonly buf: Buffer;
+  constructor(data: Uint8Array) {
+    this.buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  }
   private need(n: number): void {
     if (this.pos + n > this.buf.length) throw new CodecError("truncated");
   }
@@ -137,17 +160,9 @@ export class Reader {
     const b = this.buf;
     const start = this.pos;
     this.pos += n;
-    // Names and addresses are short and ASCII: skip TextDecoder for them (hot path).
-    if (n <= 64) {
-      let out = "";
-      for (let i = start; i < start + n; i++) {
-        const c = b[i]!;
-        if (c >= 0x80) return this.utf8(start, n);
-        out += String.fromCharCode(c);
-      }
-      return out;
-    }
-    return this.utf8(start, n);
+    // Names and addresses are short and ASCII: a flat latin1 string, no TextDecoder (hot path).
+    for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) return this.utf8(start, n);
+    return b.toString("latin1", start, start + n);
   }
   private utf8(start: number, n: number): string {
     try {

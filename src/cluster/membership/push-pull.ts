@@ -13,7 +13,7 @@ import type { Wire } from "./wire.js";
  * partitions heal and restarted members come back.
  */
 export const SYNC_TIMEOUT_MS = 3_000;
-const UNKNOWN_SYNC_GAP_MS = 2_000;
+const UNKNOWN_SYNC_GAP_MS = 5_000;
 
 interface Failed {
   address: string;
@@ -57,9 +57,10 @@ export class PushPull {
   }
 
   /**
-   * An authenticated packet from a member we do not know: gossip missed it (epidemics
-   * leave a small fraction uninformed), so sync with it now instead of waiting for the
-   * periodic push-pull. Rate-limited to one per UNKNOWN_SYNC_GAP_MS.
+   * An authenticated packet from a member we do not know: gossip is still spreading news
+   * (churn) or missed it (epidemics leave a small fraction uninformed). A push-pull with
+   * that member now — rate-limited to one per UNKNOWN_SYNC_GAP_MS — is anti-entropy
+   * exactly when it is needed, instead of waiting minutes for the periodic one.
    */
   syncWithUnknown(address: string): void {
     const now = this.clock.now();

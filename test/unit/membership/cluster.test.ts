@@ -130,4 +130,60 @@ describe("membership in a simulated cluster", () => {
     );
     expect(took).toBeGreaterThanOrEqual(0);
   });
+
+  it("batches within maxPacketSize minus the seal overhead", async () => {
+    sim = new SimCluster({ seed: 29, secret: "k", maxPacketSize: 200 });
+    let largest = 0;
+    const original = sim.net.sendPacket.bind(sim.net);
+    sim.net.sendPacket = (from, to, data) => {
+      largest = Math.max(largest, data.length);
+      original(from, to, data);
+    };
+    const names: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const name = `n${i}`;
+      const node = sim.add(name, { meta: new Uint8Array(40).fill(i) });
+      if (i > 0) void node.join([SimCluster.address("n0")]);
+      names.push(name);
+      await sim.run(10, 10);
+    }
+    expect(await sim.runUntil(() => sim!.converged(names, allAlive(names)), 30_000)).toBeGreaterThanOrEqual(0);
+    expect(largest).toBeGreaterThan(150);
+    expect(largest).toBeLessThanOrEqual(200);
+  });
+
+  it("joinWithRetry keeps trying with backoff until a seed answers", async () => {
+    sim = new SimCluster({ seed: 31, config: { joinRetry: { initialMs: 500, maxMs: 4_000 } } });
+    sim.add("n0");
+    const late = sim.add("n1");
+    sim.net.partition([SimCluster.address("n0")], [SimCluster.address("n1")]);
+    late.joinWithRetry([SimCluster.address("n0")]);
+    await sim.run(20_000);
+    expect(late.members()).toHaveLength(1);
+    sim.net.heal();
+    const took = await sim.runUntil(() => sim!.converged(["n0", "n1"], allAlive(["n0", "n1"])), 20_000);
+    expect(took).toBeGreaterThanOrEqual(0);
+    expect(took).toBeLessThanOrEqual(4_000 + 3_000 + 500); // one backoff step + the exchange timeout
+  });
+
+  // memberlist's dissemination scenarios: within 2·(3·⌈log2 N⌉ + 1) gossip intervals.
+  for (const [n, loss] of [
+    [10, 0],
+    [10, 0.25],
+    [10, 0.5],
+    [50, 0.1],
+  ] as const) {
+    it(`an update reaches all ${n} members at ${loss * 100}% loss within 2·(3·⌈log2 N⌉+1) gossip intervals`, async () => {
+      sim = new SimCluster({ seed: 37 + n });
+      const names = await buildCluster(sim, n);
+      await sim.runUntil(() => sim!.converged(names, allAlive(names)), 30_000);
+      await sim.run(2_000);
+      sim.net.setDefaultLink({ loss });
+      sim.nodes.get("n1")!.updateMeta(new TextEncoder().encode("new"));
+      const bound = 2 * (3 * Math.ceil(Math.log2(n)) + 1) * sim.nodes.get("n0")!.config.gossipIntervalMs;
+      const took = await sim.runUntil(() => names.every((m) => sim!.view(m, "n1")?.incarnation === 1), 30_000, 10);
+      expect(took).toBeGreaterThanOrEqual(0);
+      expect(took).toBeLessThanOrEqual(bound);
+    });
+  }
 });

@@ -11,6 +11,7 @@ export interface SimOptions {
   secret?: string;
   config?: Partial<MembershipConfig>;
   link?: Partial<LinkOptions>;
+  maxPacketSize?: number;
 }
 
 export interface Drops {
@@ -30,7 +31,7 @@ export class SimCluster {
 
   constructor(private readonly options: SimOptions = {}) {
     this.random = new SeededRandom(options.seed ?? 1);
-    this.net = new MemoryNetwork(this.clock, this.random, { link: options.link });
+    this.net = new MemoryNetwork(this.clock, this.random, { link: options.link, maxPacketSize: options.maxPacketSize });
     this.keyring = Keyring.fromSecret(options.secret);
   }
 

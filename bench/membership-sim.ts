@@ -1,0 +1,91 @@
+/**
+ * Membership in the simulator (FakeClock + MemoryNetwork, LAN_DEFAULTS, no loss, 1 ms links):
+ * convergence after joins, crash detection, update dissemination and steady-state traffic,
+ * next to what SWIM predicts. Run: npx tsx bench/membership-sim.ts [N ...]
+ * (default 10 100 1000; 5000 is accepted but simulating its ~N² gossip takes very long).
+ * --memberlist runs memberlist's own LAN profile instead of our LAN_DEFAULTS, for comparison.
+ */
+import { LAN_DEFAULTS, suspicionTimeout, type MembershipConfig } from "../src/cluster/membership/config.js";
+import { SimCluster, buildCluster } from "../test/unit/membership/sim.js";
+
+interface Row {
+  n: number;
+  convergeMs: number;
+  disseminateMs: number;
+  crashMs: number;
+  packetsPerMemberPerS: number;
+  bytesPerMemberPerS: number;
+  wallS: number;
+}
+
+const STEADY_MS = 30_000;
+const MEMBERLIST_LAN: Partial<MembershipConfig> = {
+  probeIntervalMs: 1_000,
+  probeTimeoutMs: 500,
+  suspicionMult: 4,
+  gossipIntervalMs: 200,
+};
+const profile: MembershipConfig = process.argv.includes("--memberlist") ? { ...LAN_DEFAULTS, ...MEMBERLIST_LAN } : LAN_DEFAULTS;
+
+async function measure(n: number): Promise<Row> {
+  const wall = performance.now();
+  const sim = new SimCluster({ seed: 42, config: profile });
+  const names = await buildCluster(sim, n, 10);
+  const all = new Set(names);
+  const convergeMs = await sim.runUntil(() => sim.converged(names, all), 300_000, 50);
+  await sim.run(5_000, 50);
+
+  // Steady state: nothing changes, only probes (and their acks / rare push-pulls) flow.
+  sim.net.resetTraffic();
+  await sim.run(STEADY_MS, 100);
+  const t = sim.net.traffic();
+  const seconds = STEADY_MS / 1000;
+  const packetsPerMemberPerS = t.packetsOut / n / seconds;
+  const bytesPerMemberPerS = (t.bytesOut + t.exchangeBytesOut * 2) / n / seconds;
+
+  // One metadata update: time until every member has it.
+  const source = sim.nodes.get(names[n - 1]!)!;
+  source.updateMeta(new TextEncoder().encode("v2"));
+  const name = names[n - 1]!;
+  const disseminateMs = await sim.runUntil(() => names.every((m) => sim.view(m, name)?.incarnation === 1), 60_000, 10);
+
+  // A crash (no leave): time until every other member sees it dead.
+  await sim.run(2_000, 50);
+  const victim = names[Math.floor(n / 2)]!;
+  const others = names.filter((m) => m !== victim);
+  await sim.nodes.get(victim)!.shutdown();
+  const crashMs = await sim.runUntil(() => others.every((m) => sim.view(m, victim)?.state === "dead"), 120_000, 10);
+
+  await sim.shutdown();
+  return { n, convergeMs, disseminateMs, crashMs, packetsPerMemberPerS, bytesPerMemberPerS, wallS: (performance.now() - wall) / 1000 };
+}
+
+function expectation(n: number): { rounds: number; suspicionMin: number; crash: number } {
+  const c = profile;
+  // Fanout-3 epidemic: ≈ log_(fanout+1) N + ln N / fanout rounds (Pittel) of gossipInterval.
+  const rounds = Math.log(n) / Math.log(c.gossipNodes + 1) + Math.log(n) / c.gossipNodes;
+  const suspicionMin = suspicionTimeout(c.suspicionMult, n, c.probeIntervalMs);
+  // First probe ≈ 1 period (random phase, many probers), a failed period, the suspicion minimum, then spread.
+  const crash = 2 * c.probeIntervalMs + suspicionMin + rounds * c.gossipIntervalMs;
+  return { rounds, suspicionMin, crash };
+}
+
+const sizes = process.argv.slice(2).map(Number).filter((x) => x > 1);
+const ns = sizes.length > 0 ? sizes : [10, 100, 1000];
+const rows: Row[] = [];
+for (const n of ns) {
+  const row = await measure(n);
+  rows.push(row);
+  console.error(`N=${n} done in ${row.wallS.toFixed(1)} s wall`);
+}
+
+const s = (ms: number) => (ms < 0 ? "timeout" : `${(ms / 1000).toFixed(2)} s`);
+console.log("| N | converge after last join | update reaches all (SWIM: O(log N) rounds) | crash seen dead by all (expected) | packets / member / s | bytes / member / s |");
+console.log("|---|---|---|---|---|---|");
+for (const r of rows) {
+  const e = expectation(r.n);
+  console.log(
+    `| ${r.n} | ${s(r.convergeMs)} | ${s(r.disseminateMs)} (≈ ${e.rounds.toFixed(1)} rounds = ${s(e.rounds * profile.gossipIntervalMs)}) | ` +
+      `${s(r.crashMs)} (≈ ${s(e.crash)}; suspicion min ${s(e.suspicionMin)}) | ${r.packetsPerMemberPerS.toFixed(1)} | ${r.bytesPerMemberPerS.toFixed(0)} |`,
+  );
+}
