@@ -60,7 +60,8 @@ export class P2PNode {
   private readonly linkServer: PeerLinkServer;
   private readonly pipelines: Record<BalancerName, PipelineDeps>;
   private readonly startedAt = Date.now();
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  // Coarse sampling: each sample wakes the event loop, and idle nodes should stay idle.
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 50 });
   private loadTimer: Timer | null = null;
   private lastLoad = { inflight: 0, lag_ms: 0 };
   private state: NodeState = "starting";

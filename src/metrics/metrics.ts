@@ -14,7 +14,7 @@ export class NodeMetrics {
 
   constructor(nodeId: string, withProcessMetrics = true) {
     this.registry.setDefaultLabels({ node: nodeId });
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: "p2p_process_" });
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: "p2p_process_", eventLoopMonitoringPrecision: 50 });
     const node = constLabelText({ node: nodeId });
     this.rpcRequests = new FastCounter("p2p_rpc_requests_total", "RPC calls received by this node, by service, method and result code (OK on success)", ["service", "method", "code"], node);
     this.rpcDuration = new FastHistogram("p2p_rpc_duration_seconds", "Duration of RPC calls received by this node", ["service", "method"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], node);

@@ -13,7 +13,7 @@ export class SystemService extends BaseService {
   static override DESCRIPTION = "Node health, system information and resource metrics";
 
   private readonly startedAt = Date.now();
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 100 });
   private lastCpu = process.cpuUsage();
   private lastCpuAt = performance.now();
   private lastElu = performance.eventLoopUtilization();
