@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import type { Config } from "./config/config.js";
 import { createLogger, flushLogger, type Logger } from "./log.js";
 import { systemClock, type Clock, type Timer } from "./util/clock.js";
 import { systemRandom } from "./util/random.js";
 import { InflightTracker } from "./util/inflight.js";
+import { LoopLag } from "./util/loop-lag.js";
 import { NodeMetrics } from "./metrics/metrics.js";
 import { TokenService } from "./auth/tokens.js";
 import { ApiKeys } from "./auth/keys.js";
@@ -60,8 +60,7 @@ export class P2PNode {
   private readonly linkServer: PeerLinkServer;
   private readonly pipelines: Record<BalancerName, PipelineDeps>;
   private readonly startedAt = Date.now();
-  // Coarse sampling: each sample wakes the event loop, and idle nodes should stay idle.
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 50 });
+  private readonly loopLag = new LoopLag(50);
   private loadTimer: Timer | null = null;
   private lastLoad = { inflight: 0, lag_ms: 0 };
   private state: NodeState = "starting";
@@ -158,7 +157,7 @@ export class P2PNode {
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());
     await this.appInstance.listen({ host: config.address, port: config.port });
-    this.loopDelay.enable();
+    this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
     this.state = "running";
     logger.info({ address: `${config.advertise}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name), seeds: config.coord, encrypted: this.keyring.encrypted }, "node started");
@@ -171,7 +170,7 @@ export class P2PNode {
     this.state = "draining";
     const { logger, config } = this;
     this.loadTimer?.cancel();
-    this.loopDelay.disable();
+    this.loopLag.stop();
     if (wasRunning) {
       logger.info({ inflight: this.inflight.size }, "draining: new calls refused, waiting for calls in flight");
       const idle = await this.inflight.idle(config.shutdownGraceMs);
@@ -204,8 +203,8 @@ export class P2PNode {
 
   /** Re-announces load when it moved enough to matter to balancers elsewhere. */
   private reportLoad(): void {
-    const load = { inflight: this.inflight.size, lag_ms: Math.round(this.loopDelay.mean / 1e6) };
-    this.loopDelay.reset();
+    const load = { inflight: this.inflight.size, lag_ms: Math.round(this.loopLag.meanMs()) };
+    this.loopLag.reset();
     if (Math.abs(load.inflight - this.lastLoad.inflight) < 5 && Math.abs(load.lag_ms - this.lastLoad.lag_ms) < 20) return;
     this.lastLoad = load;
     this.membership.updateMeta(this.meta());

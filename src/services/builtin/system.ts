@@ -1,5 +1,6 @@
 import { arch, cpus, freemem, hostname, loadavg, platform, release, totalmem, uptime } from "node:os";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
+import { LoopLag } from "../../util/loop-lag.js";
 import { BaseService } from "../base-service.js";
 import { serviceMethod } from "../method-options.js";
 import { VERSION } from "../../version.js";
@@ -13,17 +14,17 @@ export class SystemService extends BaseService {
   static override DESCRIPTION = "Node health, system information and resource metrics";
 
   private readonly startedAt = Date.now();
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 100 });
+  private readonly loopLag = new LoopLag(100);
   private lastCpu = process.cpuUsage();
   private lastCpuAt = performance.now();
   private lastElu = performance.eventLoopUtilization();
 
   override async initialize(): Promise<void> {
-    this.loopDelay.enable();
+    this.loopLag.start();
   }
 
   override async cleanup(): Promise<void> {
-    this.loopDelay.disable();
+    this.loopLag.stop();
   }
 
   @serviceMethod({ description: "Liveness of this node", public: true, idempotent: true })
@@ -79,8 +80,8 @@ export class SystemService extends BaseService {
       },
       event_loop: {
         utilization: round(elu.utilization),
-        delay_p50_ms: round(this.loopDelay.percentile(50) / 1e6),
-        delay_p99_ms: round(this.loopDelay.percentile(99) / 1e6),
+        delay_p50_ms: round(this.loopLag.percentileMs(50)),
+        delay_p99_ms: round(this.loopLag.percentileMs(99)),
       },
       uptime_s: Math.round(process.uptime()),
     };
