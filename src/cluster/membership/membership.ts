@@ -62,6 +62,8 @@ export class Membership {
   private readonly accusers = new Set<string>();
   /** accuser → the incarnation we last told it about, so each hears a refutation once. */
   private readonly told = new Map<string, number>();
+  /** Accusers who told us themselves in the current packet: always answered (see dispatch). */
+  private readonly directAccusers = new Set<string>();
   private started = false;
   private shutDown = false;
 
@@ -189,9 +191,14 @@ export class Membership {
     try {
       const packet = this.wire.receive(data);
       if (!packet) return;
-      if (!this.table.members.has(packet.sender)) this.pushPull.syncWithUnknown(from);
+      // Unknown, or dead to us while it is plainly talking: our view of it is stale (a
+      // refutation we missed, a restart), and a push-pull fixes it now rather than at the
+      // next reconnect round. Only our local view was wrong; this is how it heals fast.
+      const known = this.table.members.get(packet.sender);
+      if (!known || known.state === "dead") this.pushPull.syncWithUnknown(from);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
       if (this.accusers.size > 0) this.answerAccusers();
+      this.directAccusers.clear();
     } catch (err) {
       this.metrics.dropped("handler-error");
       this.log.warn({ from, err: err instanceof Error ? err.message : String(err) }, "membership: packet handler failed");
@@ -211,10 +218,21 @@ export class Membership {
       case MessageType.Alive:
         return this.table.aliveNode(msg);
       case MessageType.Suspect:
+        this.noteDirect(sender, msg);
         return this.table.suspectNode(msg);
       case MessageType.Dead:
+        this.noteDirect(sender, msg);
         return this.table.deadNode(msg);
     }
+  }
+
+  /**
+   * A suspicion about us sent by the accuser itself (a buddy ping or a reminder) means its
+   * timer is still running: it did not get our refutation, so it gets it again each time.
+   * Copies relayed by gossip are answered once per incarnation (they are many).
+   */
+  private noteDirect(sender: string, msg: { name: string; from: string }): void {
+    if (msg.name === this.table.selfName && msg.from === sender) this.directAccusers.add(sender);
   }
 
   /**
@@ -225,7 +243,7 @@ export class Membership {
     const self = this.table.self;
     for (const name of this.accusers) {
       const accuser = this.table.members.get(name);
-      if (!accuser || this.told.get(name) === self.incarnation) continue;
+      if (!accuser || (this.told.get(name) === self.incarnation && !this.directAccusers.has(name))) continue;
       if (this.told.size > 4096) this.told.clear();
       this.told.set(name, self.incarnation);
       this.wire.send(accuser.address, [
