@@ -191,11 +191,9 @@ export class Membership {
     try {
       const packet = this.wire.receive(data);
       if (!packet) return;
-      // Unknown, or dead to us while it is plainly talking: our view of it is stale (a
-      // refutation we missed, a restart), and a push-pull fixes it now rather than at the
-      // next reconnect round. Only our local view was wrong; this is how it heals fast.
       const known = this.table.members.get(packet.sender);
-      if (!known || known.state === "dead") this.pushPull.syncWithUnknown(from);
+      if (!known) this.pushPull.syncWithUnknown(from);
+      else if (known.state === "dead") this.tellDead(from, known);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
       if (this.accusers.size > 0) this.answerAccusers();
       this.directAccusers.clear();
@@ -224,6 +222,16 @@ export class Membership {
         this.noteDirect(sender, msg);
         return this.table.deadNode(msg);
     }
+  }
+
+  /**
+   * A member we hold dead is talking to us: our view is stale (we missed its refutation —
+   * a death only we believe — or it restarted). Telling it so, directly, makes it answer
+   * with its alive at once (a direct notice, always answered) instead of waiting for the
+   * next reconnect round; two small packets, where a push-pull would carry the full state.
+   */
+  private tellDead(address: string, member: Member): void {
+    this.wire.send(address, [{ type: MessageType.Dead, name: member.name, incarnation: member.incarnation, from: this.table.selfName }]);
   }
 
   /**
