@@ -70,6 +70,19 @@ describe("direct refutation", () => {
     expect(view("p")).toMatchObject({ state: "alive", incarnation: 1 });
   });
 
+  it("an overdue confirmation does not kill a member whose refutation arrived with it", async () => {
+    const p = rawPeer("p");
+    p.send(A, [alive("x", 0), { type: MessageType.Suspect, name: "x", incarnation: 0, from: "p" }]);
+    await settle();
+    const states: string[] = [];
+    node.onChange((m) => void (m.name === "x" && states.push(m.state)));
+    await settle(2_000); // past the minimum: one confirmation is now enough to fire
+    p.send(A, [{ type: MessageType.Suspect, name: "x", incarnation: 0, from: "q" }, alive("x", 1)]);
+    await settle(20);
+    expect(view("x")).toMatchObject({ state: "alive", incarnation: 1 });
+    expect(states).toEqual(["alive"]);
+  });
+
   it("keeps telling a suspect while it suspects it, so lost answers do not get it declared dead", async () => {
     // 21 members: the round-robin reaches p about once per 8 s, the suspicion window is ~9.5 s.
     const peers = Array.from({ length: 20 }, (_, i) => rawPeer(`m${i}`));
