@@ -30,7 +30,8 @@ export interface MembershipConfig {
  * longer than ≈ probe period + suspicion min (≈ 1.7 s at N = 30, ≈ 2–2.5 s at N = 100,
  * 1.2 s for N ≤ 10) is declared dead and has to refute (a flap), where memberlist's
  * profile rides out ~4 s+; probe traffic is 2.5 pings/s per member instead of 1.
- * Lifeguard (awareness, nacks, confirmations, direct refutation) keeps random loss from
+ * Lifeguard (awareness, nacks, confirmations, direct refutation, and suspicion holders
+ * re-telling the suspect each period until it answers them) keeps random loss from
  * turning into false positives. Clusters that stall for seconds should raise
  * probeIntervalMs / suspicionMult (memberlist's values are a valid choice).
  */

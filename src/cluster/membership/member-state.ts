@@ -51,6 +51,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 export class MemberTable {
   readonly members = new Map<string, Member>();
   private readonly suspicions = new Map<string, Suspicion>();
+  /** Suspect name → when we next tell it directly that we suspect it (see dueForNotice). */
+  private readonly noticeAt = new Map<string, number>();
   /** Set by leave(): news about ourselves is no longer refuted. */
   leaving = false;
   /** Members alive or suspect, kept up to date on every change (read on every packet). */
@@ -195,10 +197,30 @@ export class MemberTable {
   cancelAll(): void {
     for (const s of this.suspicions.values()) s.cancel();
     this.suspicions.clear();
+    this.noticeAt.clear();
   }
 
   isSuspected(name: string): boolean {
     return this.suspicions.has(name);
+  }
+
+  /**
+   * Suspects we have held for at least gapMs since we began suspecting them or last told
+   * them, now rescheduled gapMs later. Refutations normally reach us by gossip within a few
+   * hundred ms; one still missing after a probe period was lost on the way to us (it is
+   * retransmit-limited), and our own timer is the one that will fire. Telling the suspect
+   * directly until then gives it a fresh chance to answer us, whoever the first accuser was.
+   */
+  dueForNotice(gapMs: number): Member[] {
+    const now = this.clock.now();
+    const due: Member[] = [];
+    for (const [name, at] of this.noticeAt) {
+      const member = this.members.get(name);
+      if (at > now || !member || member.state !== "suspect") continue;
+      this.noticeAt.set(name, now + gapMs);
+      due.push(member);
+    }
+    return due;
   }
 
   private applyDead(member: Member, d: DeadMsg, options?: { onSent?: (n: number) => void; onDone?: () => void }): void {
@@ -226,15 +248,18 @@ export class MemberTable {
     const name = member.name;
     const suspicion = new Suspicion(this.clock, from, k, min, max, (confirmations) => {
       this.suspicions.delete(name);
+      this.noticeAt.delete(name);
       const current = this.members.get(name);
       if (!current || current.state !== "suspect" || current.incarnation !== incarnation) return;
       this.log.info({ name, confirmations }, "membership: suspect timed out, marking dead");
       this.deadNode({ type: MessageType.Dead, name, incarnation, from: this.selfName });
     });
     this.suspicions.set(name, suspicion);
+    this.noticeAt.set(name, this.clock.now() + this.config.probeIntervalMs);
   }
 
   private cancelSuspicion(name: string): void {
+    this.noticeAt.delete(name);
     const s = this.suspicions.get(name);
     if (!s) return;
     s.cancel();

@@ -62,6 +62,8 @@ export class Membership {
   private readonly accusers = new Set<string>();
   /** accuser → the incarnation we last told it about, so each hears a refutation once. */
   private readonly told = new Map<string, number>();
+  /** Accusers who told us themselves in the current packet: always answered (see dispatch). */
+  private readonly directAccusers = new Set<string>();
   private started = false;
   private shutDown = false;
 
@@ -189,9 +191,12 @@ export class Membership {
     try {
       const packet = this.wire.receive(data);
       if (!packet) return;
-      if (!this.table.members.has(packet.sender)) this.pushPull.syncWithUnknown(from);
+      const known = this.table.members.get(packet.sender);
+      if (!known) this.pushPull.syncWithUnknown(from);
+      else if (known.state === "dead") this.tellDead(from, known);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
       if (this.accusers.size > 0) this.answerAccusers();
+      this.directAccusers.clear();
     } catch (err) {
       this.metrics.dropped("handler-error");
       this.log.warn({ from, err: err instanceof Error ? err.message : String(err) }, "membership: packet handler failed");
@@ -211,10 +216,31 @@ export class Membership {
       case MessageType.Alive:
         return this.table.aliveNode(msg);
       case MessageType.Suspect:
+        this.noteDirect(sender, msg);
         return this.table.suspectNode(msg);
       case MessageType.Dead:
+        this.noteDirect(sender, msg);
         return this.table.deadNode(msg);
     }
+  }
+
+  /**
+   * A member we hold dead is talking to us: our view is stale (we missed its refutation —
+   * a death only we believe — or it restarted). Telling it so, directly, makes it answer
+   * with its alive at once (a direct notice, always answered) instead of waiting for the
+   * next reconnect round; two small packets, where a push-pull would carry the full state.
+   */
+  private tellDead(address: string, member: Member): void {
+    this.wire.send(address, [{ type: MessageType.Dead, name: member.name, incarnation: member.incarnation, from: this.table.selfName }]);
+  }
+
+  /**
+   * A suspicion about us sent by the accuser itself (a buddy ping or a reminder) means its
+   * timer is still running: it did not get our refutation, so it gets it again each time.
+   * Copies relayed by gossip are answered once per incarnation (they are many).
+   */
+  private noteDirect(sender: string, msg: { name: string; from: string }): void {
+    if (msg.name === this.table.selfName && msg.from === sender) this.directAccusers.add(sender);
   }
 
   /**
@@ -225,7 +251,7 @@ export class Membership {
     const self = this.table.self;
     for (const name of this.accusers) {
       const accuser = this.table.members.get(name);
-      if (!accuser || this.told.get(name) === self.incarnation) continue;
+      if (!accuser || (this.told.get(name) === self.incarnation && !this.directAccusers.has(name))) continue;
       if (this.told.size > 4096) this.told.clear();
       this.told.set(name, self.incarnation);
       this.wire.send(accuser.address, [

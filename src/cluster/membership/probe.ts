@@ -116,6 +116,21 @@ export class Prober {
     this.schedule(periodMs);
     const target = this.nextTarget();
     if (target) this.probe(target, periodMs);
+    this.remindSuspects(periodMs, target?.name);
+  }
+
+  /**
+   * Buddy system beyond the round-robin: a suspect is probed by us only once per ~N periods,
+   * longer than the suspicion window, so while we hold a suspicion we tell the suspect
+   * directly once per period (after the first). It answers each such notice with its alive,
+   * straight to us, so a refutation we missed as gossip cannot let our timer kill it.
+   */
+  private remindSuspects(periodMs: number, probed: string | undefined): void {
+    const self = this.table.selfName;
+    for (const m of this.table.dueForNotice(periodMs)) {
+      if (m.name === probed) continue; // that ping already carries the suspicion
+      this.wire.send(m.address, [{ type: MessageType.Suspect, name: m.name, incarnation: m.incarnation, from: self }]);
+    }
   }
 
   private nextTarget(): Member | null {

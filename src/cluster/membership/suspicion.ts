@@ -47,8 +47,9 @@ export class Suspicion {
     const elapsed = this.clock.now() - this.start;
     const remaining = remainingSuspicionTime(this.confirmations, this.k, elapsed, this.minMs, this.maxMs);
     this.timer?.cancel();
-    if (remaining > 0) this.timer = this.clock.setTimeout(() => this.fire(), remaining);
-    else this.fire();
+    // Overdue: fire on the next turn, never from inside packet handling, so whatever else
+    // has already arrived (after a stall, the refutation is often right behind) counts first.
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, remaining));
     return true;
   }
 

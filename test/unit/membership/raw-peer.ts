@@ -8,6 +8,8 @@ import type { Clock } from "../../../src/util/clock.js";
 export class RawPeer {
   readonly transport: MemoryTransport;
   readonly received: Packet[] = [];
+  /** Optional scripted behaviour, called for each packet received. */
+  onPacket: ((packet: Packet, from: string) => void) | null = null;
 
   constructor(
     net: MemoryNetwork,
@@ -17,9 +19,12 @@ export class RawPeer {
     private readonly clock: Clock,
   ) {
     this.transport = net.transport(address);
-    this.transport.setPacketHandler((_from, data) => {
+    this.transport.setPacketHandler((from, data) => {
       const plain = keyring.open(data, "gossip");
-      if (plain) this.received.push(decodePacket(plain));
+      if (!plain) return;
+      const packet = decodePacket(plain);
+      this.received.push(packet);
+      this.onPacket?.(packet, from);
     });
   }
 
