@@ -7,6 +7,9 @@ import { constLabelText, FastCounter, FastHistogram, type HistogramCell } from "
  */
 export class NodeMetrics {
   readonly registry = new Registry();
+  private readonly nodeLabel: string;
+  /** Hot-path series rendered by us after prom-client's text. */
+  private readonly fast: (FastCounter | FastHistogram)[] = [];
   private readonly rpcRequests: FastCounter;
   private readonly rpcDuration: FastHistogram;
   /** service → method → its duration cell and one request cell per code: no string building per call. */
@@ -15,9 +18,9 @@ export class NodeMetrics {
   constructor(nodeId: string, withProcessMetrics = true) {
     this.registry.setDefaultLabels({ node: nodeId });
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: "p2p_process_", eventLoopMonitoringPrecision: 50 });
-    const node = constLabelText({ node: nodeId });
-    this.rpcRequests = new FastCounter("p2p_rpc_requests_total", "RPC calls received by this node, by service, method and result code (OK on success)", ["service", "method", "code"], node);
-    this.rpcDuration = new FastHistogram("p2p_rpc_duration_seconds", "Duration of RPC calls received by this node", ["service", "method"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], node);
+    this.nodeLabel = constLabelText({ node: nodeId });
+    this.rpcRequests = this.fastCounter("p2p_rpc_requests_total", "RPC calls received by this node, by service, method and result code (OK on success)", ["service", "method", "code"]);
+    this.rpcDuration = this.fastHistogram("p2p_rpc_duration_seconds", "Duration of RPC calls received by this node", ["service", "method"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   }
 
   rpc(service: string, method: string, code: string, seconds: number): void {
@@ -29,6 +32,19 @@ export class NodeMetrics {
     if (!counter) entry.codes.set(code, (counter = this.rpcRequests.cell([service, method, code])));
     counter.value += 1;
     entry.duration.observe(seconds);
+  }
+
+  /** A counter for hot paths: keep the cells it hands out. */
+  fastCounter(name: string, help: string, labelNames: readonly string[]): FastCounter {
+    const metric = new FastCounter(name, help, labelNames, this.nodeLabel);
+    this.fast.push(metric);
+    return metric;
+  }
+
+  fastHistogram(name: string, help: string, labelNames: readonly string[], buckets: number[]): FastHistogram {
+    const metric = new FastHistogram(name, help, labelNames, buckets, this.nodeLabel);
+    this.fast.push(metric);
+    return metric;
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
@@ -44,7 +60,7 @@ export class NodeMetrics {
   }
 
   async text(): Promise<string> {
-    return `${await this.registry.metrics()}${this.rpcRequests.render()}\n${this.rpcDuration.render()}\n`;
+    return `${await this.registry.metrics()}${this.fast.map((m) => `${m.render()}\n`).join("")}`;
   }
 
   get contentType(): string {

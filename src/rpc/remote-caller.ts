@@ -1,5 +1,5 @@
 import { trace, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 import type { ClusterRegistry } from "../cluster/registry.js";
@@ -12,6 +12,11 @@ import type { CallContext } from "./context.js";
 import type { CallResult, RemoteCaller } from "./router.js";
 import type { RpcClientMetrics } from "./rpc-metrics.js";
 import type { BalancerName } from "./balancers/types.js";
+
+/** 16 hex digits; randomUUID draws from a cached entropy pool (randomBytes would be a syscall per call). */
+function newSpanId(): string {
+  return randomUUID().replace(/-/g, "").slice(0, 16);
+}
 
 export interface ClusterCallerDeps {
   pool: PeerLinkPool;
@@ -39,7 +44,7 @@ export class ClusterCaller implements RemoteCaller {
     const balancer = ctx.balancer ?? this.serviceBalancer(hosts, service) ?? deps.defaultBalancer;
     const span = this.tracer.startSpan(`${service}.${method}`, { kind: SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } });
     const spanContext = span.spanContext();
-    const traceparent = `00-${ctx.traceId}-${spanContext.traceId === ctx.traceId ? spanContext.spanId : randomBytes(8).toString("hex")}-01`;
+    const traceparent = `00-${ctx.traceId}-${spanContext.traceId === ctx.traceId ? spanContext.spanId : newSpanId()}-01`;
     let attempts = 0;
     try {
       const out = await callWithResilience(deps.pipelines[balancer], {
