@@ -139,11 +139,14 @@ describe("distributed RPC", () => {
   });
 
   it("every host gone: a quick 503, and 404 for what never existed", async () => {
-    await Promise.all(workers.slice(0, 2).map((w) => w.stop()));
+    const stopped = Date.now();
+    const codes = await Promise.all(workers.slice(0, 2).map((w) => w.stop()));
+    expect(codes).toEqual([0, 0]);
+    const drainMs = Date.now() - stopped;
     await waitFor(async () => {
       const seen = await statesSeenBy(coord);
       return ["w-a", "w-b"].every((id) => seen[id] === "left");
-    }, 10_000);
+    }, 10_000, () => `w-a and w-b to be left (stopping took ${drainMs} ms)`);
     const started = Date.now();
     const res = await call(coord, "worker_svc/whoami");
     expect(res.status).toBe(503);
