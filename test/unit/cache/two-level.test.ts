@@ -4,16 +4,8 @@ import { MemoryBusNetwork } from "../../../src/cache/invalidation.js";
 import { ServiceCache } from "../../../src/cache/service-cache.js";
 import { TwoLevelCache } from "../../../src/cache/two-level.js";
 import { FakeClock } from "../../../src/util/clock.js";
+import { deferred } from "../../helpers/deferred.js";
 
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe("TwoLevelCache without Redis", () => {
   it("reports the shared level as disabled", () => {

@@ -1,3 +1,4 @@
+import { freePort } from "../../helpers/launcher.js";
 import { createServer as createTcpServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { P2PError } from "../../../src/errors.js";
@@ -22,13 +23,6 @@ async function rejection(p: Promise<unknown>): Promise<P2PError> {
   throw new Error("expected a rejection");
 }
 
-async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 afterEach(cleanupAll);
 
