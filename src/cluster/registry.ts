@@ -64,7 +64,7 @@ export class ClusterRegistry {
     return this.member(nodeId)?.meta?.services.find((s) => s.name === service);
   }
 
-  /** The oldest alive coordinator (earliest started_at, then smallest id): stable while it lives. */
+  /** The oldest live coordinator (earliest started_at, then smallest id); a suspect one keeps the role until declared dead, so a suspicion alone never moves leadership. */
   leader(): string | null {
     return this.current().leader;
   }
@@ -116,7 +116,7 @@ export class ClusterRegistry {
         if (list) list.push(m);
         else hosts.set(s.name, [m]);
       }
-      if (m.meta.role === "coordinator" && m.state === "alive") {
+      if (m.meta.role === "coordinator" && (m.state === "alive" || m.state === "suspect")) {
         if (!leader || m.meta.started_at < leader.meta!.started_at || (m.meta.started_at === leader.meta!.started_at && m.nodeId < leader.nodeId)) {
           leader = m;
         }

@@ -88,6 +88,9 @@ describe("registry", () => {
     members = [...members, member("c0", "coordinator", 300)];
     listeners.forEach((l) => l());
     expect(registry.leader()).toBe("c2");
+    members = members.map((m) => (m.nodeId === "c2" ? { ...m, state: "suspect" as const } : m));
+    listeners.forEach((l) => l());
+    expect(registry.leader()).toBe("c2");
     members = members.map((m) => (m.nodeId === "c2" ? { ...m, state: "dead" as const } : m));
     listeners.forEach((l) => l());
     expect(registry.leader()).toBe("c1");
