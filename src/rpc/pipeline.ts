@@ -86,6 +86,11 @@ export interface ResilientCall<T> extends BalanceContext {
   maxAttempts?: number;
   /** Cap of one attempt (ms); default: whatever is left of the deadline. */
   attemptTimeoutMs?: number;
+  /**
+   * The attempt itself rejects with TIMEOUT once `remainingMs` has passed (the peer link does),
+   * so the pipeline need not arm a second timer for it.
+   */
+  attemptEnforcesDeadline?: boolean;
   /** Send the call to `nodeId` with `remainingMs` of budget; resolve with its result. */
   attempt: (nodeId: string, remainingMs: number) => Promise<T>;
 }
@@ -162,6 +167,7 @@ function runAttempt<T>(clock: Clock, call: ResilientCall<T>, nodeId: string): Pr
         : err;
     });
   }
+  if (call.attemptEnforcesDeadline) return invoke(call, nodeId, remaining);
   return withDeadline(invoke(call, nodeId, remaining), limit, clock);
 }
 

@@ -53,6 +53,8 @@ export class ClusterCaller implements RemoteCaller {
         candidates: hosts.map((h) => ({ nodeId: h.nodeId, local: false })),
         deadline: Deadline.after(remaining, deps.clock),
         idempotent: meta.idempotent,
+        // The peer link times each call out at the budget it is given.
+        attemptEnforcesDeadline: true,
         attempt: (nodeId, remainingMs) => {
           attempts += 1;
           return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent });

@@ -69,3 +69,14 @@ describe("cluster caller", () => {
     expect(err.answeredBy).toBe(sent[0]!.target.nodeId);
   });
 });
+
+describe("cluster caller deadlines", () => {
+  it("a hop that never answers ends with TIMEOUT at the caller's deadline (the link's own timer)", async () => {
+    const { caller, members, ctx, sent } = setup(
+      (_target, call) => new Promise((_resolve, reject) => setTimeout(() => reject(new P2PError("TIMEOUT", `no answer within ${call.timeoutMs} ms`)), 20)),
+    );
+    const err = (await caller.call(members, ctx, "svc", "m", {}, { name: "m", public: true, idempotent: false }).catch((e: unknown) => e)) as P2PError;
+    expect(err.code).toBe("TIMEOUT");
+    expect(sent).toHaveLength(1);
+  });
+});
