@@ -24,7 +24,7 @@ import { RpcClientMetrics } from "./rpc/rpc-metrics.js";
 import { PeerLinkPool, PeerLinkServer } from "./rpc/peer-link/index.js";
 import { createLinkHandler, INTERNAL_SERVICE } from "./rpc/link-handler.js";
 import { NodeCache } from "./cache/node-cache.js";
-import type { InvalidationSelector } from "./cache/index.js";
+import type { InvalidationSelector } from "./cache/cache.js";
 import { buildApp } from "./api/app.js";
 import { UpgradeRouter } from "./transport/upgrade.js";
 import { splitHostPort } from "./transport/transport.js";
@@ -53,7 +53,7 @@ export class P2PNode {
   readonly membership: GossipMembership;
   readonly registry: ClusterRegistry;
   readonly router: Router;
-  readonly cache: NodeCache;
+  private cacheInstance: NodeCache | null = null;
   private readonly clock: Clock;
   private readonly keyring: Keyring;
   private readonly pool: PeerLinkPool;
@@ -85,7 +85,6 @@ export class P2PNode {
       clock: this.clock,
     });
     this.registry = new ClusterRegistry(this.membership);
-    this.cache = new NodeCache(config, this.metrics, this.logger, (selector) => this.sendInvalidation(selector));
     this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }) });
     // One pipeline per balancing strategy, all sharing stats, breakers and bulkheads.
     const shared = createPipelineDeps({ clock: this.clock, random: systemRandom });
@@ -93,7 +92,7 @@ export class P2PNode {
       BALANCER_NAMES.map((name) => [name, { ...shared, balancer: createBalancer(name, { random: systemRandom, stats: shared.stats }) }]),
     ) as Record<BalancerName, PipelineDeps>;
     const clientMetrics = new RpcClientMetrics(this.metrics, shared.breakers);
-    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, cache: this.cache });
+    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics });
     this.router.setRemote(new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics }));
     this.linkServer = new PeerLinkServer({
       nodeId: config.nodeId,
@@ -104,7 +103,7 @@ export class P2PNode {
         clock: this.clock,
         inflight: this.inflight,
         isDraining: () => this.draining,
-        invalidateLocal: (selector) => this.cache.bus.deliver(selector),
+        invalidateLocal: (selector) => this.cacheInstance?.bus.deliver(selector),
       }),
     });
     this.linkServer.attach(this.upgrades);
@@ -114,6 +113,11 @@ export class P2PNode {
   get app(): FastifyInstance {
     if (!this.appInstance) throw new Error("node not started");
     return this.appInstance;
+  }
+
+  get cache(): NodeCache {
+    if (!this.cacheInstance) throw new Error("node not started");
+    return this.cacheInstance;
   }
 
   get draining(): boolean {
@@ -127,6 +131,8 @@ export class P2PNode {
 
   async start(): Promise<void> {
     const { config, logger } = this;
+    this.cacheInstance = await NodeCache.create(config, this.metrics, logger, (selector) => this.sendInvalidation(selector));
+    this.router.setCache(this.cacheInstance);
     await loadAllServices({
       local: this.local,
       servicesDir: config.servicesDir,
@@ -149,7 +155,7 @@ export class P2PNode {
       logger,
       inflight: this.inflight,
       clock: this.clock,
-      health: { degradedReasons: () => [this.cache.degradedReason()].filter((r): r is string => r !== null) },
+      health: { degradedReasons: () => [this.cacheInstance?.degradedReason() ?? null].filter((r): r is string => r !== null) },
       isDraining: () => this.draining,
       startedAt: this.startedAt,
       invalidateCache: (selector) => this.cache.invalidate(selector),
@@ -180,7 +186,7 @@ export class P2PNode {
     await cleanupAllServices(this.local, logger, config.serviceLifecycleTimeoutMs);
     await this.pool.close();
     await this.linkServer.close();
-    await this.cache.close().catch(() => undefined);
+    await this.cacheInstance?.close().catch(() => undefined);
     await this.membership.shutdown();
     if (this.appInstance) await this.appInstance.close();
     this.state = "stopped";

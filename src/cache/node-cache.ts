@@ -4,37 +4,39 @@ import type { NodeMetrics } from "../metrics/metrics.js";
 import type { Logger } from "../log.js";
 import type { CallResult, MethodResultCache } from "../rpc/router.js";
 import type { ServiceCacheApi } from "../services/service-cache-api.js";
-import { createNodeCache, methodCacheKey, ServiceCache, type CacheMetricsSink, type InvalidationSelector, type TwoLevelCache } from "./index.js";
+import { methodCacheKey, type CacheMetricsSink, type InvalidationSelector } from "./cache.js";
+import { createNodeCache } from "./create.js";
+import { ServiceCache } from "./service-cache.js";
+import type { TwoLevelCache } from "./two-level.js";
 import { ClusterInvalidationBus } from "./cluster-bus.js";
 
 /** The node's cache: levels, cluster bus, metrics, health reason, and the faces the node hands out. */
 export class NodeCache implements MethodResultCache {
-  readonly cache: TwoLevelCache;
-  readonly bus: ClusterInvalidationBus;
-
-  constructor(
+  private constructor(
     private readonly config: Config,
-    metrics: NodeMetrics,
-    logger: Logger,
-    send: (selector: InvalidationSelector) => Promise<void>,
-  ) {
-    this.bus = new ClusterInvalidationBus(send);
-    this.cache = createNodeCache({
+    readonly cache: TwoLevelCache,
+    readonly bus: ClusterInvalidationBus,
+  ) {}
+
+  static async create(config: Config, metrics: NodeMetrics, logger: Logger, send: (selector: InvalidationSelector) => Promise<void>): Promise<NodeCache> {
+    const bus = new ClusterInvalidationBus(send);
+    const cache = await createNodeCache({
       // Keys live under p2p:<namespace>: so clusters sharing a Redis never mix.
       namespace: createHash("sha256").update(config.secrets.clusterKey ?? "development").digest("hex").slice(0, 12),
       nodeId: config.nodeId,
       redisUrl: config.redisUrl,
-      bus: this.bus,
+      bus,
       metrics: prometheusSink(metrics),
     });
     if (config.redisUrl) {
-      this.cache.onStatusChange((status) => {
+      cache.onStatusChange((status) => {
         if (status.state === "up") logger.info("redis cache level is up");
         else logger.warn({ reason: status.reason }, "redis cache level is down: calls go on with the memory level");
       });
     } else {
       logger.info("cache: memory level only (no --redis-url)");
     }
+    return new NodeCache(config, cache, bus);
   }
 
   async getOrLoad(service: string, method: string, params: Record<string, unknown>, ttlMs: number, load: () => Promise<CallResult>): Promise<CallResult> {

@@ -207,7 +207,7 @@ describe("two-level cache over a real Redis", () => {
 
   it("a Redis that was never reachable: status down with the reason, every op answers at once", async () => {
     const port = await freePort();
-    const cache = createNodeCache({ namespace: "none", nodeId: "x", redisUrl: `redis://127.0.0.1:${port}` });
+    const cache = await createNodeCache({ namespace: "none", nodeId: "x", redisUrl: `redis://127.0.0.1:${port}` });
     open.push(cache);
     await eventually(() => /ECONNREFUSED/.test(cache.status().reason ?? ""), 2_000);
     expect(cache.status().state).toBe("down");
@@ -229,13 +229,13 @@ describe("two-level cache over a real Redis", () => {
 
   it("createNodeCache wires Redis, pub/sub and an extra bus", async () => {
     const ns = `t${process.pid}-factory`;
-    const a = createNodeCache({ namespace: ns, nodeId: "a", redisUrl: redis.url });
-    const b = createNodeCache({ namespace: ns, nodeId: "b", redisUrl: redis.url });
+    const a = await createNodeCache({ namespace: ns, nodeId: "a", redisUrl: redis.url });
+    const b = await createNodeCache({ namespace: ns, nodeId: "b", redisUrl: redis.url });
     open.push(a, b);
     expect(await a.l2!.waitUntilUp(3_000)).toBe(true);
     expect(await b.l2!.waitUntilUp(3_000)).toBe(true);
     await a.set("s:x:k", 1, { ttlMs: 10_000 });
     expect(await b.get("s:x:k")).toBe(1);
-    expect(createNodeCache({ namespace: ns, nodeId: "c" }).status()).toEqual({ state: "disabled" });
+    expect((await createNodeCache({ namespace: ns, nodeId: "c" })).status()).toEqual({ state: "disabled" });
   });
 });
