@@ -112,10 +112,9 @@ export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const services: Record<string, unknown> = {};
       for (const [name, nodeIds] of Object.entries(registry.serviceMap())) {
         const hosts = registry.hostsOf(name);
-        const methods = new Map<string, unknown>();
-        for (const h of hosts) for (const s of h.meta?.services ?? []) if (s.name === name) for (const m of s.methods) if (!methods.has(m.name)) methods.set(m.name, m);
+        const methodNames = new Set(hosts.flatMap((h) => registry.serviceOn(h.nodeId, name)?.methods.map((m) => m.name) ?? []));
         services[name] = {
-          methods: [...methods.values()],
+          methods: [...methodNames].map((m) => registry.method(name, m)),
           alive_nodes: nodeIds,
           nodes: hosts.map((h) => ({ node_id: h.nodeId, state: h.state, address: h.address, version: h.meta?.services.find((s) => s.name === name)?.version })),
         };
