@@ -25,8 +25,42 @@ interface DriveResult {
   calls: number;
 }
 
-function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = []) {
-  return spawnProcess("taskset", ["-c", String(core), process.execPath, join(root, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], secrets);
+function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = [], env: Record<string, string> = secrets) {
+  return spawnProcess("taskset", ["-c", String(core), process.execPath, join(root, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], env);
+}
+
+/** Caller + callee pinned to a core each; the caller's service drives calls at 1 and 100 in flight. */
+async function p2pRemote(env: Record<string, string>, ports: [number, number]): Promise<Record<number, DriveResult>> {
+  const [portA, portB] = ports;
+  const a = p2pNode(0, "coordinator", portA, `bench-a-${portA}`, join(root, "bench/services/caller"), [], env);
+  const b = p2pNode(1, "worker", portB, `bench-b-${portB}`, join(root, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`], env);
+  const out: Record<number, DriveResult> = {};
+  try {
+    await waitHttp(`http://127.0.0.1:${portA}/health`);
+    await waitHttp(`http://127.0.0.1:${portB}/health`);
+    await waitFor(() => rpc(portA, "bench_echo/echo", {}), 20_000);
+    for (const concurrency of [1, 100]) {
+      await rpc(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });
+      out[concurrency] = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
+    }
+  } finally {
+    await stop(a);
+    await stop(b);
+  }
+  return out;
+}
+
+async function waitFor(attempt: () => Promise<unknown>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await attempt();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 async function rpc<T>(port: number, path: string, params: object): Promise<T> {
@@ -48,31 +82,23 @@ function runMoleculer(args: string[], core: number): Promise<DriveResult> {
 const row = (name: string, r: DriveResult) => `| ${name} | ${r.rps} | ${r.p50_ms.toFixed(3)} | ${r.p99_ms.toFixed(3)} |`;
 const lines: string[] = [];
 
-// 1 + 2: two P2P nodes.
-const portA = 19301;
-const portB = 19302;
-const a = p2pNode(0, "coordinator", portA, "bench-a", join(root, "bench/services/caller"));
-const b = p2pNode(1, "worker", portB, "bench-b", join(root, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`]);
-const p2p: Record<number, DriveResult> = {};
+// 1: P2P Core, encrypted link (cluster key) and plaintext link (no key, like Moleculer's TCP).
+const p2p = await p2pRemote(secrets, [19301, 19302]);
+const { P2P_CLUSTER_KEY: _unused, ...plainSecrets } = secrets;
+void _unused;
+const p2pPlain = await p2pRemote(plainSecrets, [19303, 19304]);
+
+// 2: client → A → B over HTTP, next to client → B.
+const portA = 19305;
+const portB = 19306;
+const a = p2pNode(0, "coordinator", portA, "bench-http-a", join(root, "bench/services/caller"));
+const b = p2pNode(1, "worker", portB, "bench-http-b", join(root, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`]);
 let httpVia: DriveResult | undefined;
 let httpDirect: DriveResult | undefined;
 try {
   await waitHttp(`http://127.0.0.1:${portA}/health`);
   await waitHttp(`http://127.0.0.1:${portB}/health`);
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      await rpc(portA, "bench_echo/echo", {});
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  for (const concurrency of [1, 100]) {
-    await rpc(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });
-    p2p[concurrency] = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
-  }
+  await waitFor(() => rpc(portA, "bench_echo/echo", {}), 20_000);
   const body = JSON.stringify({ params: { x: 1, s: "payload" } });
   const headers = { authorization: `Bearer ${token}` };
   const toResult = (r: Awaited<ReturnType<typeof load>>): DriveResult => ({ rps: r.rps, p50_ms: r.p50, p99_ms: r.p99, calls: 0 });
@@ -110,9 +136,16 @@ const molLocal = await runMoleculer(["local", String(SECONDS), "100"], 0);
 
 lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each)\n`);
 lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
-lines.push(row("P2P Core, 1 in flight", p2p[1]!), row("Moleculer 0.15 TCP, 1 in flight", mol[1]!), row("P2P Core, 100 in flight", p2p[100]!), row("Moleculer 0.15 TCP, 100 in flight", mol[100]!));
-lines.push(`\nthroughput ratio at 100 in flight: P2P / Moleculer = ${(p2p[100]!.rps / mol[100]!.rps).toFixed(2)} (target >= 1.0)`);
-lines.push(`p50 at 1 in flight: P2P ${p2p[1]!.p50_ms.toFixed(3)} ms vs Moleculer ${mol[1]!.p50_ms.toFixed(3)} ms (target: P2P <= Moleculer)`);
+lines.push(
+  row("P2P Core, encrypted link, 1 in flight", p2p[1]!),
+  row("P2P Core, plaintext link, 1 in flight", p2pPlain[1]!),
+  row("Moleculer 0.15 TCP (plaintext), 1 in flight", mol[1]!),
+  row("P2P Core, encrypted link, 100 in flight", p2p[100]!),
+  row("P2P Core, plaintext link, 100 in flight", p2pPlain[100]!),
+  row("Moleculer 0.15 TCP (plaintext), 100 in flight", mol[100]!),
+);
+lines.push(`\nthroughput ratio at 100 in flight: P2P / Moleculer = ${(p2p[100]!.rps / mol[100]!.rps).toFixed(2)} encrypted, ${(p2pPlain[100]!.rps / mol[100]!.rps).toFixed(2)} plaintext (target >= 1.0)`);
+lines.push(`p50 at 1 in flight: P2P ${p2p[1]!.p50_ms.toFixed(3)} ms encrypted, ${p2pPlain[1]!.p50_ms.toFixed(3)} ms plaintext vs Moleculer ${mol[1]!.p50_ms.toFixed(3)} ms (target: P2P <= Moleculer)`);
 lines.push(`\n## Client over HTTP (autocannon, 50 connections, ${SECONDS} s)\n`);
 lines.push("| path | req/s | p50 ms | p99 ms |", "|---|---|---|---|");
 lines.push(row("client → B (B runs it)", httpDirect!), row("client → A → B (peer link hop)", httpVia!));
