@@ -159,6 +159,8 @@ describe("RPC", () => {
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(2000);
     expect((await rpc("example_service/hello", { headers: { "x-p2p-timeout-ms": "soon" } })).status).toBe(400);
+    expect((await rpc("example_service/hello", { headers: { "x-p2p-balancer": "fastest" } })).body).toMatchObject({ error: { code: "BAD_REQUEST" } });
+    expect((await rpc("example_service/hello", { headers: { "x-p2p-balancer": "random", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } })).status).toBe(200);
   });
 
   it("service proxies call other services with the caller's deadline", async () => {
