@@ -29,6 +29,8 @@ export class NodeCache implements MethodResultCache {
       metrics: prometheusSink(metrics),
     });
     if (config.redisUrl) {
+      // A node starts healthy when Redis is reachable; an unreachable one delays start by 2 s at most.
+      if (!(await cache.waitUntilUp(2000))) logger.warn({ reason: cache.status().reason }, "redis is not reachable yet: starting with the memory level");
       cache.onStatusChange((status) => {
         if (status.state === "up") logger.info("redis cache level is up");
         else logger.warn({ reason: status.reason }, "redis cache level is down: calls go on with the memory level");

@@ -65,6 +65,11 @@ export class TwoLevelCache implements Cache {
   }
 
   /** Up/down changes of the shared level; never fires without one. */
+  /** Resolves true once the shared level answers (at once without one), false after timeoutMs. */
+  waitUntilUp(timeoutMs: number): Promise<boolean> {
+    return this.l2 ? this.l2.waitUntilUp(timeoutMs) : Promise.resolve(true);
+  }
+
   onStatusChange(listener: (status: RedisStatus) => void): () => void {
     return this.l2 ? this.l2.onStatusChange(listener) : () => {};
   }
