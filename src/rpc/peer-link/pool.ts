@@ -91,10 +91,10 @@ export class PeerLinkPool {
     this.counters.adopted++;
     this.track(conn);
     const entry = this.entries.get(conn.peerId);
-    if (entry?.conn?.usable) return; // keep the one found first
-    if (entry) entry.conn = conn;
-    else this.entries.set(conn.peerId, { host: null, port: null, conn, connecting: null });
     this.logger.debug({ peer: conn.peerId }, "peer link adopted");
+    if (!entry) this.entries.set(conn.peerId, { host: null, port: null, conn, connecting: null });
+    else if (!entry.conn?.usable) entry.conn = conn;
+    else this.settle(entry, conn.peerId);
   }
 
   /** Closes the connections to `nodeId` (their in-flight calls fail at once); the next call reconnects. */
@@ -185,6 +185,20 @@ export class PeerLinkPool {
     });
   }
 
+  /**
+   * Both nodes dialled each other at once. Both sides agree without talking: the link the
+   * node with the smaller id opened stays; its opener retires the other one with a goaway
+   * (no new calls either way; it closes once the calls on it are answered).
+   */
+  private settle(entry: Entry, nodeId: string): LinkConnection | null {
+    const dialler = this.opts.nodeId < nodeId;
+    const kept = [...this.live].find((c) => c.peerId === nodeId && c.usable && c.outbound === dialler);
+    if (!kept) return entry.conn;
+    entry.conn = kept;
+    for (const c of this.live) if (c.peerId === nodeId && c !== kept && c.outbound) c.goaway();
+    return kept;
+  }
+
   /** Another open link to `nodeId` (the one both nodes opened at once), if any. */
   private usableLink(nodeId: string): LinkConnection | null {
     for (const conn of this.live) if (conn.peerId === nodeId && conn.usable) return conn;
@@ -209,10 +223,9 @@ export class PeerLinkPool {
       this.counters.connectsOpened++;
       this.track(conn);
       this.logger.debug({ peer: target.nodeId }, "peer link open");
-      // The peer's link adopted meanwhile was found first: keep it; this one serves the peer.
-      if (entry.conn?.usable) return entry.conn;
-      entry.conn = conn;
-      return conn;
+      if (!entry.conn?.usable) return (entry.conn = conn);
+      // The peer dialled this node meanwhile: two links, one of them goes.
+      return this.settle(entry, target.nodeId) ?? conn;
     } catch (err) {
       entry.connecting = null;
       if (err instanceof P2PError) throw err;

@@ -67,10 +67,38 @@ describe("two-way peer link", () => {
     ]);
     expect(toB.every((r, i) => (r as { i: number }).i === i)).toBe(true);
     expect(toA.every((r, i) => (r as { i: number }).i === i)).toBe(true);
-    expect(tcpConnections(a, b)).toBeLessThanOrEqual(2);
-    // No connection is opened after the race.
+    expect(tcpConnections(a, b)).toBe(2); // both dialled in the same tick
+    // Both sides settle on one link (the one the smaller id opened); no new one is opened.
+    await expect.poll(() => a.link.stats().connections + b.link.stats().connections).toBe(1);
+    await expect.poll(() => a.pool.stats().connections).toBe(1);
+    await expect.poll(() => b.pool.stats().connections).toBe(1);
+    const opened = tcpConnections(a, b);
     await Promise.all([a.pool.call(b.target, call("x")), b.pool.call(a.target, call("x"))]);
-    expect(tcpConnections(a, b)).toBeLessThanOrEqual(2);
+    expect(tcpConnections(a, b)).toBe(opened);
+  });
+
+  it("retiring the duplicate link of a simultaneous dial breaks no call on it", async () => {
+    // Hold calls on both links so that the retired one must drain, not break.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = (self: string) => async (c: LinkCall, from: string) => {
+      await gate;
+      return { at: self, from, i: c.params.i };
+    };
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: slow("a") });
+    const b = await startPeer({ nodeId: "b", secret: SECRET, handler: slow("b") });
+    const calls = await Promise.all(
+      [0, 1, 2, 3, 4, 5, 6, 7].map(async (i) => {
+        await new Promise((r) => setImmediate(r));
+        return [a.pool.call(b.target, call("x", { i }, 5000)), b.pool.call(a.target, call("x", { i }, 5000))];
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    const results = await Promise.all(calls.flat());
+    expect(results).toHaveLength(16);
+    expect(tcpConnections(a, b)).toBe(2); // both dialled in the same tick
+    await expect.poll(() => a.link.stats().connections + b.link.stats().connections).toBe(1);
   });
 
   it("a break of the shared connection fails the calls of both directions at once", async () => {
