@@ -93,8 +93,12 @@ export class PeerLinkPool {
     const entry = this.entries.get(conn.peerId);
     this.logger.debug({ peer: conn.peerId }, "peer link adopted");
     if (!entry) this.entries.set(conn.peerId, { host: null, port: null, conn, connecting: null });
-    else if (!entry.conn?.usable) entry.conn = conn;
-    else this.settle(entry, conn.peerId);
+    else if (!entry.conn?.usable) {
+      entry.conn = conn;
+      // The peer may have restarted elsewhere: its address is learnt again from the next call.
+      entry.host = null;
+      entry.port = null;
+    } else this.settle(entry, conn.peerId);
   }
 
   /** Closes the connections to `nodeId` (their in-flight calls fail at once); the next call reconnects. */
@@ -161,18 +165,21 @@ export class PeerLinkPool {
   private connection(target: LinkTarget): Promise<LinkConnection> {
     let entry = this.entries.get(target.nodeId);
     if (entry && !sameAddress(entry, target)) {
-      // The node moved (restart on another address): the old connection is stale.
-      this.drop(target.nodeId);
+      // The node moved (restart on another address): links dialled to the old one are stale.
+      // Links it opened to this node prove its id wherever it is, so they stay usable.
+      this.entries.delete(target.nodeId);
+      for (const conn of this.live) if (conn.peerId === target.nodeId && conn.outbound) conn.close("peer moved");
       entry = undefined;
     }
-    if (entry && !entry.conn?.usable) entry.conn = this.usableLink(target.nodeId);
-    if (entry?.conn) return Promise.resolve(entry.conn);
-    if (entry?.connecting) return entry.connecting;
-    const fresh: Entry = entry ?? { host: target.host, port: target.port, conn: null, connecting: null };
-    fresh.conn = null;
-    this.entries.set(target.nodeId, fresh);
-    const attempt = this.openConnection(target, fresh);
-    fresh.connecting = attempt;
+    if (!entry) {
+      entry = { host: target.host, port: target.port, conn: null, connecting: null };
+      this.entries.set(target.nodeId, entry);
+    }
+    if (!entry.conn?.usable) entry.conn = this.usableLink(target.nodeId);
+    if (entry.conn) return Promise.resolve(entry.conn);
+    if (entry.connecting) return entry.connecting;
+    const attempt = this.openConnection(target, entry);
+    entry.connecting = attempt;
     return attempt;
   }
 
@@ -186,23 +193,27 @@ export class PeerLinkPool {
   }
 
   /**
-   * Both nodes dialled each other at once. Both sides agree without talking: the link the
-   * node with the smaller id opened stays; its opener retires the other one with a goaway
-   * (no new calls either way; it closes once the calls on it are answered).
+   * Two links to one node: both nodes dialled each other at once, or the peer dialled anew
+   * (restarted) before its old link was found dead. Both sides agree without talking: the
+   * newest link the node with the smaller id opened stays; this node retires the others it
+   * opened with a goaway (no new calls either way; each closes once its calls are answered).
    */
   private settle(entry: Entry, nodeId: string): LinkConnection | null {
     const dialler = this.opts.nodeId < nodeId;
-    const kept = [...this.live].find((c) => c.peerId === nodeId && c.usable && c.outbound === dialler);
+    const kept = this.usableLink(nodeId, dialler) ?? this.usableLink(nodeId);
     if (!kept) return entry.conn;
     entry.conn = kept;
-    for (const c of this.live) if (c.peerId === nodeId && c !== kept && c.outbound) c.goaway();
+    for (const c of this.live) if (c.peerId === nodeId && c !== kept && c.outbound && c.usable) c.goaway();
     return kept;
   }
 
-  /** Another open link to `nodeId` (the one both nodes opened at once), if any. */
-  private usableLink(nodeId: string): LinkConnection | null {
-    for (const conn of this.live) if (conn.peerId === nodeId && conn.usable) return conn;
-    return null;
+  /** The newest open link to `nodeId` (opened by this side if `outbound` is given), if any. */
+  private usableLink(nodeId: string, outbound?: boolean): LinkConnection | null {
+    let found: LinkConnection | null = null;
+    for (const conn of this.live) {
+      if (conn.peerId === nodeId && conn.usable && (outbound === undefined || conn.outbound === outbound)) found = conn;
+    }
+    return found;
   }
 
   private async openConnection(target: LinkTarget, entry: Entry): Promise<LinkConnection> {

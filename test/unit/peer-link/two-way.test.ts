@@ -138,4 +138,18 @@ describe("two-way peer link", () => {
     expect(a.connections()).toBe(1);
     expect(a.pool.stats().connectsOpened).toBe(1); // only the first link, before the restart
   });
+
+  it("a node back on another address is reached over the link it opened", async () => {
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a") });
+    const b1 = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b1") });
+    await a.pool.call(b1.target, call("x"));
+    const b2 = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b2") });
+    expect(b2.port).not.toBe(b1.port);
+    // The new process dials first, while the old one is still up on its old address.
+    expect(await b2.pool.call(a.target, call("x", { i: 1 }))).toEqual({ at: "a", from: "b", i: 1 });
+    expect(await a.pool.call(b2.target, call("x", { i: 2 }))).toEqual({ at: "b2", from: "a", i: 2 });
+    expect(b2.connections()).toBe(0);
+    expect(a.pool.stats().connectsOpened).toBe(1); // only the link to the old address
+    await expect.poll(() => b1.link.stats().connections).toBe(0); // the stale link was closed
+  });
 });
