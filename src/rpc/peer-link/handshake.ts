@@ -56,6 +56,8 @@ function peerLimit(msg: Record<string, unknown>, local: number): number {
 interface Ids {
   client: string;
   server: string;
+  /** The hello's duplex flag: in the proofs so that nobody on the path can flip it. */
+  duplex: boolean;
 }
 
 function proofOf(key: Buffer, label: string, nc: Buffer, ns: Buffer, ids: Ids): Buffer {
@@ -63,7 +65,7 @@ function proofOf(key: Buffer, label: string, nc: Buffer, ns: Buffer, ids: Ids): 
     .update(`p2p-link/v${LINK_VERSION}|${label}|`)
     .update(nc)
     .update(ns)
-    .update(`${ids.client}\0${ids.server}`)
+    .update(`${ids.client}\0${ids.server}${ids.duplex ? "\0duplex" : ""}`)
     .digest();
 }
 
@@ -127,7 +129,7 @@ export async function clientHandshake(
   }
   const ns = b64(welcome.nonce, "server nonce");
   const sendLimit = peerLimit(welcome, maxFrame);
-  const ids = { client: localNodeId, server: serverId };
+  const ids = { client: localNodeId, server: serverId, duplex };
   if (!keyring.encrypted) {
     if (welcome.auth !== false) throw new HandshakeError("mode", "peer requires a cluster key, this node has none");
     sendJson(socket, { t: "proof" });
@@ -166,7 +168,7 @@ export async function serverHandshake(
   if (nc.length !== NONCE_BYTES) throw new HandshakeError("protocol", "bad client nonce");
   const sendLimit = peerLimit(hello, maxFrame);
   const ns = randomBytes(NONCE_BYTES);
-  const ids = { client: clientId, server: localNodeId };
+  const ids = { client: clientId, server: localNodeId, duplex: hello.duplex === true };
   const key = keyring.primaryKey;
   const welcome: Record<string, unknown> = {
     t: "welcome",

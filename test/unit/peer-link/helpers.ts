@@ -105,8 +105,8 @@ export function call(method: string, params: Record<string, unknown> = {}, timeo
   return { service: "echo", method, params, caller: { sub: "tester", role: "client" }, timeoutMs };
 }
 
-/** A TCP proxy in front of `port` that records every byte the client sent. */
-export async function recordingProxy(port: number): Promise<{ port: number; clientBytes: () => Buffer }> {
+/** A TCP proxy in front of `port` that records every byte the client sent (after `rewrite`, if given). */
+export async function recordingProxy(port: number, rewrite?: (chunk: Buffer) => Buffer): Promise<{ port: number; clientBytes: () => Buffer }> {
   const chunks: Buffer[] = [];
   const sockets = new Set<Socket>();
   const proxy = createTcpServer((inbound) => {
@@ -120,7 +120,8 @@ export async function recordingProxy(port: number): Promise<{ port: number; clie
         sockets.delete(s);
       });
     }
-    inbound.on("data", (c: Buffer) => {
+    inbound.on("data", (chunk: Buffer) => {
+      const c = rewrite ? rewrite(chunk) : chunk;
       chunks.push(c);
       outbound.write(c);
     });
