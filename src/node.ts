@@ -97,6 +97,7 @@ export class P2PNode {
     this.linkServer = new PeerLinkServer({
       nodeId: config.nodeId,
       keyring: this.keyring,
+      pool: this.pool, // one two-way link per pair of nodes
       logger: this.logger.child({ component: "link" }),
       handler: createLinkHandler({
         router: this.router,

@@ -85,6 +85,15 @@ export class Channel {
     this.socket.destroy();
   }
 
+  /** Closes after writing what is queued (a drained link: the last answers must still arrive). */
+  end(reason: string): void {
+    if (!this.open) return;
+    this.flush();
+    this.closeReason = reason;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
     this.flush();

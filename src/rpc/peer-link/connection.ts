@@ -5,10 +5,14 @@ import { connectUpgrade } from "../../transport/upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
 import { clientHandshake, type SessionKeys } from "./handshake.js";
+import { answerError, type Responder } from "./responder.js";
 import { LINK_PROTOCOL, type LinkCall, type LinkTarget } from "./types.js";
 
 /**
- * Client side of one link: many calls in flight over one socket, matched by id.
+ * One authenticated link to a peer, usable in both directions whichever side opened it:
+ * this side's calls wait in `pending` (matched by id), the peer's calls go to the responder.
+ * Request ids never collide: a request ("q") always carries the sender's own id, an answer
+ * ("r"/"e") always the receiver's, so each direction has its own id space.
  * When the socket breaks, every call fails at once: `not_sent` if its request was still
  * in the write queue, `connection_lost` if it may have reached the peer.
  */
@@ -27,25 +31,44 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   maxFrameBytes: number;
   pingIntervalMs: number;
+  /** Serves the peer's calls on this link; null: this side only calls (told to the peer). */
+  responder: Responder | null;
+}
+
+/** What an accepted (server-side) link is built from. */
+export interface AcceptedLink {
+  socket: Socket;
+  reader: FrameReader;
+  keys: SessionKeys;
+  sendLimit: number;
+  remoteNodeId: string;
 }
 
 export class LinkConnection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  /** The peer's calls running on this link (they hold a drained link open). */
+  private serving = 0;
   private readonly channel: Channel;
   private readonly liveness: NodeJS.Timeout;
   private unusableHandlers: Array<() => void> = [];
   private closedHandlers: Array<() => void> = [];
-  /** The peer said goaway: answers still come, new calls go to a new connection. */
+  /** Either side said goaway: answers still flow both ways, new calls go to another connection. */
   private draining = false;
+  /** The peer said goaway: it starts no new calls here, so the link may close once idle. */
+  private peerLeaving = false;
 
   private constructor(
-    readonly target: LinkTarget,
+    /** The peer's node id, proven by the handshake. */
+    readonly peerId: string,
+    /** true when this side opened the link. */
+    readonly outbound: boolean,
     private readonly socket: Socket,
     reader: FrameReader,
     keys: SessionKeys,
     sendLimit: number,
     pingIntervalMs: number,
+    private readonly responder: Responder | null,
   ) {
     this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader);
     socket.on("close", () => this.onClose());
@@ -74,13 +97,19 @@ export class LinkConnection {
         target.nodeId,
         left,
         opts.maxFrameBytes,
+        opts.responder !== null,
       );
       if (socket.destroyed) throw new Error("connection closed during handshake");
-      return new LinkConnection(target, socket, reader, keys, sendLimit, opts.pingIntervalMs);
+      return new LinkConnection(target.nodeId, true, socket, reader, keys, sendLimit, opts.pingIntervalMs, opts.responder);
     } catch (err) {
       socket.destroy();
       throw err;
     }
+  }
+
+  /** Wraps a link the server accepted and authenticated; starts delivering pipelined frames. */
+  static accepted(link: AcceptedLink, responder: Responder, pingIntervalMs: number): LinkConnection {
+    return new LinkConnection(link.remoteNodeId, false, link.socket, link.reader, link.keys, link.sendLimit, pingIntervalMs, responder);
   }
 
   get open(): boolean {
@@ -112,11 +141,11 @@ export class LinkConnection {
 
   call(call: LinkCall, timeoutMs: number): Promise<unknown> {
     if (!this.channel.open) {
-      return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} is closed`, { reason: "not_sent" }));
+      return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.peerId} is closed`, { reason: "not_sent" }));
     }
     if (this.socket.writableLength > CONGESTED_BYTES) {
       // The peer or the network is not keeping up: fail fast rather than queue without bound.
-      return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} is congested`, { reason: "not_sent" }));
+      return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.peerId} is congested`, { reason: "not_sent" }));
     }
     const id = ++this.nextId;
     const json = JSON.stringify({
@@ -148,7 +177,8 @@ export class LinkConnection {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    p.reject(new P2PError("TIMEOUT", `no answer from ${this.target.nodeId} within the deadline`));
+    p.reject(new P2PError("TIMEOUT", `no answer from ${this.peerId} within the deadline`));
+    this.closeIfDrained();
   }
 
   private onMessage(message: Record<string, unknown>): void {
@@ -161,14 +191,50 @@ export class LinkConnection {
       clearTimeout(p.timer);
       if (t === "r") p.resolve(message.r);
       else p.reject(P2PError.fromWire(message.e));
-      if (this.draining && this.pending.size === 0) this.close("drained");
+      this.closeIfDrained();
+    } else if (t === "q") {
+      this.serve(message);
     } else if (t === "ping") {
       this.channel.send('{"t":"pong"}');
     } else if (t === "goaway") {
       this.draining = true;
+      this.peerLeaving = true;
       this.notifyUnusable();
-      if (this.pending.size === 0) this.close("drained");
+      this.closeIfDrained();
     }
+  }
+
+  /**
+   * Stops new calls this way and asks the peer to do the same; the link closes once
+   * neither side has a call left on it. Calls already sent on it are not broken.
+   */
+  goaway(): void {
+    if (!this.channel.open) return;
+    this.channel.send('{"t":"goaway"}');
+    if (this.draining) return;
+    this.draining = true;
+    this.notifyUnusable();
+  }
+
+  private serve(message: Record<string, unknown>): void {
+    if (!this.responder) {
+      // The peer should not send calls to a side that said it only calls: never run.
+      if (typeof message.id === "number") {
+        answerError(this.channel, message.id, new P2PError("UNAVAILABLE", "this side of the link serves no calls", { reason: "not_sent" }));
+      }
+      return;
+    }
+    this.serving++;
+    this.responder.serve(this.channel, message, this.peerId, () => {
+      this.serving--;
+      this.closeIfDrained();
+    });
+  }
+
+  private closeIfDrained(): void {
+    // After the peer's goaway no new call can start once both counts are 0. The side that
+    // said goaway waits for the peer to close instead: the peer's calls may still be on the way.
+    if (this.peerLeaving && this.pending.size === 0 && this.serving === 0) this.channel.end("drained");
   }
 
   private onClose(): void {
@@ -181,7 +247,7 @@ export class LinkConnection {
       clearTimeout(p.timer);
       const sent = p.seq <= flushed;
       p.reject(
-        new P2PError("UNAVAILABLE", `peer link to ${this.target.nodeId} lost: ${reason}`, {
+        new P2PError("UNAVAILABLE", `peer link to ${this.peerId} lost: ${reason}`, {
           reason: sent ? "connection_lost" : "not_sent",
         }),
       );

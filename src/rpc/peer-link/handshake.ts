@@ -6,7 +6,7 @@ import type { FrameReader } from "./frame-reader.js";
 
 /**
  * Link handshake (plaintext frames, JSON):
- *   C→S hello   {v, node, nonce, auth, max}
+ *   C→S hello   {v, node, nonce, auth, max, duplex?}    duplex: the client also serves calls on this link
  *   S→C welcome {v, node, nonce, auth, max, proof}     proof = HMAC(K, "server" | Nc | Ns | ids)
  *   C→S proof   {proof}                     proof = HMAC(K, "client" | Nc | Ns | ids)
  *   S→C ready   (or reject {reason})
@@ -41,6 +41,8 @@ export interface HandshakeResult {
   keys: SessionKeys;
   /** Largest record to send: the smaller of both sides' frame limits (exchanged as `max`). */
   sendLimit: number;
+  /** Server side: the client serves calls too, so this node may call it over the same link. */
+  peerServes: boolean;
 }
 
 /** The peer's announced frame limit (older or terse peers: the framing default). */
@@ -54,6 +56,8 @@ function peerLimit(msg: Record<string, unknown>, local: number): number {
 interface Ids {
   client: string;
   server: string;
+  /** The hello's duplex flag: in the proofs so that nobody on the path can flip it. */
+  duplex: boolean;
 }
 
 function proofOf(key: Buffer, label: string, nc: Buffer, ns: Buffer, ids: Ids): Buffer {
@@ -61,7 +65,7 @@ function proofOf(key: Buffer, label: string, nc: Buffer, ns: Buffer, ids: Ids): 
     .update(`p2p-link/v${LINK_VERSION}|${label}|`)
     .update(nc)
     .update(ns)
-    .update(`${ids.client}\0${ids.server}`)
+    .update(`${ids.client}\0${ids.server}${ids.duplex ? "\0duplex" : ""}`)
     .digest();
 }
 
@@ -110,9 +114,12 @@ export async function clientHandshake(
   expectedNodeId: string,
   timeoutMs: number,
   maxFrame = DEFAULT_MAX_FRAME,
+  duplex = false,
 ): Promise<HandshakeResult> {
   const nc = randomBytes(NONCE_BYTES);
-  sendJson(socket, { t: "hello", v: LINK_VERSION, node: localNodeId, nonce: nc.toString("base64"), auth: keyring.encrypted, max: maxFrame });
+  const hello: Record<string, unknown> = { t: "hello", v: LINK_VERSION, node: localNodeId, nonce: nc.toString("base64"), auth: keyring.encrypted, max: maxFrame };
+  if (duplex) hello.duplex = true;
+  sendJson(socket, hello);
   const welcome = await readJson(reader, timeoutMs);
   if (welcome.t !== "welcome" || welcome.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected welcome");
   const serverId = welcome.node;
@@ -122,12 +129,12 @@ export async function clientHandshake(
   }
   const ns = b64(welcome.nonce, "server nonce");
   const sendLimit = peerLimit(welcome, maxFrame);
-  const ids = { client: localNodeId, server: serverId };
+  const ids = { client: localNodeId, server: serverId, duplex };
   if (!keyring.encrypted) {
     if (welcome.auth !== false) throw new HandshakeError("mode", "peer requires a cluster key, this node has none");
     sendJson(socket, { t: "proof" });
     await expectReady(reader, timeoutMs);
-    return { remoteNodeId: serverId, keys: { send: null, receive: null }, sendLimit };
+    return { remoteNodeId: serverId, keys: { send: null, receive: null }, sendLimit, peerServes: true };
   }
   if (welcome.auth !== true) throw new HandshakeError("mode", "peer runs without a cluster key (development mode)");
   const serverProof = b64(welcome.proof, "server proof");
@@ -135,7 +142,7 @@ export async function clientHandshake(
   if (!key) throw new HandshakeError("auth", "cluster key mismatch: the peer could not prove the cluster key");
   sendJson(socket, { t: "proof", proof: proofOf(key, "client", nc, ns, ids).toString("base64") });
   await expectReady(reader, timeoutMs);
-  return { remoteNodeId: serverId, keys: sessionKeys(key, nc, ns, ids, "client"), sendLimit };
+  return { remoteNodeId: serverId, keys: sessionKeys(key, nc, ns, ids, "client"), sendLimit, peerServes: true };
 }
 
 async function expectReady(reader: FrameReader, timeoutMs: number): Promise<void> {
@@ -161,7 +168,7 @@ export async function serverHandshake(
   if (nc.length !== NONCE_BYTES) throw new HandshakeError("protocol", "bad client nonce");
   const sendLimit = peerLimit(hello, maxFrame);
   const ns = randomBytes(NONCE_BYTES);
-  const ids = { client: clientId, server: localNodeId };
+  const ids = { client: clientId, server: localNodeId, duplex: hello.duplex === true };
   const key = keyring.primaryKey;
   const welcome: Record<string, unknown> = {
     t: "welcome",
@@ -178,13 +185,13 @@ export async function serverHandshake(
   if (!key) {
     if (hello.auth !== false) return reject(socket, "mode", "this node runs without a cluster key");
     sendJson(socket, { t: "ready" });
-    return { remoteNodeId: clientId, keys: { send: null, receive: null }, sendLimit };
+    return { remoteNodeId: clientId, keys: { send: null, receive: null }, sendLimit, peerServes: hello.duplex === true };
   }
   if (hello.auth !== true) return reject(socket, "mode", "a cluster key is required");
   const clientProof = b64(reply.proof, "client proof");
   if (!sameBytes(proofOf(key, "client", nc, ns, ids), clientProof)) return reject(socket, "auth", "cluster key mismatch");
   sendJson(socket, { t: "ready" });
-  return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server"), sendLimit };
+  return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server"), sendLimit, peerServes: hello.duplex === true };
 }
 
 function reject(socket: Socket, kind: HandshakeFailure, reason: string): never {

@@ -1,6 +1,7 @@
 /**
  * The peer link: node-to-node calls over one persistent, multiplexed, authenticated and
- * encrypted connection per (caller → callee) pair, reached by an HTTP upgrade to "p2p-link".
+ * encrypted connection per pair of nodes, reached by an HTTP upgrade to "p2p-link".
+ * A link carries calls both ways when the node's PeerLinkServer is given its PeerLinkPool.
  * PeerLinkPool.call() rejects with a P2PError:
  *   - the remote handler's error, code/message/data intact (anything else → INTERNAL);
  *   - UNAVAILABLE {reason:"not_sent"}: provably never sent (connect refused or failed,

@@ -3,11 +3,15 @@ import type { Keyring } from "../../security/keyring.js";
 import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
 import { LinkConnection } from "./connection.js";
 import { HandshakeError } from "./handshake.js";
+import type { Responder } from "./responder.js";
 import { silentLogger, type LinkCall, type LinkLogger, type LinkTarget } from "./types.js";
 
 /**
  * Client side of the peer link: one connection per remote node, opened on first use and
  * reopened by the next call after it breaks. Concurrent callers share one connect attempt.
+ * A link the node's server accepted from that node (see PeerLinkServer `pool`) counts as
+ * a connection to it too. The first usable link found for a node is kept for new calls;
+ * if both nodes connected at once, the other link stays open for the peer's calls.
  */
 export interface PeerLinkPoolOptions {
   nodeId: string;
@@ -28,14 +32,17 @@ export interface PeerLinkPoolStats {
   connectFailures: number;
   handshakeFailures: number;
   callsStarted: number;
+  /** Links accepted by this node's server and used for calls to the node that opened them. */
+  adopted: number;
   /** Over open connections: messages written and the records (socket writes) that carried them. */
   messagesWritten: number;
   recordsWritten: number;
 }
 
 interface Entry {
-  host: string;
-  port: number;
+  /** null: an adopted link, whose peer's address is learnt from the first call to it. */
+  host: string | null;
+  port: number | null;
   conn: LinkConnection | null;
   connecting: Promise<LinkConnection> | null;
 }
@@ -47,9 +54,11 @@ export class PeerLinkPool {
   private readonly maxFrameBytes: number;
   private readonly logger: LinkLogger;
   private closed = false;
-  /** Every open connection, including draining ones no longer in `entries`. */
+  /** Every open connection (opened or adopted), including draining ones no longer in `entries`. */
   private readonly live = new Set<LinkConnection>();
-  private readonly counters = { connectsOpened: 0, connectFailures: 0, handshakeFailures: 0, callsStarted: 0 };
+  /** Serves the peers' calls on this pool's links (set by the node's PeerLinkServer). */
+  private responder: Responder | null = null;
+  private readonly counters = { connectsOpened: 0, connectFailures: 0, handshakeFailures: 0, callsStarted: 0, adopted: 0 };
 
   constructor(private readonly opts: PeerLinkPoolOptions) {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
@@ -65,18 +74,39 @@ export class PeerLinkPool {
     const entry = this.entries.get(target.nodeId);
     const conn = entry?.conn;
     // Fast path: an open connection to the same address.
-    if (conn && conn.usable && entry.port === target.port && entry.host === target.host) {
+    if (conn && conn.usable && sameAddress(entry, target)) {
       return conn.call(call, call.timeoutMs);
     }
     return this.callAfterConnect(target, call);
   }
 
-  /** Closes the connection to `nodeId` (its in-flight calls fail at once); the next call reconnects. */
+  /** Links opened from now on also serve the peer's calls, with `responder`. */
+  serveIncoming(responder: Responder): void {
+    this.responder = responder;
+  }
+
+  /** A link the server accepted and authenticated: calls to its node may use it. */
+  adopt(conn: LinkConnection): void {
+    if (this.closed) return;
+    this.counters.adopted++;
+    this.track(conn);
+    const entry = this.entries.get(conn.peerId);
+    this.logger.debug({ peer: conn.peerId }, "peer link adopted");
+    if (!entry) this.entries.set(conn.peerId, { host: null, port: null, conn, connecting: null });
+    else if (!entry.conn?.usable) {
+      entry.conn = conn;
+      // The peer may have restarted elsewhere: its address is learnt again from the next call.
+      entry.host = null;
+      entry.port = null;
+    } else this.settle(entry, conn.peerId);
+  }
+
+  /** Closes the connections to `nodeId` (their in-flight calls fail at once); the next call reconnects. */
   drop(nodeId: string): void {
     const entry = this.entries.get(nodeId);
-    if (!entry) return;
     this.entries.delete(nodeId);
-    entry.conn?.close("dropped");
+    entry?.conn?.close("dropped");
+    for (const conn of this.live) if (conn.peerId === nodeId) conn.close("dropped");
   }
 
   async close(): Promise<void> {
@@ -134,19 +164,56 @@ export class PeerLinkPool {
 
   private connection(target: LinkTarget): Promise<LinkConnection> {
     let entry = this.entries.get(target.nodeId);
-    if (entry && (entry.host !== target.host || entry.port !== target.port)) {
-      // The node moved (restart on another address): the old connection is stale.
-      this.drop(target.nodeId);
+    if (entry && !sameAddress(entry, target)) {
+      // The node moved (restart on another address): links dialled to the old one are stale.
+      // Links it opened to this node prove its id wherever it is, so they stay usable.
+      this.entries.delete(target.nodeId);
+      for (const conn of this.live) if (conn.peerId === target.nodeId && conn.outbound) conn.close("peer moved");
       entry = undefined;
     }
-    if (entry?.conn?.usable) return Promise.resolve(entry.conn);
-    if (entry?.connecting) return entry.connecting;
-    const fresh: Entry = entry ?? { host: target.host, port: target.port, conn: null, connecting: null };
-    fresh.conn = null;
-    this.entries.set(target.nodeId, fresh);
-    const attempt = this.openConnection(target, fresh);
-    fresh.connecting = attempt;
+    if (!entry) {
+      entry = { host: target.host, port: target.port, conn: null, connecting: null };
+      this.entries.set(target.nodeId, entry);
+    }
+    if (!entry.conn?.usable) entry.conn = this.usableLink(target.nodeId);
+    if (entry.conn) return Promise.resolve(entry.conn);
+    if (entry.connecting) return entry.connecting;
+    const attempt = this.openConnection(target, entry);
+    entry.connecting = attempt;
     return attempt;
+  }
+
+  private track(conn: LinkConnection): void {
+    this.live.add(conn);
+    conn.onClosed(() => this.live.delete(conn));
+    conn.onUnusable(() => {
+      const entry = this.entries.get(conn.peerId);
+      if (entry?.conn === conn) entry.conn = this.usableLink(conn.peerId);
+    });
+  }
+
+  /**
+   * Two links to one node: both nodes dialled each other at once, or the peer dialled anew
+   * (restarted) before its old link was found dead. Both sides agree without talking: the
+   * newest link the node with the smaller id opened stays; this node retires the others it
+   * opened with a goaway (no new calls either way; each closes once its calls are answered).
+   */
+  private settle(entry: Entry, nodeId: string): LinkConnection | null {
+    const dialler = this.opts.nodeId < nodeId;
+    const kept = this.usableLink(nodeId, dialler) ?? this.usableLink(nodeId);
+    if (!kept) return entry.conn;
+    entry.conn = kept;
+    for (const c of this.live) if (c.peerId === nodeId && c !== kept && c.outbound && c.usable) c.goaway();
+    return kept;
+  }
+
+  /** The newest open link to `nodeId` (opened by this side if `outbound` is given), if any. */
+  private usableLink(nodeId: string, outbound?: boolean): LinkConnection | null {
+    let found: LinkConnection | null = null;
+    for (const conn of this.live) {
+      if (conn.peerId === nodeId && conn.usable && (outbound === undefined || conn.outbound === outbound)) found = conn;
+    }
+    return found;
   }
 
   private async openConnection(target: LinkTarget, entry: Entry): Promise<LinkConnection> {
@@ -157,21 +224,19 @@ export class PeerLinkPool {
         connectTimeoutMs: this.connectTimeoutMs,
         maxFrameBytes: this.maxFrameBytes,
         pingIntervalMs: this.pingIntervalMs,
+        responder: this.responder,
       });
       entry.connecting = null;
       if (this.closed || this.entries.get(target.nodeId) !== entry) {
         conn.close("pool closed or entry dropped");
         throw notSent(`peer link to ${target.nodeId} was dropped while connecting`);
       }
-      entry.conn = conn;
       this.counters.connectsOpened++;
-      this.live.add(conn);
-      conn.onClosed(() => this.live.delete(conn));
-      conn.onUnusable(() => {
-        if (entry.conn === conn) entry.conn = null;
-      });
+      this.track(conn);
       this.logger.debug({ peer: target.nodeId }, "peer link open");
-      return conn;
+      if (!entry.conn?.usable) return (entry.conn = conn);
+      // The peer dialled this node meanwhile: two links, one of them goes.
+      return this.settle(entry, target.nodeId) ?? conn;
     } catch (err) {
       entry.connecting = null;
       if (err instanceof P2PError) throw err;
@@ -185,6 +250,16 @@ export class PeerLinkPool {
       throw notSent(`cannot connect to ${target.nodeId} at ${addressOf(target)}: ${message}`);
     }
   }
+}
+
+/** Same address, or an adopted link whose address is not known yet (then it learns it). */
+function sameAddress(entry: Entry, target: LinkTarget): boolean {
+  if (entry.host === null) {
+    entry.host = target.host;
+    entry.port = target.port;
+    return true;
+  }
+  return entry.host === target.host && entry.port === target.port;
 }
 
 function notSent(message: string): P2PError {

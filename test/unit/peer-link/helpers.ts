@@ -13,6 +13,8 @@ export interface TestLinkNode {
   /** TCP connections accepted by the HTTP server so far. */
   connections: () => number;
   target: LinkTarget;
+  /** Destroys every TCP connection the HTTP server accepted (a network break). */
+  breakConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -27,9 +29,16 @@ export async function startLinkNode(opts: {
   secret?: string;
   handler: LinkHandler;
   port?: number;
+  /** Shares links both ways with this pool. */
+  pool?: PeerLinkPool;
 }): Promise<TestLinkNode> {
   const router = new UpgradeRouter();
-  const link = new PeerLinkServer({ nodeId: opts.nodeId, keyring: Keyring.fromSecret(opts.secret), handler: opts.handler });
+  const link = new PeerLinkServer({
+    nodeId: opts.nodeId,
+    keyring: Keyring.fromSecret(opts.secret),
+    handler: opts.handler,
+    ...(opts.pool ? { pool: opts.pool } : {}),
+  });
   link.attach(router);
   const http = createServer((_req, res) => res.end("ok"));
   http.on("upgrade", router.handle);
@@ -61,6 +70,9 @@ export async function startLinkNode(opts: {
     link,
     connections: () => accepted,
     target: { nodeId: opts.nodeId, host: "127.0.0.1", port },
+    breakConnections: () => {
+      for (const s of sockets) s.destroy();
+    },
     stop,
   };
 }
@@ -71,12 +83,30 @@ export function newPool(nodeId: string, secret?: string, extra: { connectTimeout
   return pool;
 }
 
+/** A node with both halves of the link, sharing connections: calls go out and come in. */
+export interface TestPeer extends TestLinkNode {
+  pool: PeerLinkPool;
+}
+
+export async function startPeer(opts: { nodeId: string; secret?: string; handler: LinkHandler; port?: number }): Promise<TestPeer> {
+  const pool = newPool(opts.nodeId, opts.secret);
+  const node = await startLinkNode({ ...opts, pool });
+  return {
+    ...node,
+    pool,
+    stop: async () => {
+      await pool.close();
+      await node.stop();
+    },
+  };
+}
+
 export function call(method: string, params: Record<string, unknown> = {}, timeoutMs = 2000): LinkCall {
   return { service: "echo", method, params, caller: { sub: "tester", role: "client" }, timeoutMs };
 }
 
-/** A TCP proxy in front of `port` that records every byte the client sent. */
-export async function recordingProxy(port: number): Promise<{ port: number; clientBytes: () => Buffer }> {
+/** A TCP proxy in front of `port` that records every byte the client sent (after `rewrite`, if given). */
+export async function recordingProxy(port: number, rewrite?: (chunk: Buffer) => Buffer): Promise<{ port: number; clientBytes: () => Buffer }> {
   const chunks: Buffer[] = [];
   const sockets = new Set<Socket>();
   const proxy = createTcpServer((inbound) => {
@@ -90,7 +120,8 @@ export async function recordingProxy(port: number): Promise<{ port: number; clie
         sockets.delete(s);
       });
     }
-    inbound.on("data", (c: Buffer) => {
+    inbound.on("data", (chunk: Buffer) => {
+      const c = rewrite ? rewrite(chunk) : chunk;
       chunks.push(c);
       outbound.write(c);
     });

@@ -6,7 +6,7 @@ import { UpgradeRouter } from "../../../src/transport/upgrade.js";
 import { FrameReader } from "../../../src/rpc/peer-link/frame-reader.js";
 import { serverHandshake } from "../../../src/rpc/peer-link/handshake.js";
 import { P2PError } from "../../../src/errors.js";
-import { call, cleanupAll, newPool, recordingProxy, startLinkNode } from "./helpers.js";
+import { call, cleanupAll, newPool, recordingProxy, startLinkNode, startPeer } from "./helpers.js";
 
 const SECRET = "cluster-secret-1";
 
@@ -67,5 +67,17 @@ describe("peer link security and liveness", () => {
       for (const s of open) s.destroy();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }
+  });
+
+  it("refuses a handshake whose two-way flag was changed on the path", async () => {
+    const server = await startLinkNode({ nodeId: "b", secret: SECRET, handler: async () => "ok" });
+    // Same length, so the frame stays well formed: only the proofs can tell.
+    const proxy = await recordingProxy(server.port, (c) => Buffer.from(c.toString("latin1").replace('"duplex":true', '"duplex":null'), "latin1"));
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: async () => "ok" });
+    const err = await a.pool.call({ ...server.target, port: proxy.port }, call("x")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(P2PError);
+    expect((err as P2PError).data).toEqual({ reason: "not_sent" });
+    expect(proxy.clientBytes().includes('"duplex":null')).toBe(true);
+    expect(server.link.stats().accepted).toBe(0);
   });
 });

@@ -1,0 +1,116 @@
+import { P2PError, toP2PError } from "../../errors.js";
+import type { Channel } from "./channel.js";
+import { parseRequest } from "./messages.js";
+import type { LinkHandler, LinkLogger } from "./types.js";
+
+/**
+ * Runs the calls a peer sends on a link and answers each as soon as it settles (any order).
+ * One responder serves every connection of a node, whichever side opened it, so the
+ * node's drain (`idle`) and counters cover all incoming calls.
+ */
+export interface ResponderStats {
+  /** Calls running in the handler right now. */
+  inFlight: number;
+  callsServed: number;
+  malformed: number;
+}
+
+export class Responder {
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly counters = { callsServed: 0, malformed: 0 };
+
+  constructor(
+    private readonly handler: LinkHandler,
+    private readonly logger: LinkLogger,
+  ) {}
+
+  stats(): ResponderStats {
+    return { inFlight: this.running, ...this.counters };
+  }
+
+  /** Resolves when no call is running, or after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Serves one request message ({t:"q"}); `settled` runs once its answer is queued (or dropped). */
+  serve(channel: Channel, message: Record<string, unknown>, from: string, settled: () => void): void {
+    const request = parseRequest(message);
+    if (typeof request === "string") {
+      this.counters.malformed++;
+      if (typeof message.id === "number") answerError(channel, message.id, new P2PError("BAD_REQUEST", request));
+      else channel.close(`malformed request: ${request}`);
+      settled();
+      return;
+    }
+    const { id, call } = request;
+    let result: Promise<unknown>;
+    this.running++;
+    try {
+      result = this.handler(call, from);
+      if (typeof (result as Partial<Promise<unknown>> | undefined)?.then !== "function") result = Promise.resolve(result);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (value) => {
+        answer(channel, id, value);
+        this.done(settled);
+      },
+      (err: unknown) => {
+        if (!(err instanceof P2PError)) {
+          // Unexpected: answered as INTERNAL without the stack, which is logged here instead.
+          const stack = err instanceof Error ? err.stack : String(err);
+          this.logger.warn({ peer: from, service: call.service, method: call.method, stack }, "link handler failed");
+        }
+        answerError(channel, id, err);
+        this.done(settled);
+      },
+    );
+  }
+
+  private done(settled: () => void): void {
+    this.counters.callsServed++;
+    settled();
+    if (--this.running === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+}
+
+function answer(channel: Channel, id: number, result: unknown): void {
+  if (!channel.open) return;
+  let json: string;
+  try {
+    json = JSON.stringify({ t: "r", id, r: result });
+  } catch (err) {
+    return answerError(channel, id, new P2PError("INTERNAL", `result is not serialisable: ${(err as Error).message}`));
+  }
+  if (json.length * 3 > channel.maxMessageBytes && Buffer.byteLength(json) > channel.maxMessageBytes) {
+    return answerError(channel, id, new P2PError("PAYLOAD_TOO_LARGE", "result exceeds the link frame limit"));
+  }
+  channel.send(json);
+}
+
+/** Answers a request this node cannot serve (or that failed). */
+export function answerError(channel: Channel, id: number, err: unknown): void {
+  if (!channel.open) return;
+  const wire = toP2PError(err).toJSON();
+  let json: string;
+  try {
+    json = JSON.stringify({ t: "e", id, e: wire });
+  } catch {
+    json = JSON.stringify({ t: "e", id, e: { code: wire.code, message: wire.message } });
+  }
+  channel.send(json);
+}
