@@ -70,6 +70,17 @@ async function rpc<T>(port: number, path: string, params: object): Promise<T> {
   return body.result;
 }
 
+/** Moleculer callee on core 1, caller on core 0, `concurrency` calls in flight. */
+async function moleculerRemote(concurrency: number): Promise<DriveResult> {
+  const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", "19311"]);
+  await new Promise((r) => setTimeout(r, 1500));
+  try {
+    return await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
+  } finally {
+    await stop(callee);
+  }
+}
+
 function runMoleculer(args: string[], core: number): Promise<DriveResult> {
   return new Promise((resolve, reject) => {
     const child = spawn("taskset", ["-c", String(core), process.execPath, tsx, join(root, "bench/moleculer-node.ts"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
@@ -82,11 +93,24 @@ function runMoleculer(args: string[], core: number): Promise<DriveResult> {
 const row = (name: string, r: DriveResult) => `| ${name} | ${r.rps} | ${r.p50_ms.toFixed(3)} | ${r.p99_ms.toFixed(3)} |`;
 const lines: string[] = [];
 
-// 1: P2P Core, encrypted link (cluster key) and plaintext link (no key, like Moleculer's TCP).
-const p2p = await p2pRemote(secrets, [19301, 19302]);
+// 1: P2P Core, encrypted link (cluster key) and plaintext link (no key, like Moleculer's TCP),
+// and Moleculer, alternating for ROUNDS rounds; the best of each case counts (noisy machine).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const { P2P_CLUSTER_KEY: _unused, ...plainSecrets } = secrets;
 void _unused;
-const p2pPlain = await p2pRemote(plainSecrets, [19303, 19304]);
+const best = (a: DriveResult | undefined, b: DriveResult): DriveResult => (a && a.rps >= b.rps ? a : b);
+const p2p: Record<number, DriveResult> = {};
+const p2pPlain: Record<number, DriveResult> = {};
+const mol: Record<number, DriveResult> = {};
+for (let round = 0; round < ROUNDS; round++) {
+  const enc = await p2pRemote(secrets, [19301, 19302]);
+  const plain = await p2pRemote(plainSecrets, [19303, 19304]);
+  for (const c of [1, 100]) {
+    p2p[c] = best(p2p[c], enc[c]!);
+    p2pPlain[c] = best(p2pPlain[c], plain[c]!);
+    mol[c] = best(mol[c], await moleculerRemote(c));
+  }
+}
 
 // 2: client → A → B over HTTP, next to client → B.
 const portA = 19305;
@@ -109,18 +133,6 @@ try {
   await stop(b);
 }
 
-// 1: Moleculer, same shape.
-const mol: Record<number, DriveResult> = {};
-for (const concurrency of [1, 100]) {
-  const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", "19311"]);
-  await new Promise((r) => setTimeout(r, 1500));
-  try {
-    mol[concurrency] = await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
-  } finally {
-    await stop(callee);
-  }
-}
-
 // 3: local calls with metrics on.
 const portL = 19321;
 const local = p2pNode(0, "coordinator", portL, "bench-local", join(root, "bench/services/local"));
@@ -134,7 +146,7 @@ try {
 }
 const molLocal = await runMoleculer(["local", String(SECONDS), "100"], 0);
 
-lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each)\n`);
+lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each, best of ${ROUNDS} alternating rounds)\n`);
 lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
 lines.push(
   row("P2P Core, encrypted link, 1 in flight", p2p[1]!),
