@@ -59,6 +59,7 @@ export class P2PNode {
   private readonly pool: PeerLinkPool;
   private readonly linkServer: PeerLinkServer;
   private readonly pipelines: Record<BalancerName, PipelineDeps>;
+  private readonly caller: ClusterCaller;
   private readonly startedAt = Date.now();
   private readonly loopLag = new LoopLag(50);
   private loadTimer: Timer | null = null;
@@ -93,7 +94,8 @@ export class P2PNode {
     ) as Record<BalancerName, PipelineDeps>;
     const clientMetrics = new RpcClientMetrics(this.metrics, shared.breakers);
     this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics });
-    this.router.setRemote(new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics }));
+    this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
+    this.router.setRemote(this.caller);
     this.linkServer = new PeerLinkServer({
       nodeId: config.nodeId,
       keyring: this.keyring,
@@ -222,6 +224,7 @@ export class P2PNode {
     for (const m of this.registry.members()) {
       if (m.state === "dead" || m.state === "left") {
         this.pool.drop(m.nodeId);
+        this.caller.forget(m.nodeId);
         for (const deps of Object.values(this.pipelines)) forgetNode(deps, m.nodeId);
       }
     }

@@ -23,6 +23,8 @@ interface Index {
   /** service → nodes hosting it (any state). */
   hosts: Map<string, MemberView[]>;
   leader: string | null;
+  /** service → alive hosts other than this node, built on first use (the routing hot path). */
+  aliveRemote: Map<string, MemberView[]>;
 }
 
 /** Who runs what, derived from member metadata and rebuilt lazily after each membership change. */
@@ -50,6 +52,17 @@ export class ClusterRegistry {
   /** Nodes that host the service, in any state; the router filters by health. */
   hostsOf(service: string): MemberView[] {
     return this.current().hosts.get(service) ?? [];
+  }
+
+  /** Alive nodes other than this one that host the service; the same array until membership changes. */
+  aliveRemoteHosts(service: string): MemberView[] {
+    const index = this.current();
+    let hosts = index.aliveRemote.get(service);
+    if (!hosts) {
+      hosts = (index.hosts.get(service) ?? []).filter((h) => h.state === "alive" && h.nodeId !== this.source.localId);
+      index.aliveRemote.set(service, hosts);
+    }
+    return hosts;
   }
 
   hasService(service: string): boolean {
@@ -122,7 +135,7 @@ export class ClusterRegistry {
         }
       }
     }
-    this.index = { members, byId, methods, hosts, leader: leader?.nodeId ?? null };
+    this.index = { members, byId, methods, hosts, leader: leader?.nodeId ?? null, aliveRemote: new Map() };
     return this.index;
   }
 }

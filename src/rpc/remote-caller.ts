@@ -5,7 +5,8 @@ import type { Clock } from "../util/clock.js";
 import type { ClusterRegistry } from "../cluster/registry.js";
 import type { MemberView, MethodMeta } from "../cluster/types.js";
 import { splitHostPort } from "../transport/transport.js";
-import type { PeerLinkPool } from "./peer-link/index.js";
+import type { LinkTarget, PeerLinkPool } from "./peer-link/index.js";
+import type { Candidate } from "./balancers/types.js";
 import { callWithResilience, type PipelineDeps } from "./pipeline.js";
 import { Deadline } from "./deadline.js";
 import type { CallContext } from "./context.js";
@@ -34,6 +35,10 @@ export interface ClusterCallerDeps {
  */
 export class ClusterCaller implements RemoteCaller {
   private readonly tracer: Tracer = trace.getTracer("p2p-core");
+  /** Built once per host list (the registry hands out the same array until membership changes). */
+  private readonly candidates = new WeakMap<MemberView[], Candidate[]>();
+  /** nodeId → where its link goes, re-parsed only when its address changes. */
+  private readonly targets = new Map<string, { address: string; target: LinkTarget }>();
 
   constructor(private readonly deps: ClusterCallerDeps) {}
 
@@ -50,7 +55,7 @@ export class ClusterCaller implements RemoteCaller {
       const out = await callWithResilience(deps.pipelines[balancer], {
         service,
         method,
-        candidates: hosts.map((h) => ({ nodeId: h.nodeId, local: false })),
+        candidates: this.candidatesOf(hosts),
         deadline: Deadline.after(remaining, deps.clock),
         idempotent: meta.idempotent,
         // The peer link times each call out at the budget it is given.
@@ -76,10 +81,10 @@ export class ClusterCaller implements RemoteCaller {
     if (!member || member.state === "dead" || member.state === "left") {
       throw new P2PError("UNAVAILABLE", `node ${nodeId} has left`, { reason: "node_left" });
     }
-    const { host, port } = splitHostPort(member.address);
+    const target = this.targetOf(member);
     const started = this.deps.clock.now();
     try {
-      const result = await this.deps.pool.call({ nodeId, host, port }, call);
+      const result = await this.deps.pool.call(target, call);
       this.deps.metrics.call(nodeId, "ok", (this.deps.clock.now() - started) / 1000);
       return { result, nodeId };
     } catch (err) {
@@ -89,6 +94,25 @@ export class ClusterCaller implements RemoteCaller {
       if (!transport) error.answeredBy = nodeId;
       throw error;
     }
+  }
+
+  /** A node left or died: drop its cached link target. */
+  forget(nodeId: string): void {
+    this.targets.delete(nodeId);
+  }
+
+  private candidatesOf(hosts: MemberView[]): Candidate[] {
+    let list = this.candidates.get(hosts);
+    if (!list) this.candidates.set(hosts, (list = hosts.map((h) => ({ nodeId: h.nodeId, local: false }))));
+    return list;
+  }
+
+  private targetOf(member: MemberView): LinkTarget {
+    const known = this.targets.get(member.nodeId);
+    if (known && known.address === member.address) return known.target;
+    const target = { nodeId: member.nodeId, ...splitHostPort(member.address) };
+    this.targets.set(member.nodeId, { address: member.address, target });
+    return target;
   }
 
   private serviceBalancer(hosts: MemberView[], service: string): BalancerName | undefined {

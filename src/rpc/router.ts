@@ -122,6 +122,10 @@ export class Router {
       return { result: await this.invokeLocal(ctx, service, method, params), nodeId: localId };
     }
     if (node === localId) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${localId}`);
+    if (node === undefined && this.deps.remote) {
+      const alive = registry.aliveRemoteHosts(service);
+      if (alive.length > 0) return this.deps.remote.call(alive, ctx, service, method, params, meta);
+    }
     let hosts = registry.hostsOf(service).filter((h) => h.nodeId !== localId);
     if (node !== undefined) {
       hosts = hosts.filter((h) => h.nodeId === node);
