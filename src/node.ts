@@ -22,12 +22,11 @@ import { BALANCER_NAMES, createBalancer } from "./rpc/balancers/index.js";
 import type { BalancerName } from "./rpc/balancers/types.js";
 import { RpcClientMetrics } from "./rpc/rpc-metrics.js";
 import { PeerLinkPool, PeerLinkServer } from "./rpc/peer-link/index.js";
-import { createLinkHandler, INTERNAL_SERVICE } from "./rpc/link-handler.js";
+import { createLinkHandler } from "./rpc/link-handler.js";
 import { NodeCache } from "./cache/node-cache.js";
 import type { InvalidationSelector } from "./cache/cache.js";
 import { buildApp } from "./api/app.js";
 import { UpgradeRouter } from "./transport/upgrade.js";
-import { splitHostPort } from "./transport/transport.js";
 import { VERSION } from "./version.js";
 
 export interface NodeOptions {
@@ -37,8 +36,16 @@ export interface NodeOptions {
 
 type NodeState = "starting" | "running" | "draining" | "stopped";
 
-/** How often this node re-announces its load (in-flight calls, event-loop lag) when it changed. */
+/** How often this node checks whether its load (in-flight calls, event-loop lag) moved. */
 const LOAD_REPORT_MS = 5_000;
+/**
+ * Load announcements are gossiped to every member, so their rate is capped per node at one
+ * per max(10 s, N × 200 ms): cluster-wide that is at most 5 updates a second whatever N, which
+ * keeps per-member gossip flat. Balancers rely on their own fresher observations (EWMA latency,
+ * in-flight per target); the gossiped load is a coarse hint for operators and dashboards.
+ */
+const LOAD_ANNOUNCE_MIN_MS = 10_000;
+const LOAD_ANNOUNCE_PER_MEMBER_MS = 200;
 /** Bound on announcing a graceful leave. */
 const LEAVE_TIMEOUT_MS = 2_000;
 
@@ -64,6 +71,7 @@ export class P2PNode {
   private readonly loopLag = new LoopLag(50);
   private loadTimer: Timer | null = null;
   private lastLoad = { inflight: 0, lag_ms: 0 };
+  private lastLoadAnnouncedAt = Number.NEGATIVE_INFINITY;
   private state: NodeState = "starting";
   private appInstance: FastifyInstance | null = null;
 
@@ -110,7 +118,7 @@ export class P2PNode {
       }),
     });
     this.linkServer.attach(this.upgrades);
-    this.membership.onChange(() => this.forgetDeparted());
+    this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
   }
 
   get app(): FastifyInstance {
@@ -201,12 +209,11 @@ export class P2PNode {
   private async sendInvalidation(selector: InvalidationSelector): Promise<void> {
     const others = this.registry.members().filter((m) => m.nodeId !== this.config.nodeId && m.state === "alive");
     await Promise.all(
-      others.map((m) => {
-        const { host, port } = splitHostPort(m.address);
-        return this.pool
-          .call({ nodeId: m.nodeId, host, port }, { service: INTERNAL_SERVICE, method: "cache_invalidate", params: { selector }, caller: { sub: this.config.nodeId, role: "service" }, timeoutMs: 1000 })
-          .catch((err: unknown) => this.logger.warn({ peer: m.nodeId, err: err instanceof Error ? err.message : String(err) }, "cache invalidation not delivered"));
-      }),
+      others.map((m) =>
+        this.caller
+          .callInternal(m, "cache_invalidate", { selector }, this.config.nodeId, 1000)
+          .catch((err: unknown) => this.logger.warn({ peer: m.nodeId, err: err instanceof Error ? err.message : String(err) }, "cache invalidation not delivered")),
+      ),
     );
   }
 
@@ -215,18 +222,18 @@ export class P2PNode {
     const load = { inflight: this.inflight.size, lag_ms: Math.round(this.loopLag.meanMs()) };
     this.loopLag.reset();
     if (Math.abs(load.inflight - this.lastLoad.inflight) < 5 && Math.abs(load.lag_ms - this.lastLoad.lag_ms) < 20) return;
+    const minInterval = Math.max(LOAD_ANNOUNCE_MIN_MS, this.registry.members().length * LOAD_ANNOUNCE_PER_MEMBER_MS);
+    if (this.clock.now() - this.lastLoadAnnouncedAt < minInterval) return;
     this.lastLoad = load;
+    this.lastLoadAnnouncedAt = this.clock.now();
     this.membership.updateMeta(this.meta());
   }
 
-  /** Nodes that left or died: close their links and drop what the pipeline remembers. */
-  private forgetDeparted(): void {
-    for (const m of this.registry.members()) {
-      if (m.state === "dead" || m.state === "left") {
-        this.pool.drop(m.nodeId);
-        this.caller.forget(m.nodeId);
-        for (const deps of Object.values(this.pipelines)) forgetNode(deps, m.nodeId);
-      }
-    }
+  /** A node left or died: close its link and drop what the pipeline remembers of it. */
+  private forgetDeparted(nodeId: string): void {
+    this.pool.drop(nodeId);
+    this.caller.forget(nodeId);
+    // Every strategy's pipeline shares the same stats, breakers and bulkheads.
+    forgetNode(this.pipelines["least-latency"], nodeId);
   }
 }

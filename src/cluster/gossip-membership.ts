@@ -31,6 +31,7 @@ export class GossipMembership implements MembershipSource {
   private transport: UdpTransport | null = null;
   private readonly decoded = new WeakMap<Uint8Array, NodeMeta | null>();
   private readonly listeners = new Set<() => void>();
+  private readonly departureListeners = new Set<(nodeId: string) => void>();
 
   constructor(private readonly opts: GossipOptions) {
     this.localId = opts.nodeId;
@@ -56,6 +57,8 @@ export class GossipMembership implements MembershipSource {
         opts.logger.info({ peer: member.name, address: member.address, state: member.state, previous: previous?.state ?? null, incarnation: member.incarnation }, "member state changed");
       }
       for (const l of this.listeners) l();
+      const departed = (member.state === "dead" || member.state === "left") && previous?.state !== member.state;
+      if (departed) for (const l of this.departureListeners) l(member.name);
     });
     membership.start();
     if (opts.seeds.length > 0) membership.joinWithRetry(opts.seeds);
@@ -74,6 +77,12 @@ export class GossipMembership implements MembershipSource {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called once each time a member becomes dead or left. */
+  onDeparture(listener: (nodeId: string) => void): () => void {
+    this.departureListeners.add(listener);
+    return () => this.departureListeners.delete(listener);
   }
 
   /** Broadcasts that this node leaves (peers mark it left at once), bounded by timeoutMs. */

@@ -7,6 +7,7 @@ import type { MemberView, MethodMeta } from "../cluster/types.js";
 import { splitHostPort } from "../transport/transport.js";
 import type { LinkTarget, PeerLinkPool } from "./peer-link/index.js";
 import type { Candidate } from "./balancers/types.js";
+import { INTERNAL_SERVICE } from "./link-handler.js";
 import { callWithResilience, type PipelineDeps } from "./pipeline.js";
 import { Deadline } from "./deadline.js";
 import type { CallContext } from "./context.js";
@@ -94,6 +95,11 @@ export class ClusterCaller implements RemoteCaller {
       if (!transport) error.answeredBy = nodeId;
       throw error;
     }
+  }
+
+  /** A node-to-node operation that is not a service method (see link-handler), to one member. */
+  callInternal(member: MemberView, method: string, params: Record<string, unknown>, sender: string, timeoutMs: number): Promise<unknown> {
+    return this.deps.pool.call(this.targetOf(member), { service: INTERNAL_SERVICE, method, params, caller: { sub: sender, role: "service" }, timeoutMs });
   }
 
   /** A node left or died: drop its cached link target. */
