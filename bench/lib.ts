@@ -51,7 +51,7 @@ export async function load(opts: { url: string; body: string; headers?: Record<s
 
 export function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const timer = setTimeout(() => child.kill("SIGKILL"), 12_000);
     child.once("exit", () => {
       clearTimeout(timer);

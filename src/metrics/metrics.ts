@@ -3,8 +3,16 @@ import { constLabelText, FastCounter, FastHistogram, type HistogramCell } from "
 
 /**
  * One prom-client registry per node (not the global one, so several nodes can share a process
- * in tests). Label children are cached: the hot path does one Map lookup per metric.
+ * in tests), plus hot-path series kept in plain numbers (fast-metrics.ts).
  */
+interface MethodCells {
+  duration: HistogramCell;
+  /** code → p2p_rpc_requests_total cell */
+  requests: Map<string, { value: number }>;
+  /** code → p2p_rpc_executed_total cell */
+  executed: Map<string, { value: number }>;
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly nodeLabel: string;
@@ -12,26 +20,42 @@ export class NodeMetrics {
   private readonly fast: (FastCounter | FastHistogram)[] = [];
   private readonly rpcRequests: FastCounter;
   private readonly rpcDuration: FastHistogram;
-  /** service → method → its duration cell and one request cell per code: no string building per call. */
-  private readonly cells = new Map<string, Map<string, { duration: HistogramCell; codes: Map<string, { value: number }> }>>();
+  private readonly rpcExecuted: FastCounter;
+  /** service → method → its cells: no string building per call. */
+  private readonly cells = new Map<string, Map<string, MethodCells>>();
 
   constructor(nodeId: string, withProcessMetrics = true) {
     this.registry.setDefaultLabels({ node: nodeId });
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: "p2p_process_", eventLoopMonitoringPrecision: 50 });
     this.nodeLabel = constLabelText({ node: nodeId });
     this.rpcRequests = this.fastCounter("p2p_rpc_requests_total", "RPC calls received by this node, by service, method and result code (OK on success)", ["service", "method", "code"]);
+    this.rpcExecuted = this.fastCounter("p2p_rpc_executed_total", "Method executions on this node (whichever node received the call), by service, method and result code", ["service", "method", "code"]);
     this.rpcDuration = this.fastHistogram("p2p_rpc_duration_seconds", "Duration of RPC calls received by this node", ["service", "method"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
   }
 
+  /** A call this node received (HTTP or a service's proxy), whatever node ran it. */
   rpc(service: string, method: string, code: string, seconds: number): void {
+    const entry = this.entry(service, method);
+    let counter = entry.requests.get(code);
+    if (!counter) entry.requests.set(code, (counter = this.rpcRequests.cell([service, method, code])));
+    counter.value += 1;
+    entry.duration.observe(seconds);
+  }
+
+  /** A method this node ran. */
+  executed(service: string, method: string, code: string): void {
+    const entry = this.entry(service, method);
+    let counter = entry.executed.get(code);
+    if (!counter) entry.executed.set(code, (counter = this.rpcExecuted.cell([service, method, code])));
+    counter.value += 1;
+  }
+
+  private entry(service: string, method: string): MethodCells {
     let byMethod = this.cells.get(service);
     if (!byMethod) this.cells.set(service, (byMethod = new Map()));
     let entry = byMethod.get(method);
-    if (!entry) byMethod.set(method, (entry = { duration: this.rpcDuration.cell([service, method]), codes: new Map() }));
-    let counter = entry.codes.get(code);
-    if (!counter) entry.codes.set(code, (counter = this.rpcRequests.cell([service, method, code])));
-    counter.value += 1;
-    entry.duration.observe(seconds);
+    if (!entry) byMethod.set(method, (entry = { duration: this.rpcDuration.cell([service, method]), requests: new Map(), executed: new Map() }));
+    return entry;
   }
 
   /** A counter for hot paths: keep the cells it hands out. */

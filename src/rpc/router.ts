@@ -100,9 +100,13 @@ export class Router {
     const remaining = ctx.deadline - this.deps.clock.now();
     if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
     try {
-      return await currentCall.run(ctx, () => runWithDeadline(() => m.invoke(params), remaining, this.deps.clock));
+      const result = await currentCall.run(ctx, () => runWithDeadline(() => m.invoke(params), remaining, this.deps.clock));
+      this.deps.metrics.executed(service, method, "OK");
+      return result;
     } catch (err) {
-      throw answeredError(err);
+      const error = answeredError(err);
+      this.deps.metrics.executed(service, method, error.code);
+      throw error;
     }
   }
 

@@ -35,6 +35,14 @@ describe("distributed RPC", () => {
       seen.set(node, (seen.get(node) ?? 0) + 1);
     }
     expect([...seen.keys()].sort()).toEqual(["w-a", "w-b", "w-c"]);
+    // Each worker counts what it ran; the coordinator counts what it received.
+    for (const w of workers) {
+      const text = String((await request(`${w.url}/metrics`, { token: admin })).body);
+      const ran = Number(/p2p_rpc_executed_total\{service="worker_svc",method="whoami",code="OK"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+      expect(ran).toBe(seen.get(w.nodeId));
+    }
+    const received = String((await request(`${coord.url}/metrics`, { token: admin })).body);
+    expect(received).toMatch(/p2p_rpc_requests_total\{service="worker_svc",method="whoami",code="OK"[^}]*\} 60/);
     for (const strategy of ["round-robin", "random"]) {
       const nodes = new Set<string>();
       for (let i = 0; i < 30; i++) nodes.add(String((await call(coord, "worker_svc/whoami", { headers: { "x-p2p-balancer": strategy } })).headers.get("x-p2p-node")));
