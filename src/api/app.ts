@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import type { IncomingMessage } from "node:http";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { P2PError } from "../errors.js";
@@ -12,6 +13,24 @@ import { clusterRoutes } from "./routes/cluster.js";
 import { localRoutes } from "./routes/local.js";
 import { rpcRoutes } from "./routes/rpc.js";
 import { adminRoutes } from "./routes/admin.js";
+
+/** Bytes of an oversized body read and thrown away before the connection is cut. */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Fastify answers 413 with `Connection: close` while the client may still be uploading; closing
+ * a socket with unread data makes the kernel send a reset, and the client can lose the 413.
+ * Instead: keep the connection, read and discard the rest of the body (bounded), then go on.
+ */
+function drainOversizedBody(raw: IncomingMessage, reply: FastifyReply): void {
+  reply.removeHeader("connection");
+  let drained = 0;
+  raw.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > MAX_DRAIN_BYTES) raw.socket.destroy();
+  });
+  raw.resume();
+}
 
 /** The node's HTTP API: every route with a schema, OpenAPI at /openapi.json, Swagger UI at /docs. */
 export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
@@ -41,6 +60,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
 
   registerAuth(app, ctx);
   app.setErrorHandler((err, request, reply) => {
+    if ((err as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE") drainOversizedBody(request.raw, reply);
     const body = request.body as { id?: unknown } | undefined;
     const id = request.url.startsWith("/rpc/") ? (typeof body?.id === "string" || typeof body?.id === "number" ? body.id : null) : undefined;
     if (request.url.startsWith("/rpc/")) reply.header("x-p2p-node", ctx.config.nodeId);
