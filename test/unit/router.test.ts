@@ -6,7 +6,7 @@ import { serviceMethod } from "../../src/services/method-options.js";
 import { instantiate } from "../../src/services/loader.js";
 import { LocalServices } from "../../src/services/local-services.js";
 import { ClusterRegistry, type MembershipSource } from "../../src/cluster/registry.js";
-import { SingleNodeMembership } from "../../src/cluster/local-source.js";
+import { SingleNodeMembership } from "../helpers/single-node-membership.js";
 import type { MemberView } from "../../src/cluster/types.js";
 import { NodeMetrics } from "../../src/metrics/metrics.js";
 import { Router } from "../../src/rpc/router.js";

@@ -1,7 +1,7 @@
-import type { MembershipSource } from "./registry.js";
-import type { MemberView, NodeMeta } from "./types.js";
+import type { MembershipSource } from "../../src/cluster/registry.js";
+import type { MemberView, NodeMeta } from "../../src/cluster/types.js";
 
-/** A membership of one: this node alone (used before gossip starts, and by route tests). */
+/** A membership of one (for router and registry tests without a network). */
 export class SingleNodeMembership implements MembershipSource {
   private readonly listeners = new Set<() => void>();
   private view: MemberView;
