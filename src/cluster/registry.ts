@@ -7,12 +7,6 @@ export interface MembershipSource {
   onChange(listener: () => void): () => void;
 }
 
-export interface ServiceLocation {
-  nodeId: string;
-  state: MemberState;
-  local: boolean;
-}
-
 const STATE_RANK: Record<MemberState, number> = { alive: 1, suspect: 2, dead: 3, left: 4 };
 
 interface Index {
