@@ -5,6 +5,7 @@ import type { MemberView, MethodMeta } from "../cluster/types.js";
 import type { LocalServices } from "../services/local-services.js";
 import type { NodeMetrics } from "../metrics/metrics.js";
 import { currentCall, type CallContext } from "./context.js";
+import { Deadline, withDeadline } from "./deadline.js";
 
 export interface CallOptions {
   /** Run on this node only (`?node=`). */
@@ -100,7 +101,8 @@ export class Router {
     const remaining = ctx.deadline - this.deps.clock.now();
     if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
     try {
-      const result = await currentCall.run(ctx, () => runWithDeadline(() => m.invoke(params), remaining, this.deps.clock));
+      const deadline = Deadline.after(remaining, this.deps.clock);
+      const result = await currentCall.run(ctx, () => withDeadline(invokeMethod(m.invoke, params), deadline, this.deps.clock));
       this.deps.metrics.executed(service, method, "OK");
       return result;
     } catch (err) {
@@ -157,27 +159,11 @@ function answeredError(err: unknown): P2PError {
   return error;
 }
 
-/** Runs fn, rejecting with TIMEOUT when the budget runs out (the method itself is not cancelled). */
-function runWithDeadline<T>(fn: () => T | Promise<T>, budgetMs: number, clock: Clock): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(new P2PError("TIMEOUT", `deadline of ${Math.round(budgetMs)} ms exceeded`)), budgetMs);
-    let result: T | Promise<T>;
-    try {
-      result = fn();
-    } catch (err) {
-      timer.cancel();
-      reject(toP2PError(err));
-      return;
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        timer.cancel();
-        resolve(value);
-      },
-      (err: unknown) => {
-        timer.cancel();
-        reject(toP2PError(err));
-      },
-    );
-  });
+/** The method's result as a promise; a synchronous throw becomes a rejection. */
+function invokeMethod(invoke: (params: Record<string, unknown>) => unknown, params: Record<string, unknown>): Promise<unknown> {
+  try {
+    return Promise.resolve(invoke(params));
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
