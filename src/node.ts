@@ -28,6 +28,8 @@ import type { InvalidationSelector } from "./cache/cache.js";
 import { buildApp } from "./api/app.js";
 import { UpgradeRouter } from "./transport/upgrade.js";
 import { VERSION } from "./version.js";
+import { EventBus } from "./events/bus.js";
+import { MembershipEventPublisher } from "./events/membership-events.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -60,6 +62,8 @@ export class P2PNode {
   readonly membership: GossipMembership;
   readonly registry: ClusterRegistry;
   readonly router: Router;
+  /** Membership, leader, service, deployment and metrics events of this node. */
+  readonly events = new EventBus();
   private cacheInstance: NodeCache | null = null;
   private readonly clock: Clock;
   private readonly keyring: Keyring;
@@ -67,6 +71,7 @@ export class P2PNode {
   private readonly linkServer: PeerLinkServer;
   private readonly pipelines: Record<BalancerName, PipelineDeps>;
   private readonly caller: ClusterCaller;
+  private readonly memberEvents: MembershipEventPublisher;
   private readonly startedAt = Date.now();
   private readonly loopLag = new LoopLag(50);
   private loadTimer: Timer | null = null;
@@ -119,6 +124,7 @@ export class P2PNode {
     });
     this.linkServer.attach(this.upgrades);
     this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
+    this.memberEvents = new MembershipEventPublisher(this.membership, () => this.registry.leader(), this.events);
   }
 
   get app(): FastifyInstance {
@@ -167,12 +173,14 @@ export class P2PNode {
       inflight: this.inflight,
       clock: this.clock,
       health: { degradedReasons: () => [this.cacheInstance?.degradedReason() ?? null].filter((r): r is string => r !== null) },
+      events: this.events,
       isDraining: () => this.draining,
       startedAt: this.startedAt,
       invalidateCache: (selector) => this.cache.invalidate(selector),
     });
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());
+    this.memberEvents.start();
     await this.appInstance.listen({ host: config.address, port: config.port });
     this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
@@ -198,6 +206,7 @@ export class P2PNode {
     await this.pool.close();
     await this.linkServer.close();
     await this.cacheInstance?.close().catch(() => undefined);
+    this.memberEvents.stop();
     await this.membership.shutdown();
     if (this.appInstance) await this.appInstance.close();
     this.state = "stopped";

@@ -13,6 +13,7 @@ import { clusterRoutes } from "./routes/cluster.js";
 import { localRoutes } from "./routes/local.js";
 import { rpcRoutes } from "./routes/rpc.js";
 import { adminRoutes } from "./routes/admin.js";
+import { eventRoutes } from "./routes/events.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -76,6 +77,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   localRoutes(app, ctx);
   rpcRoutes(app, ctx);
   adminRoutes(app, ctx);
+  eventRoutes(app, ctx);
 
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -9,6 +9,7 @@ import type { Logger } from "../log.js";
 import type { InflightTracker } from "../util/inflight.js";
 import type { Clock } from "../util/clock.js";
 import type { InvalidateSelector } from "../services/service-cache-api.js";
+import type { EventBus } from "../events/bus.js";
 
 /** Who needs a token for a route: nobody, any valid token (client or admin), or admin. */
 export type Access = "public" | "client" | "admin";
@@ -31,6 +32,8 @@ export interface ApiContext {
   inflight: InflightTracker;
   clock: Clock;
   health: HealthProbe;
+  /** The node's event bus (membership, deployments, metrics), streamed by /cluster/events. */
+  events: EventBus;
   isDraining(): boolean;
   startedAt: number;
   /** Cluster-wide cache invalidation; resolves with the number of entries dropped on this node. */

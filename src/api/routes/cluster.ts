@@ -21,6 +21,18 @@ export function nodeView(m: MemberView): Record<string, unknown> {
   return view;
 }
 
+/** The /cluster/status body (also the greeting of /cluster/events). */
+export function clusterStatus(ctx: ApiContext): Record<string, unknown> {
+  return {
+    node_id: ctx.config.nodeId,
+    role: ctx.config.role,
+    leader: ctx.registry.leader(),
+    members: ctx.registry.stateCounts(),
+    coordinators: ctx.registry.coordinators(),
+    services: ctx.registry.serviceMap(),
+  };
+}
+
 export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
     "/cluster/nodes",
@@ -63,13 +75,6 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
         },
       },
     },
-    async () => ({
-      node_id: ctx.config.nodeId,
-      role: ctx.config.role,
-      leader: ctx.registry.leader(),
-      members: ctx.registry.stateCounts(),
-      coordinators: ctx.registry.coordinators(),
-      services: ctx.registry.serviceMap(),
-    }),
+    async () => clusterStatus(ctx),
   );
 }
