@@ -30,6 +30,7 @@ import { UpgradeRouter } from "./transport/upgrade.js";
 import { VERSION } from "./version.js";
 import { EventBus } from "./events/bus.js";
 import { MembershipEventPublisher } from "./events/membership-events.js";
+import { DeployManager } from "./deploy/manager.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -64,6 +65,7 @@ export class P2PNode {
   readonly router: Router;
   /** Membership, leader, service, deployment and metrics events of this node. */
   readonly events = new EventBus();
+  readonly deploy: DeployManager;
   private cacheInstance: NodeCache | null = null;
   private readonly clock: Clock;
   private readonly keyring: Keyring;
@@ -125,6 +127,7 @@ export class P2PNode {
     this.linkServer.attach(this.upgrades);
     this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
     this.memberEvents = new MembershipEventPublisher(this.membership, () => this.registry.leader(), this.events);
+    this.deploy = new DeployManager({ nodeId: config.nodeId, dataDir: config.dataDir, logger: this.logger });
   }
 
   get app(): FastifyInstance {
@@ -143,13 +146,14 @@ export class P2PNode {
 
   /** What this node gossips about itself. */
   meta(): NodeMeta {
-    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad };
+    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels };
   }
 
   async start(): Promise<void> {
     const { config, logger } = this;
     this.cacheInstance = await NodeCache.create(config, this.metrics, logger, (selector) => this.sendInvalidation(selector));
     this.router.setCache(this.cacheInstance);
+    await this.deploy.init();
     await loadAllServices({
       local: this.local,
       servicesDir: config.servicesDir,
@@ -177,6 +181,7 @@ export class P2PNode {
       isDraining: () => this.draining,
       startedAt: this.startedAt,
       invalidateCache: (selector) => this.cache.invalidate(selector),
+      deploy: this.deploy,
     });
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());

@@ -14,6 +14,7 @@ import { localRoutes } from "./routes/local.js";
 import { rpcRoutes } from "./routes/rpc.js";
 import { adminRoutes } from "./routes/admin.js";
 import { eventRoutes } from "./routes/events.js";
+import { artifactRoutes } from "./routes/artifacts.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -78,6 +79,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   rpcRoutes(app, ctx);
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
+  await artifactRoutes(app, ctx);
 
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
   return app;

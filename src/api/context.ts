@@ -10,6 +10,7 @@ import type { InflightTracker } from "../util/inflight.js";
 import type { Clock } from "../util/clock.js";
 import type { InvalidateSelector } from "../services/service-cache-api.js";
 import type { EventBus } from "../events/bus.js";
+import type { DeployManager } from "../deploy/manager.js";
 
 /** Who needs a token for a route: nobody, any valid token (client or admin), or admin. */
 export type Access = "public" | "client" | "admin";
@@ -38,6 +39,8 @@ export interface ApiContext {
   startedAt: number;
   /** Cluster-wide cache invalidation; resolves with the number of entries dropped on this node. */
   invalidateCache(selector: InvalidateSelector): Promise<number>;
+  /** Artifacts and deployments (absent in tests that build the app alone). */
+  deploy?: DeployManager;
 }
 
 declare module "fastify" {

@@ -23,6 +23,10 @@ function nodeCommand(role: Role): Command {
     .option("--services-dir <dir>", "where user services are loaded from (env P2P_SERVICES_DIR; default ./services)")
     .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/p2p.log)")
     .option("--rate-limit <n>", "RPC calls per second allowed per caller, 0 = unlimited (env P2P_RATE_LIMIT; default 0)")
+    .option("--data-dir <dir>", "the node's persistent state: deployments, artifacts (env P2P_DATA_DIR; default ./data)")
+    .option("--labels <list>", "key=value,... describing the node, gossiped and used by placement (env P2P_LABELS)")
+    .option("--watch", "reload a service of --services-dir when its files change (env P2P_WATCH=1)")
+    .option("--release-key <file>", "Ed25519 public key (PEM): run only deployed artifacts signed by it (env P2P_RELEASE_KEY)")
     .option("-v, --verbose", "debug logging (env P2P_LOG_LEVEL=debug)")
     .action(async (opts: CliOptions) => {
       let config: Config;

@@ -6,6 +6,14 @@ export function encodeMeta(meta: NodeMeta): Uint8Array {
   return deflateRawSync(Buffer.from(JSON.stringify(meta)));
 }
 
+/** Labels (string → string) as gossiped; anything else is dropped. */
+function optionalMeta(value: Partial<NodeMeta>): Pick<NodeMeta, "labels"> {
+  const labels = value.labels;
+  if (!labels || typeof labels !== "object" || Array.isArray(labels)) return {};
+  const clean = Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === "string"));
+  return { labels: clean };
+}
+
 const MAX_META_BYTES = 256 * 1024;
 
 /** Decodes gossiped metadata; anything malformed becomes null (the member shows without services). */
@@ -15,7 +23,7 @@ export function decodeMeta(bytes: Uint8Array): NodeMeta | null {
     const value = JSON.parse(inflateRawSync(bytes, { maxOutputLength: MAX_META_BYTES }).toString("utf8")) as Partial<NodeMeta>;
     if ((value.role !== "coordinator" && value.role !== "worker") || !Array.isArray(value.services) || typeof value.started_at !== "number") return null;
     const services = value.services.filter((s) => s && typeof s.name === "string" && Array.isArray(s.methods));
-    return { role: value.role, version: String(value.version ?? "unknown"), started_at: value.started_at, services, ...(value.load ? { load: value.load } : {}) };
+    return { role: value.role, version: String(value.version ?? "unknown"), started_at: value.started_at, services, ...(value.load ? { load: value.load } : {}), ...optionalMeta(value) };
   } catch {
     return null;
   }

@@ -29,6 +29,8 @@ export interface NodeMeta {
   started_at: number;
   services: ServiceMeta[];
   load?: { inflight: number; lag_ms: number };
+  /** --labels of the node (placement matches on them). */
+  labels?: Record<string, string>;
 }
 
 export interface MemberView {

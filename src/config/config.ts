@@ -37,6 +37,14 @@ export interface Config {
   secrets: Secrets;
   /** Whether bundled built-in services (system) run. */
   builtinServices: boolean;
+  /** The node's persistent state: deployments and artifacts. */
+  dataDir: string;
+  /** key=value pairs describing the node; gossiped, used by placement. */
+  labels: Record<string, string>;
+  /** Reload a service of servicesDir when its files change. */
+  watch: boolean;
+  /** Ed25519 public key (PEM file path): only artifacts signed by it run here. */
+  releaseKeyFile: string | undefined;
 }
 
 /** What the command line gave (undefined = not given). */
@@ -51,6 +59,10 @@ export interface CliOptions {
   logFile?: string;
   rateLimit?: string;
   verbose?: boolean;
+  dataDir?: string;
+  labels?: string;
+  watch?: boolean;
+  releaseKey?: string;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +121,24 @@ function parseRedisUrl(value: string, what: string): string {
   return value;
 }
 
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._\/-]{0,62}$/;
+const LABEL_VALUE = /^[A-Za-z0-9._:\/-]{0,63}$/;
+
+/** `key=value,...` → a map; keys and values are short identifiers (they travel in gossip). */
+export function parseLabels(value: string, what: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of value.split(",").map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const eq = part.indexOf("=");
+    const key = eq > 0 ? part.slice(0, eq).trim() : "";
+    const val = eq > 0 ? part.slice(eq + 1).trim() : "";
+    if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(val)) throw new ConfigError(`${what}: "${part}" must be key=value (letters, digits, . _ / - :)`);
+    if (key in labels) throw new ConfigError(`${what}: label "${key}" given twice`);
+    labels[key] = val;
+  }
+  if (Object.keys(labels).length > 32) throw new ConfigError(`${what}: at most 32 labels`);
+  return labels;
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 /** Flags override env; env overrides defaults. Throws ConfigError with one clear line. */
@@ -152,6 +182,14 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     rateLimitPerSecond = Number(rateIn.value);
   }
 
+  const dataDir = pick(cli.dataDir, "P2P_DATA_DIR")?.value ?? DEFAULTS.dataDir;
+  const labelsIn = pick(cli.labels, "P2P_LABELS");
+  const labels = labelsIn ? parseLabels(labelsIn.value, label(labelsIn.source, "--labels")) : {};
+  const watchEnv = nonEmpty(env.P2P_WATCH);
+  if (watchEnv !== undefined && !["0", "1", "true", "false"].includes(watchEnv)) throw new ConfigError(`P2P_WATCH: "${watchEnv}" must be 1 or 0`);
+  const watch = cli.watch === true || watchEnv === "1" || watchEnv === "true";
+  const releaseKeyFile = pick(cli.releaseKey, "P2P_RELEASE_KEY")?.value;
+
   let logLevel: LogLevel = DEFAULTS.logLevel;
   const envLevel = nonEmpty(env.P2P_LOG_LEVEL);
   if (envLevel !== undefined) {
@@ -182,6 +220,10 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     rateLimitPerSecond,
     secrets: buildSecrets(env, generateSecret),
     builtinServices: true,
+    dataDir,
+    labels,
+    watch,
+    releaseKeyFile,
   };
 }
 

@@ -8,6 +8,8 @@ export const DEFAULTS = {
   /** Workers join the coordinator of a default single-machine setup. */
   workerCoord: ["127.0.0.1:8001"],
   servicesDir: "./services",
+  /** Deployments and artifacts are kept here across restarts. */
+  dataDir: "./data",
   logFile: "logs/p2p.log",
   logLevel: "info" as const,
   /** Largest accepted request body (CONTRACT §5: 413 above it). */

@@ -71,6 +71,7 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   const logDir = mkdtempSync(join(tmpdir(), "p2p-test-"));
   const args = [BIN, role, "--port", String(port), "--node-id", nodeId, "--log-file", join(logDir, "p2p.log"), ...(options.args ?? [])];
   if (!args.includes("--services-dir")) args.push("--services-dir", join(REPO_ROOT, "services"));
+  if (!args.includes("--data-dir")) args.push("--data-dir", join(logDir, "data"));
   const env: Record<string, string | undefined> = { ...process.env, ...(options.secrets === false ? {} : TEST_SECRETS), ...options.env };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   if (options.secrets === false) for (const key of Object.keys(TEST_SECRETS)) if (!options.env?.[key]) delete env[key];

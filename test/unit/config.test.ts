@@ -13,6 +13,13 @@ describe("config", () => {
     expect(w.coord).toEqual(["127.0.0.1:8001"]);
   });
 
+  it("reads the deployment options: data dir, labels, watch, release key", () => {
+    expect(buildConfig("worker", {}, {}, gen)).toMatchObject({ dataDir: "./data", labels: {}, watch: false, releaseKeyFile: undefined });
+    const env = { P2P_DATA_DIR: "/var/p2p", P2P_LABELS: "zone=eu,gpu=yes", P2P_WATCH: "1", P2P_RELEASE_KEY: "/etc/key.pem" };
+    expect(buildConfig("worker", {}, env, gen)).toMatchObject({ dataDir: "/var/p2p", labels: { zone: "eu", gpu: "yes" }, watch: true, releaseKeyFile: "/etc/key.pem" });
+    expect(buildConfig("worker", { labels: "zone=us", dataDir: "d" }, env, gen)).toMatchObject({ dataDir: "d", labels: { zone: "us" } });
+  });
+
   it("flags override env, env overrides defaults", () => {
     const env = { P2P_PORT: "9000", P2P_NODE_ID: "from-env", P2P_COORD: "10.0.0.1:8001,10.0.0.2:8001", P2P_LOG_LEVEL: "debug", P2P_REDIS_URL: "redis://127.0.0.1:6379" };
     const fromEnv = buildConfig("worker", {}, env, gen);
@@ -34,6 +41,10 @@ describe("config", () => {
       [{ rateLimit: "-1" }, {}, /--rate-limit/],
       [{}, { P2P_LOG_LEVEL: "loud" }, /P2P_LOG_LEVEL/],
       [{}, { P2P_JWT_SECRET: "short" }, /P2P_JWT_SECRET: must be at least 16/],
+      [{ labels: "zone" }, {}, /--labels: "zone" must be key=value/],
+      [{ labels: "a=1,a=2" }, {}, /--labels: label "a" given twice/],
+      [{}, { P2P_LABELS: "bad key=1" }, /P2P_LABELS/],
+      [{}, { P2P_WATCH: "maybe" }, /P2P_WATCH/],
     ];
     for (const [cli, env, message] of bad) {
       expect(() => buildConfig("worker", cli, env, gen)).toThrow(ConfigError);

@@ -17,6 +17,7 @@ export function nodeView(m: MemberView): Record<string, unknown> {
   if (m.meta) {
     view.version = m.meta.version;
     if (m.meta.load) view.load = m.meta.load;
+    view.labels = m.meta.labels ?? {};
   }
   return view;
 }

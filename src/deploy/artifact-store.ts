@@ -1,0 +1,161 @@
+/**
+ * Content-addressed artifacts in `<data-dir>/artifacts/<sha256>.tgz` (with an optional
+ * `<sha256>.sig`), unpacked on demand into `<data-dir>/run/<sha256>/`. Every archive is
+ * checked before it is kept: its hash, size, unpacked size and every entry's path and type.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, open, readFile, rename, rm, stat, symlink, writeFile, readlink } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { ArchiveError, readTarGz, type TarEntry } from "./tar.js";
+
+/** Largest artifact accepted (compressed). */
+export const MAX_ARTIFACT_BYTES = 50 * 1024 * 1024;
+/** Largest total of the files an artifact unpacks to. */
+export const MAX_UNPACKED_BYTES = 200 * 1024 * 1024;
+const SHA256 = /^[0-9a-f]{64}$/;
+const ENTRY_FILES = ["main.js", "main.mjs", "main.ts", "main.mts"];
+
+/** Where this package lives, so unpacked artifacts resolve `import "p2p-core"` to it. */
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+export function isSha256(value: string): boolean {
+  return SHA256.test(value);
+}
+
+export function sha256Of(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export class ArtifactStore {
+  readonly root: string;
+  private readonly artifactsDir: string;
+  private readonly runDir: string;
+  private readonly tmpDir: string;
+  private readonly unpacking = new Map<string, Promise<string>>();
+
+  constructor(dataDir: string) {
+    this.root = resolve(dataDir);
+    this.artifactsDir = join(this.root, "artifacts");
+    this.runDir = join(this.root, "run");
+    this.tmpDir = join(this.root, "tmp");
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([this.artifactsDir, this.runDir, this.tmpDir].map((d) => mkdir(d, { recursive: true })));
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+    // One link we create ourselves (never from an archive): bare "p2p-core" imports of unpacked
+    // artifacts resolve to this very package, so services share the node's framework classes.
+    const link = join(this.runDir, "node_modules", "p2p-core");
+    await mkdir(dirname(link), { recursive: true });
+    const current = await readlink(link).catch(() => null);
+    if (current !== PACKAGE_ROOT) {
+      await rm(link, { force: true });
+      await symlink(PACKAGE_ROOT, link, "dir");
+    }
+  }
+
+  /** Checks and keeps an artifact; throws ArchiveError (a 400) when it is refused. */
+  async put(sha: string, bytes: Buffer, signature?: Buffer): Promise<{ sha256: string; size: number }> {
+    if (!isSha256(sha)) throw new ArchiveError("artifact id must be a SHA-256 in lower-case hex");
+    if (bytes.length > MAX_ARTIFACT_BYTES) throw new ArchiveError(`artifact is larger than ${MAX_ARTIFACT_BYTES} bytes`);
+    const actual = sha256Of(bytes);
+    if (actual !== sha) throw new ArchiveError(`body SHA-256 is ${actual}, not ${sha}`);
+    checkEntries(await readTarGz(bytes, MAX_UNPACKED_BYTES));
+    await this.writeAtomically(this.blobPath(sha), bytes);
+    if (signature) await this.writeAtomically(this.sigPath(sha), signature);
+    return { sha256: sha, size: bytes.length };
+  }
+
+  async has(sha: string): Promise<boolean> {
+    if (!isSha256(sha)) return false;
+    return stat(this.blobPath(sha)).then((s) => s.isFile(), () => false);
+  }
+
+  async signature(sha: string): Promise<Buffer | undefined> {
+    if (!isSha256(sha)) return undefined;
+    return readFile(this.sigPath(sha)).catch(() => undefined);
+  }
+
+  async read(sha: string): Promise<Buffer> {
+    return readFile(this.blobPath(sha));
+  }
+
+  /** Bytes [offset, offset+length) of an artifact and its total size, or null when absent. */
+  async readChunk(sha: string, offset: number, length: number): Promise<{ size: number; data: Buffer } | null> {
+    if (!isSha256(sha)) return null;
+    const handle = await open(this.blobPath(sha), "r").catch(() => null);
+    if (!handle) return null;
+    try {
+      const { size } = await handle.stat();
+      const n = Math.max(0, Math.min(length, size - offset));
+      const data = Buffer.alloc(n);
+      if (n > 0) await handle.read(data, 0, n, offset);
+      return { size, data };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The folder the artifact unpacks to (unpacked once, atomically), and its entry file. */
+  async unpacked(sha: string): Promise<{ dir: string; entry: string }> {
+    let work = this.unpacking.get(sha);
+    if (!work) {
+      work = this.unpack(sha);
+      this.unpacking.set(sha, work);
+      work.finally(() => this.unpacking.delete(sha)).catch(() => undefined);
+    }
+    const dir = await work;
+    return { dir, entry: join(dir, await entryFile(dir)) };
+  }
+
+  private async unpack(sha: string): Promise<string> {
+    const target = join(this.runDir, sha);
+    if (await stat(target).then(() => true, () => false)) return target;
+    const entries = await readTarGz(await this.read(sha), MAX_UNPACKED_BYTES);
+    checkEntries(entries);
+    const staging = join(this.tmpDir, `${sha}.${randomUUID().slice(0, 8)}`);
+    await mkdir(staging, { recursive: true });
+    for (const entry of entries) {
+      const path = resolve(staging, entry.path);
+      // readTarGz already refused "..", absolute paths and links; this is the last guard.
+      if (!path.startsWith(staging + sep)) throw new ArchiveError(`entry "${entry.path}" escapes the folder`);
+      if (entry.type === "dir") await mkdir(path, { recursive: true });
+      else {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, entry.data, { flag: "wx" });
+      }
+    }
+    await rename(staging, target).catch(async (err: NodeJS.ErrnoException) => {
+      await rm(staging, { recursive: true, force: true });
+      if (err.code !== "ENOTEMPTY" && err.code !== "EEXIST") throw err;
+    });
+    return target;
+  }
+
+  private async writeAtomically(path: string, bytes: Buffer): Promise<void> {
+    const tmp = join(this.tmpDir, randomUUID());
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  }
+
+  private blobPath(sha: string): string {
+    return join(this.artifactsDir, `${sha}.tgz`);
+  }
+
+  private sigPath(sha: string): string {
+    return join(this.artifactsDir, `${sha}.sig`);
+  }
+}
+
+function checkEntries(entries: TarEntry[]): void {
+  const names = new Set(entries.filter((e) => e.type === "file").map((e) => e.path));
+  if (!ENTRY_FILES.some((f) => names.has(f))) throw new ArchiveError("archive has no main.js or main.ts at its root");
+}
+
+async function entryFile(dir: string): Promise<string> {
+  for (const f of ENTRY_FILES) if (await stat(join(dir, f)).then((s) => s.isFile(), () => false)) return f;
+  throw new ArchiveError("artifact has no main.js or main.ts at its root");
+}
