@@ -20,6 +20,14 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Codes arrive from services and peers as arbitrary strings; looking them up with `in` or `[]`
+ * would find Object.prototype's "toString" or "constructor". Own properties only.
+ */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(ERROR_CODES, value);
+}
+
 export interface WireError {
   code: ErrorCode;
   message: string;
@@ -35,7 +43,8 @@ export class P2PError extends Error {
   constructor(code: ErrorCode, message: string, data?: unknown) {
     super(message);
     this.name = "P2PError";
-    this.code = code;
+    // A cast or plain JavaScript can hand in any string: an unknown code is an internal error.
+    this.code = isErrorCode(code) ? code : "INTERNAL";
     this.data = data;
   }
 
@@ -56,16 +65,12 @@ export class P2PError extends Error {
   static fromWire(wire: unknown): P2PError {
     if (wire && typeof wire === "object") {
       const w = wire as Record<string, unknown>;
-      const code = typeof w.code === "string" && w.code in ERROR_CODES ? (w.code as ErrorCode) : "INTERNAL";
+      const code = isErrorCode(w.code) ? w.code : "INTERNAL";
       const message = typeof w.message === "string" ? w.message : "remote error";
       return new P2PError(code, message, w.data);
     }
     return new P2PError("INTERNAL", "remote error");
   }
-}
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && value in ERROR_CODES;
 }
 
 /** Anything thrown becomes a P2PError; unknown errors become INTERNAL with their message only. */

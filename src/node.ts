@@ -25,7 +25,8 @@ import { PeerLinkPool, PeerLinkServer } from "./rpc/peer-link/index.js";
 import { createLinkHandler } from "./rpc/link-handler.js";
 import { NodeCache } from "./cache/node-cache.js";
 import type { InvalidationSelector } from "./cache/cache.js";
-import { buildApp } from "./api/app.js";
+import { buildApp, closeApp } from "./api/app.js";
+import { P2PError } from "./errors.js";
 import { UpgradeRouter } from "./transport/upgrade.js";
 import { VERSION } from "./version.js";
 import { EventBus } from "./events/bus.js";
@@ -51,6 +52,10 @@ const LOAD_ANNOUNCE_MIN_MS = 10_000;
 const LOAD_ANNOUNCE_PER_MEMBER_MS = 200;
 /** Bound on announcing a graceful leave. */
 const LEAVE_TIMEOUT_MS = 2_000;
+/** After the grace, calls still running are answered 503; this long is left to send those answers. */
+const CUT_ANSWER_MS = 1_000;
+/** Bound on closing the HTTP server once everything else stopped (then every socket is cut). */
+const HTTP_CLOSE_MS = 1_000;
 
 /** The composition root: builds every layer from one Config, starts them, stops them in order. */
 export class P2PNode {
@@ -204,7 +209,11 @@ export class P2PNode {
     if (wasRunning) {
       logger.info({ inflight: this.inflight.size }, "draining: new calls refused, waiting for calls in flight");
       const idle = await this.inflight.idle(config.shutdownGraceMs);
-      if (!idle) logger.warn({ inflight: this.inflight.size }, "calls still in flight after the grace period");
+      if (!idle) {
+        logger.warn({ inflight: this.inflight.size }, "calls still in flight after the grace period: answering them 503");
+        this.inflight.cut(new P2PError("UNAVAILABLE", `node ${config.nodeId} shut down before the call finished`, { reason: "shutdown" }));
+        await this.inflight.idle(CUT_ANSWER_MS);
+      }
       await this.membership.leave(LEAVE_TIMEOUT_MS);
     }
     await cleanupAllServices(this.local, logger, config.serviceLifecycleTimeoutMs);
@@ -213,7 +222,7 @@ export class P2PNode {
     await this.cacheInstance?.close().catch(() => undefined);
     this.memberEvents.stop();
     await this.membership.shutdown();
-    if (this.appInstance) await this.appInstance.close();
+    if (this.appInstance) await closeApp(this.appInstance, this.clock, HTTP_CLOSE_MS);
     this.state = "stopped";
     logger.info("node stopped");
     await flushLogger(logger);

@@ -5,6 +5,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { P2PError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { ApiContext } from "./context.js";
+import type { Clock } from "../util/clock.js";
 import { registerAuth } from "./auth-hook.js";
 import { sendError } from "./errors.js";
 import { healthRoutes } from "./routes/health.js";
@@ -15,9 +16,22 @@ import { rpcRoutes } from "./routes/rpc.js";
 import { adminRoutes } from "./routes/admin.js";
 import { eventRoutes } from "./routes/events.js";
 import { artifactRoutes } from "./routes/artifacts.js";
+import { registerJsonBody } from "./json-body.js";
+import { BadInputLog } from "./bad-input-log.js";
+import { clientErrorHandler } from "./client-errors.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+/**
+ * Time to receive a whole request (headers and body) and its headers alone. They cover only
+ * receiving: a call may then run as long as its deadline, the socket stays open for the answer.
+ */
+export const REQUEST_RECEIVE_TIMEOUT_MS = 30_000;
+export const HEADERS_RECEIVE_TIMEOUT_MS = 10_000;
+/** How often Node checks those two time-outs. */
+const RECEIVE_CHECK_INTERVAL_MS = 1_000;
+/** Statuses worth a (rate-limited) warning: the client sent something wrong or too much. */
+const BAD_INPUT_STATUSES = new Set([400, 401, 413, 429]);
 
 /**
  * Fastify answers 413 with `Connection: close` while the client may still be uploading; closing
@@ -36,20 +50,35 @@ function drainOversizedBody(raw: IncomingMessage, reply: FastifyReply): void {
 
 /** The node's HTTP API: every route with a schema, OpenAPI at /openapi.json, Swagger UI at /docs. */
 export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
+  const badInput = new BadInputLog({ logger: ctx.logger, clock: ctx.clock });
   const app = Fastify({
     logger: false,
     bodyLimit: ctx.config.bodyLimitBytes,
-    // Time-outs so slow or stuck clients cannot hold sockets forever.
+    // Slow or stuck senders are cut once receiving takes too long; no idle time-out while a call
+    // runs (its deadline bounds it), and shutdown closes whatever is left.
     connectionTimeout: 0,
-    requestTimeout: ctx.config.maxRpcTimeoutMs + 60_000,
+    requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_RECEIVE_TIMEOUT_MS, connectionsCheckingInterval: RECEIVE_CHECK_INTERVAL_MS },
     keepAliveTimeout: 72_000,
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    clientErrorHandler: clientErrorHandler(badInput, REQUEST_RECEIVE_TIMEOUT_MS),
+    // Malformed URLs and the like, before routing: the same envelope as every other error.
+    frameworkErrors: (err, request, reply) => {
+      if (request.url.startsWith("/rpc/")) reply.header("x-p2p-node", ctx.config.nodeId);
+      sendError(reply, err, ctx.logger, request.url.startsWith("/rpc/") ? null : undefined);
+    },
   });
-
-  // Clients that send JSON without a content type (or with another one) are parsed as JSON too,
-  // with the same prototype-poisoning protection as the default parser.
-  app.addContentTypeParser("*", { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  badInput.start();
+  app.addHook("onClose", async () => badInput.stop());
+  app.addHook("onResponse", async (request, reply) => {
+    if (BAD_INPUT_STATUSES.has(reply.statusCode)) badInput.note(request.ip, `${reply.statusCode} ${request.method} ${request.routeOptions.url ?? "unknown route"}`);
+  });
+  // While draining, answers ask keep-alive clients to go elsewhere.
+  app.addHook("onSend", async (_request, reply) => {
+    if (ctx.isDraining()) reply.header("connection", "close");
+  });
+  registerJsonBody(app);
 
   await app.register(swagger, {
     openapi: {
@@ -83,4 +112,18 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
 
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/**
+ * Closes the server within `boundMs` whatever clients do: idle keep-alive sockets at once,
+ * then, past the bound, every socket still open (slow senders, answers still streaming).
+ */
+export async function closeApp(app: FastifyInstance, clock: Clock, boundMs: number): Promise<void> {
+  app.server.closeIdleConnections();
+  const timer = clock.setTimeout(() => app.server.closeAllConnections(), boundMs);
+  try {
+    await app.close();
+  } finally {
+    timer.cancel();
+  }
 }

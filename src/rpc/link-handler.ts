@@ -22,14 +22,9 @@ export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
   return async (call) => {
     if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params);
     if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
-    deps.inflight.enter();
-    try {
-      const traceId = traceIdOf(call.traceparent) ?? newTraceId();
-      const ctx = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId, ...(call.traceparent ? { traceparent: call.traceparent } : {}) };
-      return await deps.router.invokeLocal(ctx, call.service, call.method, call.params);
-    } finally {
-      deps.inflight.leave();
-    }
+    const traceId = traceIdOf(call.traceparent) ?? newTraceId();
+    const ctx = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId, ...(call.traceparent ? { traceparent: call.traceparent } : {}) };
+    return deps.inflight.track(() => deps.router.invokeLocal(ctx, call.service, call.method, call.params));
   };
 }
 

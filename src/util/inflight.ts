@@ -1,7 +1,12 @@
-/** Counts calls in progress; lets shutdown wait (bounded) until they are done. */
+/**
+ * Counts calls in progress; lets shutdown wait (bounded) until they are done, then cut the
+ * ones still running so that they are answered (an error) instead of holding the process.
+ */
 export class InflightTracker {
   private count = 0;
   private waiters: (() => void)[] = [];
+  /** Rejecters of the calls run through track(), for cut(). */
+  private readonly cutters = new Set<(err: Error) => void>();
 
   get size(): number {
     return this.count;
@@ -17,6 +22,47 @@ export class InflightTracker {
       const waiters = this.waiters;
       this.waiters = [];
       for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * Runs `work` as one call in flight. Settles like it, or rejects with cut()'s error first;
+   * the work itself may go on, but nobody waits for it any more.
+   */
+  track<T>(work: () => Promise<T>): Promise<T> {
+    this.enter();
+    return new Promise<T>((resolve, reject) => {
+      this.cutters.add(reject);
+      const settle = () => {
+        if (!this.cutters.delete(reject)) return;
+        this.leave();
+      };
+      let running: Promise<T>;
+      try {
+        running = work();
+      } catch (err) {
+        running = Promise.reject(err);
+      }
+      running.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (err: unknown) => {
+          settle();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Answers every tracked call still running with `error` (end of the shutdown grace). */
+  cut(error: Error): void {
+    const cutters = [...this.cutters];
+    this.cutters.clear();
+    for (const reject of cutters) {
+      this.leave();
+      reject(error);
     }
   }
 

@@ -89,13 +89,13 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         if (typeof body.id !== "string" && typeof body.id !== "number") return fail(new P2PError("BAD_REQUEST", "id must be a string or a number"));
         id = body.id;
       }
-      const params = body?.params ?? {};
+      // Absent params mean none; `null` is not an object.
+      const params = body?.params === undefined ? {} : body.params;
       if (params === null || typeof params !== "object" || Array.isArray(params)) {
         return fail(new P2PError("INVALID_PARAMS", "params must be a JSON object"));
       }
       const node = request.query.node;
       if (node !== undefined && (typeof node !== "string" || node.length === 0)) return fail(new P2PError("BAD_REQUEST", "node must be a node id"));
-      inflight.enter();
       try {
         const timeoutMs = timeoutFrom(request.headers["x-p2p-timeout-ms"], registry.method(request.params.service, request.params.method)?.timeout_ms ?? config.rpcTimeoutMs, config.maxRpcTimeoutMs);
         const traceparent = request.headers.traceparent;
@@ -111,13 +111,11 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
           traceId: traceIdOf(tp) ?? newTraceId(),
           ...(tp && traceIdOf(tp) ? { traceparent: tp } : {}),
         };
-        const out = await router.call(callCtx, request.params.service, request.params.method, params as Record<string, unknown>, node === undefined ? {} : { node });
+        const out = await inflight.track(() => router.call(callCtx, request.params.service, request.params.method, params as Record<string, unknown>, node === undefined ? {} : { node }));
         reply.header("x-p2p-node", out.nodeId);
         return { id, result: out.result === undefined ? null : out.result };
       } catch (err) {
         return fail(err);
-      } finally {
-        inflight.leave();
       }
     },
   );
