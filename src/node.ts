@@ -32,6 +32,7 @@ import { VERSION } from "./version.js";
 import { EventBus } from "./events/bus.js";
 import { MembershipEventPublisher } from "./events/membership-events.js";
 import { DeployManager } from "./deploy/manager.js";
+import { NodeObserver, SNAPSHOT_OPERATION } from "./observe/node-observer.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -79,6 +80,8 @@ export class P2PNode {
   private readonly pipelines: Record<BalancerName, PipelineDeps>;
   private readonly caller: ClusterCaller;
   private readonly memberEvents: MembershipEventPublisher;
+  /** Live figures: per-method windows, process figures, the cluster-wide gather. */
+  readonly observer: NodeObserver;
   private readonly startedAt = Date.now();
   private readonly loopLag = new LoopLag(50);
   private loadTimer: Timer | null = null;
@@ -113,6 +116,18 @@ export class P2PNode {
       BALANCER_NAMES.map((name) => [name, { ...shared, balancer: createBalancer(name, { random: systemRandom, stats: shared.stats }) }]),
     ) as Record<BalancerName, PipelineDeps>;
     const clientMetrics = new RpcClientMetrics(this.metrics, shared.breakers);
+    this.observer = new NodeObserver({
+      localId: config.nodeId,
+      clock: this.clock,
+      registry: this.metrics.registry,
+      members: () => this.registry.members(),
+      fetchSnapshot: (member, timeoutMs) => this.caller.callInternal(member, SNAPSHOT_OPERATION, {}, config.nodeId, timeoutMs),
+      events: this.events,
+      inflight: () => this.inflight.size,
+      loopLagMs: () => this.loopLag.meanMs(),
+      startedAt: this.startedAt,
+    });
+    this.metrics.attachWindows(this.observer.windows);
     this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics });
     this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
     this.router.setRemote(this.caller);
@@ -127,6 +142,7 @@ export class P2PNode {
         inflight: this.inflight,
         isDraining: () => this.draining,
         invalidateLocal: (selector) => this.cacheInstance?.bus.deliver(selector),
+        operations: { [SNAPSHOT_OPERATION]: () => this.observer.snapshot() },
       }),
     });
     this.linkServer.attach(this.upgrades);
@@ -183,6 +199,7 @@ export class P2PNode {
       clock: this.clock,
       health: { degradedReasons: () => [this.cacheInstance?.degradedReason() ?? null].filter((r): r is string => r !== null) },
       events: this.events,
+      clusterMetrics: () => this.observer.gather(),
       isDraining: () => this.draining,
       startedAt: this.startedAt,
       invalidateCache: (selector) => this.cache.invalidate(selector),
@@ -191,6 +208,7 @@ export class P2PNode {
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());
     this.memberEvents.start();
+    this.observer.start();
     await this.appInstance.listen({ host: config.address, port: config.port });
     this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
@@ -221,6 +239,7 @@ export class P2PNode {
     await this.linkServer.close();
     await this.cacheInstance?.close().catch(() => undefined);
     this.memberEvents.stop();
+    this.observer.stop();
     await this.membership.shutdown();
     if (this.appInstance) await closeApp(this.appInstance, this.clock, HTTP_CLOSE_MS);
     this.state = "stopped";

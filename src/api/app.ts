@@ -19,6 +19,7 @@ import { artifactRoutes } from "./routes/artifacts.js";
 import { registerJsonBody } from "./json-body.js";
 import { BadInputLog } from "./bad-input-log.js";
 import { clientErrorHandler } from "./client-errors.js";
+import { clusterMetricsRoutes } from "./routes/cluster-metrics.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -109,6 +110,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   adminRoutes(app, ctx);
   eventRoutes(app, ctx);
   await artifactRoutes(app, ctx);
+  clusterMetricsRoutes(app, ctx);
 
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
   return app;

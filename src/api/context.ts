@@ -11,6 +11,7 @@ import type { Clock } from "../util/clock.js";
 import type { InvalidateSelector } from "../services/service-cache-api.js";
 import type { EventBus } from "../events/bus.js";
 import type { DeployManager } from "../deploy/manager.js";
+import type { ClusterMetricsBody } from "../observe/cluster-metrics.js";
 
 /** Who needs a token for a route: nobody, any valid token (client or admin), or admin. */
 export type Access = "public" | "client" | "admin";
@@ -35,6 +36,8 @@ export interface ApiContext {
   health: HealthProbe;
   /** The node's event bus (membership, deployments, metrics), streamed by /cluster/events. */
   events: EventBus;
+  /** Every live node's figures, gathered over the peer link (bounded in time). */
+  clusterMetrics(): Promise<ClusterMetricsBody>;
   isDraining(): boolean;
   startedAt: number;
   /** Cluster-wide cache invalidation; resolves with the number of entries dropped on this node. */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { constLabelText, FastCounter, FastHistogram, type HistogramCell } from "./fast-metrics.js";
+import type { MethodWindow, MethodWindows } from "../observe/method-window.js";
 
 /**
  * One prom-client registry per node (not the global one, so several nodes can share a process
@@ -11,7 +12,12 @@ interface MethodCells {
   requests: Map<string, { value: number }>;
   /** code → p2p_rpc_executed_total cell */
   executed: Map<string, { value: number }>;
+  /** The method's sliding window (null without windows, or for calls to unknown methods). */
+  window: MethodWindow | null;
 }
+
+/** Label the router uses for calls that named no existing service or method. */
+const UNKNOWN_LABEL = "<unknown>";
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -23,6 +29,7 @@ export class NodeMetrics {
   private readonly rpcExecuted: FastCounter;
   /** service → method → its cells: no string building per call. */
   private readonly cells = new Map<string, Map<string, MethodCells>>();
+  private windows: MethodWindows | null = null;
 
   constructor(nodeId: string, withProcessMetrics = true) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -40,6 +47,12 @@ export class NodeMetrics {
     if (!counter) entry.requests.set(code, (counter = this.rpcRequests.cell([service, method, code])));
     counter.value += 1;
     entry.duration.observe(seconds);
+    if (entry.window) this.windows!.record(entry.window, seconds * 1000, code !== "OK");
+  }
+
+  /** Feeds every call this node receives into per-method sliding windows (live figures). */
+  attachWindows(windows: MethodWindows): void {
+    this.windows = windows;
   }
 
   /** A method this node ran. */
@@ -54,7 +67,12 @@ export class NodeMetrics {
     let byMethod = this.cells.get(service);
     if (!byMethod) this.cells.set(service, (byMethod = new Map()));
     let entry = byMethod.get(method);
-    if (!entry) byMethod.set(method, (entry = { duration: this.rpcDuration.cell([service, method]), requests: new Map(), executed: new Map() }));
+    if (!entry) byMethod.set(method, (entry = {
+      duration: this.rpcDuration.cell([service, method]),
+      requests: new Map(),
+      executed: new Map(),
+      window: this.windows && service !== UNKNOWN_LABEL && method !== UNKNOWN_LABEL ? this.windows.window(service, method) : null,
+    }));
     return entry;
   }
 

@@ -15,6 +15,8 @@ export interface LinkHandlerDeps {
   inflight: InflightTracker;
   isDraining(): boolean;
   invalidateLocal(selector: InvalidationSelector): void;
+  /** Further node-to-node operations by name (e.g. metrics snapshots). */
+  operations?: Record<string, (params: Record<string, unknown>) => unknown>;
 }
 
 /** The target side of a remote call: the caller's identity and remaining budget come with it. */
@@ -34,5 +36,7 @@ function internal(deps: LinkHandlerDeps, method: string, params: Record<string, 
     deps.invalidateLocal(params.selector);
     return { ok: true };
   }
+  const operation = deps.operations && Object.hasOwn(deps.operations, method) ? deps.operations[method] : undefined;
+  if (operation) return operation(params);
   throw new P2PError("METHOD_NOT_FOUND", `internal operation "${method}" not found`);
 }
