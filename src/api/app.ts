@@ -20,6 +20,8 @@ import { registerJsonBody } from "./json-body.js";
 import { BadInputLog } from "./bad-input-log.js";
 import { clientErrorHandler } from "./client-errors.js";
 import { clusterMetricsRoutes } from "./routes/cluster-metrics.js";
+import { uiRoutes } from "./routes/ui.js";
+import { registerOriginCheck } from "./origin-check.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -90,6 +92,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
+  registerOriginCheck(app, ctx.logger);
   registerAuth(app, ctx);
   app.setErrorHandler((err, request, reply) => {
     if ((err as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE") drainOversizedBody(request.raw, reply);
@@ -111,6 +114,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   eventRoutes(app, ctx);
   await artifactRoutes(app, ctx);
   clusterMetricsRoutes(app, ctx);
+  uiRoutes(app, ctx.logger);
 
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
   return app;
