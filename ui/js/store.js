@@ -112,8 +112,8 @@ export class ClusterStore {
 
   /** One event of /cluster/events: { id, type, data }, data carrying the bus event's payload. */
   onEvent(event) {
-    const data = event.data?.data !== undefined && event.data?.type ? event.data.data : event.data;
-    const time = event.data?.time;
+    const data = event.data ?? {};
+    const time = new Date().toISOString(); // frames carry no time: they arrive as they happen
     switch (event.type) {
       case "hello":
         this.me = data.node_id;
