@@ -26,6 +26,11 @@ export function num(n, digits = 1) {
   return Number.isInteger(n) ? String(n) : n.toFixed(digits);
 }
 
+/** A cache's hit ratio, or "–" before its first lookup. */
+export function hitRatio(cache) {
+  return cache && cache.hits + cache.misses > 0 ? pct(cache.hit_ratio) : "–";
+}
+
 export function pct(ratio) {
   return typeof ratio === "number" && Number.isFinite(ratio) ? `${(ratio * 100).toFixed(1)}%` : "–";
 }

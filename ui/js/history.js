@@ -39,7 +39,8 @@ export class MetricsHistory {
       calls += m.calls_per_s || 0;
       errors += m.errors_per_s || 0;
     }
-    const ratio = snapshot.cache?.hit_ratio;
+    const cache = snapshot.cache;
+    const ratio = cache && cache.hits + cache.misses > 0 ? cache.hit_ratio : null;
     this.total[0][slot] = calls;
     this.total[1][slot] = errors;
     this.total[2][slot] = typeof ratio === "number" ? ratio : NaN;

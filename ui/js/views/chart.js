@@ -7,12 +7,12 @@ function options(title, series, width, height, yFormat) {
   return {
     width,
     height,
-    legend: { live: true },
+    legend: { live: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max ?? 0, 1e-9) * 1.15 || 1] } },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.15 : 1] } },
     axes: [
       { stroke: "#94a3b8", grid: { stroke: "#1e293b" }, ticks: { stroke: "#334155" } },
-      { stroke: "#94a3b8", grid: { stroke: "#1e293b" }, ticks: { stroke: "#334155" }, size: 56, values: (u, vals) => vals.map((v) => yFormat(v)) },
+      { stroke: "#94a3b8", grid: { stroke: "#1e293b" }, ticks: { stroke: "#334155" }, size: 64, values: (u, vals) => vals.map((v) => yFormat(v)) },
     ],
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: s.stroke ?? PALETTE[i % PALETTE.length], width: 1.5, spanGaps: false, points: { show: false }, value: (u, v) => (v == null ? "–" : yFormat(v)) }))],
   };

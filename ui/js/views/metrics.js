@@ -1,5 +1,5 @@
 import { html, useState } from "../lib.js";
-import { num, pct } from "../format.js";
+import { hitRatio, num } from "../format.js";
 import { TOTAL } from "../history.js";
 import { Chart } from "./chart.js";
 
@@ -48,7 +48,7 @@ export function MetricsView({ store }) {
       <div class="card-head">
         <h2>Cluster</h2>
         <div class="stats inline">
-          <span>cache hit ratio <b data-testid="cache-hit-ratio">${pct(m?.cache?.hit_ratio)}</b></span>
+          <span>cache hit ratio <b data-testid="cache-hit-ratio">${hitRatio(m?.cache)}</b></span>
           <span>hits ${num(m?.cache?.hits)} · misses ${num(m?.cache?.misses)}</span>
           <span class="muted">figures over the last ${m?.window_s ?? 60} s</span>
         </div>

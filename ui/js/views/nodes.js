@@ -16,8 +16,9 @@ function Labels({ labels }) {
 }
 
 function Row({ node, m, leader, me }) {
-  const p = m?.process;
-  const load = node.load;
+  const p = node.state === "alive" ? m?.process : undefined;
+  // Live figures when the node answered /cluster/metrics; else its last gossiped load.
+  const load = p ? { inflight: p.inflight, lag_ms: num(p.loop_lag_ms) } : node.state === "alive" ? node.load : undefined;
   return html`
     <tr data-node-id=${node.node_id} data-state=${node.state} class=${`state-${node.state}`}>
       <td><span class=${`dot ${node.state}`}></span><span class="state-text">${node.state}</span></td>
@@ -26,8 +27,8 @@ function Row({ node, m, leader, me }) {
       <td class="mono">${node.address}</td>
       <td><${Labels} labels=${node.labels} /></td>
       <td>${node.version ?? "–"}</td>
-      <td class="num">${duration(p?.uptime_s ?? node.uptime_s)}</td>
-      <td class="num" title="in-flight calls / event-loop lag">${load ? `${load.inflight} · ${load.lag_ms} ms` : p ? `${p.inflight} · ${num(p.loop_lag_ms)} ms` : "–"}</td>
+      <td class="num">${node.state === "alive" ? duration(p?.uptime_s ?? node.uptime_s) : "–"}</td>
+      <td class="num" title="in-flight calls / event-loop lag">${load ? `${load.inflight} · ${load.lag_ms} ms` : "–"}</td>
       <td class="num">${p ? `${num(p.cpu_pct)}%` : "–"}</td>
       <td class="num">${p ? bytes(p.rss_bytes) : "–"}</td>
     </tr>

@@ -1,5 +1,5 @@
 import { html } from "../lib.js";
-import { num, pct } from "../format.js";
+import { hitRatio, num } from "../format.js";
 import { TOTAL } from "../history.js";
 import { ClusterCharts } from "./metrics.js";
 import { NodesTable } from "./nodes.js";
@@ -21,7 +21,7 @@ export function Overview({ store }) {
       <${Stat} label="services" value=${services} />
       <${Stat} label="calls/s (last minute)" value=${num(h.latest(TOTAL, "calls_per_s"), 2)} testid="stat-calls" />
       <${Stat} label="errors/s" value=${num(errors, 2)} cls=${errors > 0 ? "bad" : ""} />
-      <${Stat} label="cache hit ratio" value=${pct(store.metrics?.cache?.hit_ratio)} />
+      <${Stat} label="cache hit ratio" value=${hitRatio(store.metrics?.cache)} />
     </div>
     <section class="card"><${ClusterCharts} store=${store} /></section>
     <${NodesTable} store=${store} />
