@@ -14,6 +14,7 @@ import { loadAllServices, cleanupAllServices } from "./services/bootstrap.js";
 import { createProxy } from "./services/proxy.js";
 import { ClusterRegistry } from "./cluster/registry.js";
 import { GossipMembership } from "./cluster/gossip-membership.js";
+import { PeerStore } from "./cluster/peer-store.js";
 import type { NodeMeta } from "./cluster/types.js";
 import { Router } from "./rpc/router.js";
 import { ClusterCaller } from "./rpc/remote-caller.js";
@@ -107,6 +108,7 @@ export class P2PNode {
       metrics: this.metrics,
       logger: this.logger,
       clock: this.clock,
+      peerStore: new PeerStore(config.dataDir, config.nodeId),
     });
     this.registry = new ClusterRegistry(this.membership);
     this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }) });
@@ -128,7 +130,7 @@ export class P2PNode {
       startedAt: this.startedAt,
     });
     this.metrics.attachWindows(this.observer.windows);
-    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics });
+    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, isDraining: () => this.draining });
     this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
     this.router.setRemote(this.caller);
     this.linkServer = new PeerLinkServer({

@@ -22,6 +22,7 @@ function nodeCommand(role: Role): Command {
     .option("--redis-url <url>", "Redis for the shared cache level (env P2P_REDIS_URL)")
     .option("--services-dir <dir>", "where user services are loaded from (env P2P_SERVICES_DIR; default ./services)")
     .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/p2p.log)")
+    .option("--data-dir <dir>", "state kept across restarts, e.g. the peers last known (env P2P_DATA_DIR; default ./data)")
     .option("--rate-limit <n>", "RPC calls per second allowed per caller, 0 = unlimited (env P2P_RATE_LIMIT; default 0)")
     .option("--data-dir <dir>", "the node's persistent state: deployments, artifacts (env P2P_DATA_DIR; default ./data)")
     .option("--labels <list>", "key=value,... describing the node, gossiped and used by placement (env P2P_LABELS)")

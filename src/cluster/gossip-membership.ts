@@ -4,10 +4,14 @@ import type { UpgradeRouter } from "../transport/upgrade.js";
 import type { Keyring } from "../security/keyring.js";
 import type { NodeMetrics } from "../metrics/metrics.js";
 import type { Logger } from "../log.js";
-import { systemClock, type Clock } from "../util/clock.js";
+import { systemClock, type Clock, type Timer } from "../util/clock.js";
 import type { MembershipSource } from "./registry.js";
 import type { MemberState, MemberView, NodeMeta } from "./types.js";
 import { decodeMeta, encodeMeta } from "./meta-codec.js";
+import { MAX_REMEMBERED_PEERS, type PeerStore } from "./peer-store.js";
+
+/** Membership changes are written to the peer store at most this often. */
+const PEER_SAVE_DELAY_MS = 1_000;
 
 export interface GossipOptions {
   nodeId: string;
@@ -21,6 +25,8 @@ export interface GossipOptions {
   logger: Logger;
   config?: Partial<MembershipConfig>;
   clock?: Clock;
+  /** Remembers peers across restarts; they are joined at start next to `seeds`. */
+  peerStore?: PeerStore;
 }
 
 /** The node's view of SWIM membership: real UDP/TCP transport, decoded metadata, metrics and logs. */
@@ -32,6 +38,8 @@ export class GossipMembership implements MembershipSource {
   private readonly decoded = new WeakMap<Uint8Array, NodeMeta | null>();
   private readonly listeners = new Set<() => void>();
   private readonly departureListeners = new Set<(nodeId: string) => void>();
+  private peerSaveTimer: Timer | null = null;
+  private savedPeers = "";
 
   constructor(private readonly opts: GossipOptions) {
     this.localId = opts.nodeId;
@@ -59,9 +67,50 @@ export class GossipMembership implements MembershipSource {
       for (const l of this.listeners) l();
       const departed = (member.state === "dead" || member.state === "left") && previous?.state !== member.state;
       if (departed) for (const l of this.departureListeners) l(member.name);
+      this.schedulePeerSave();
     });
     membership.start();
-    if (opts.seeds.length > 0) membership.joinWithRetry(opts.seeds);
+    const seeds = this.seeds();
+    if (seeds.length > 0) membership.joinWithRetry(seeds);
+  }
+
+  /** --coord first, then the peers remembered from the last run (not ourselves). */
+  private seeds(): string[] {
+    const self = `${this.opts.advertise}:${this.opts.port}`;
+    const remembered = this.opts.peerStore?.load() ?? [];
+    if (remembered.length > 0) this.opts.logger.info({ peers: remembered.length, file: this.opts.peerStore!.path }, "joining the peers remembered from the last run");
+    return [...new Set([...this.opts.seeds, ...remembered])].filter((s) => s !== self);
+  }
+
+  private schedulePeerSave(): void {
+    if (!this.opts.peerStore || this.peerSaveTimer) return;
+    this.peerSaveTimer = this.clock.setTimeout(() => {
+      this.peerSaveTimer = null;
+      this.savePeers();
+    }, PEER_SAVE_DELAY_MS);
+  }
+
+  /**
+   * Coordinators first, then live members, then departed ones still known. An empty list is
+   * never written: a node left alone keeps the peers it had, to find them after a restart.
+   */
+  private savePeers(): void {
+    const store = this.opts.peerStore;
+    if (!store || !this.membership) return;
+    const rank = (m: Member): number => {
+      const role = this.decode(m)?.role === "coordinator" ? 0 : 2;
+      return role + (m.state === "alive" || m.state === "suspect" ? 0 : 1);
+    };
+    const others = this.membership.members().filter((m) => m.name !== this.localId);
+    const peers = [...new Set(others.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name)).map((m) => m.address))].slice(0, MAX_REMEMBERED_PEERS);
+    const key = peers.join(",");
+    if (peers.length === 0 || key === this.savedPeers) return;
+    try {
+      store.save(this.localId, peers);
+      this.savedPeers = key;
+    } catch (err) {
+      this.opts.logger.warn({ file: store.path, err: err instanceof Error ? err.message : String(err) }, "cannot save the known peers (a restart without --coord will not find them)");
+    }
   }
 
   members(): MemberView[] {
@@ -91,16 +140,23 @@ export class GossipMembership implements MembershipSource {
   }
 
   async shutdown(): Promise<void> {
+    this.peerSaveTimer?.cancel();
+    this.peerSaveTimer = null;
     await this.membership?.shutdown();
     this.membership = null;
   }
 
-  private view(m: Member, wallOffset: number): MemberView {
+  private decode(m: Member): NodeMeta | null {
     let meta = this.decoded.get(m.meta);
     if (meta === undefined) {
       meta = decodeMeta(m.meta);
       this.decoded.set(m.meta, meta);
     }
+    return meta;
+  }
+
+  private view(m: Member, wallOffset: number): MemberView {
+    const meta = this.decode(m);
     return { nodeId: m.name, address: m.address, state: m.state, incarnation: m.incarnation, meta, lastChange: Math.round(m.stateChangedAt + wallOffset) };
   }
 

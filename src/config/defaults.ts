@@ -11,6 +11,8 @@ export const DEFAULTS = {
   /** Deployments and artifacts are kept here across restarts. */
   dataDir: "./data",
   logFile: "logs/p2p.log",
+  /** State kept across restarts (relative to the working directory). */
+  dataDir: "./data",
   logLevel: "info" as const,
   /** Largest accepted request body (CONTRACT §5: 413 above it). */
   bodyLimitBytes: 1024 * 1024,

@@ -43,6 +43,8 @@ export interface RouterDeps {
   metrics: NodeMetrics;
   remote?: RemoteCaller;
   cache?: MethodResultCache;
+  /** True once the node shuts down: new calls go to other hosts of the service, not here. */
+  isDraining?: () => boolean;
 }
 
 const UNKNOWN = "<unknown>";
@@ -124,10 +126,16 @@ export class Router {
   private async route(ctx: CallContext, service: string, method: string, params: Record<string, unknown>, meta: MethodMeta, node: string | undefined): Promise<CallResult> {
     const { localId, registry } = this.deps;
     const localHosts = node === undefined || node === localId;
-    if (localHosts && this.deps.local.get(service)?.methods.has(method)) {
+    // A draining node runs no new call itself; it forwards them to other hosts of the service.
+    const draining = this.deps.isDraining?.() ?? false;
+    const hostedHere = this.deps.local.get(service)?.methods.has(method) ?? false;
+    if (localHosts && hostedHere && !draining) {
       return { result: await this.invokeLocal(ctx, service, method, params), nodeId: localId };
     }
-    if (node === localId) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${localId}`);
+    if (node === localId) {
+      if (hostedHere) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
+      throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${localId}`);
+    }
     if (node === undefined && this.deps.remote) {
       const alive = registry.aliveRemoteHosts(service);
       if (alive.length > 0) return this.deps.remote.call(alive, ctx, service, method, params, meta);
@@ -138,6 +146,7 @@ export class Router {
       if (hosts.length === 0) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${node}`);
     }
     const healthy = hosts.filter((h) => h.state === "alive");
+    if (healthy.length === 0 && draining && hostedHere) throw new P2PError("UNAVAILABLE", "node is draining and no other node hosts the service", { reason: "draining" });
     if (healthy.length === 0 || !this.deps.remote) {
       throw new P2PError("UNAVAILABLE", `no healthy node can take ${service}.${method}`, { hosts: hosts.map((h) => ({ node_id: h.nodeId, state: h.state })) });
     }

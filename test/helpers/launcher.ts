@@ -71,7 +71,9 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   const logDir = mkdtempSync(join(tmpdir(), "p2p-test-"));
   const args = [BIN, role, "--port", String(port), "--node-id", nodeId, "--log-file", join(logDir, "p2p.log"), ...(options.args ?? [])];
   if (!args.includes("--services-dir")) args.push("--services-dir", join(REPO_ROOT, "services"));
-  if (!args.includes("--data-dir")) args.push("--data-dir", join(logDir, "data"));
+  // Each node keeps its state (remembered peers) in its own temporary dir, unless the test
+  // chose a working directory (then ./data there, as a user running the README would).
+  if (!args.includes("--data-dir") && options.cwd === undefined) args.push("--data-dir", join(logDir, "data"));
   const env: Record<string, string | undefined> = { ...process.env, ...(options.secrets === false ? {} : TEST_SECRETS), ...options.env };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   if (options.secrets === false) for (const key of Object.keys(TEST_SECRETS)) if (!options.env?.[key]) delete env[key];
@@ -102,7 +104,7 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   };
   running.add(node);
   exited.then(() => running.delete(node));
-  if (options.waitHealthy !== false) await waitFor(async () => (await fetch(`${node.url}/health`)).ok, 20_000, () => `node ${nodeId} did not become healthy:\n${out}`, exited);
+  if (options.waitHealthy !== false) await waitFor(async () => (await fetch(`${node.url}/health`)).ok, 45_000, () => `node ${nodeId} did not become healthy:\n${out}`, exited);
   return node;
 }
 

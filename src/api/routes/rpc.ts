@@ -78,7 +78,7 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         reply.header("x-p2p-node", err instanceof P2PError && err.answeredBy ? err.answeredBy : config.nodeId);
         return sendError(reply, err, ctx.logger, id);
       };
-      if (ctx.isDraining()) return fail(new P2PError("UNAVAILABLE", "node is draining"));
+      // A draining node still takes calls: the router forwards them to other hosts.
       if (limiter && !limiter.take(request.caller!.sub)) {
         return fail(new P2PError("RATE_LIMITED", `over ${config.rateLimitPerSecond} calls per second`));
       }

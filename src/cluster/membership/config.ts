@@ -16,6 +16,7 @@ export interface MembershipConfig {
   awarenessMaxMultiplier: number;
   reconnectIntervalMs: number;
   reconnectTimeoutMs: number;
+  leftReconnectTimeoutMs: number;
   joinRetry: { initialMs: number; maxMs: number };
 }
 
@@ -58,10 +59,14 @@ export const LAN_DEFAULTS: MembershipConfig = {
   gossipToTheDeadMs: 30_000,
   // Lifeguard local health score range: probe interval × (score + 1), score < this.
   awarenessMaxMultiplier: 8,
-  // A push-pull with one dead member this often, so partitions heal and restarts rejoin.
+  // A push-pull with one departed member about this often (±25 % jitter, so members started
+  // together do not reconnect in lockstep): partitions heal and restarts rejoin.
   reconnectIntervalMs: 10_000,
   // Give up re-contacting a dead member after this long.
   reconnectTimeoutMs: 6 * 3600_000,
+  // A member that left is re-contacted for this long: a restarted coordinator (which has no
+  // seeds of its own) finds its workers again because they keep knocking.
+  leftReconnectTimeoutMs: 15 * 60_000,
   // joinWithRetry backoff: doubles from initialMs up to maxMs.
   joinRetry: { initialMs: 1_000, maxMs: 30_000 },
 };

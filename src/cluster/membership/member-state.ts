@@ -32,11 +32,30 @@ export interface TableHooks {
   added(name: string): void;
   /** Every accepted change (copies). */
   changed(member: Member, previous: Member | null): void;
-  /** A member was just declared dead (not left): remember it for reconnects. */
-  failed(member: Member): void;
+  /** A member (not us) was just declared dead or left: remember it for reconnects. */
+  departed(member: Member): void;
+  /**
+   * News that a member we reaped is alive, at an incarnation its departure already beat: a
+   * stale copy, or the member restarted and does not know it left. Tell `address` (at most
+   * once a second per member) so that a restarted member refutes with a higher incarnation.
+   */
+  staleAlive(name: string, address: string, departure: Tombstone): void;
   /** `accuser` suspects or declared us dead below our incarnation: tell it directly. */
   accused(accuser: string): void;
 }
+
+/** What is left of a reaped member: its departure, so stale news cannot bring it back. */
+export interface Tombstone {
+  incarnation: number;
+  state: "dead" | "left";
+  /** Forgotten after this time. */
+  until: number;
+  toldAt: number;
+}
+
+/** Bound on remembered departures (oldest forgotten first). */
+const MAX_TOMBSTONES = 4096;
+const STALE_NOTICE_GAP_MS = 1_000;
 
 function isLive(m: Member): boolean {
   return m.state === "alive" || m.state === "suspect";
@@ -53,6 +72,7 @@ export class MemberTable {
   private readonly suspicions = new Map<string, Suspicion>();
   /** Suspect name → when we next tell it directly that we suspect it (see dueForNotice). */
   private readonly noticeAt = new Map<string, number>();
+  private readonly tombstones = new Map<string, Tombstone>();
   /** Set by leave(): news about ourselves is no longer refuted. */
   leaving = false;
   /** Members alive or suspect, kept up to date on every change (read on every packet). */
@@ -111,6 +131,7 @@ export class MemberTable {
       updatesAddress = !isSelf;
     }
     if (member && !isSelf && !updatesAddress && a.incarnation <= member.incarnation) return;
+    if (!member && this.isStale(a)) return;
     if (member && isSelf) {
       if (a.incarnation < member.incarnation) return;
       if (a.incarnation === member.incarnation && a.address === member.address && sameBytes(a.meta, member.meta)) return;
@@ -119,6 +140,7 @@ export class MemberTable {
       return;
     }
     this.cancelSuspicion(a.name);
+    this.tombstones.delete(a.name);
     const previous = member ? { ...member } : null;
     if (!member) {
       member = { name: a.name, address: a.address, meta: a.meta.slice(), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
@@ -186,12 +208,38 @@ export class MemberTable {
     });
   }
 
-  /** Drops a member entirely (reaped after gossipToTheDead). */
-  remove(name: string): void {
+  /**
+   * Drops a member entirely (reaped after gossipToTheDead). A departed one leaves a tombstone
+   * for `keepMs`, so that every member reaps it for good: an old "alive" still travelling in
+   * gossip or held by a member that missed the departure cannot bring it back here, while
+   * the member itself, restarted, is told to out-bid its departure (see staleAlive).
+   */
+  remove(name: string, keepMs = 0): void {
     const member = this.members.get(name);
     if (member && isLive(member)) this.aliveCount--;
     this.cancelSuspicion(name);
     this.members.delete(name);
+    if (member && keepMs > 0 && (member.state === "dead" || member.state === "left")) {
+      if (this.tombstones.size >= MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
+      this.tombstones.set(name, { incarnation: member.incarnation, state: member.state, until: this.clock.now() + keepMs, toldAt: -Infinity });
+    }
+  }
+
+  /** Forgets tombstones older than their keep time. */
+  expireTombstones(): void {
+    const now = this.clock.now();
+    for (const [name, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(name);
+  }
+
+  private isStale(a: AliveMsg): boolean {
+    const t = this.tombstones.get(a.name);
+    const now = this.clock.now();
+    if (!t || a.incarnation > t.incarnation || t.until <= now) return false;
+    if (now - t.toldAt >= STALE_NOTICE_GAP_MS) {
+      t.toldAt = now;
+      this.hooks.staleAlive(a.name, a.address, { ...t });
+    }
+    return true;
   }
 
   cancelAll(): void {
@@ -230,7 +278,7 @@ export class MemberTable {
     member.stateChangedAt = this.clock.now();
     this.broadcasts.queue(d.name, encodeMessage(d), options);
     this.changed(member, previous);
-    if (member.state === "dead") this.hooks.failed({ ...member });
+    if (member.name !== this.selfName) this.hooks.departed({ ...member });
   }
 
   private changed(member: Member, previous: Member | null): void {

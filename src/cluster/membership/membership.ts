@@ -82,7 +82,8 @@ export class Membership {
     this.table = new MemberTable(opts.name, this.clock, this.config, this.awareness, this.broadcasts, this.log, {
       added: (name) => this.prober.insert(name),
       changed: (member, previous) => this.emit(member, previous),
-      failed: (member) => this.pushPull.rememberFailed(member),
+      departed: (member) => this.pushPull.rememberDeparted(member),
+      staleAlive: (name, address, departure) => this.tellDead(address, { name, incarnation: departure.incarnation }),
       accused: (accuser) => {
         if (accuser !== opts.name) this.accusers.add(accuser);
       },
@@ -193,7 +194,7 @@ export class Membership {
       if (!packet) return;
       const known = this.table.members.get(packet.sender);
       if (!known) this.pushPull.syncWithUnknown(from);
-      else if (known.state === "dead") this.tellDead(from, known);
+      else if (known.state === "dead" || known.state === "left") this.tellDead(from, known);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
       if (this.accusers.size > 0) this.answerAccusers();
       this.directAccusers.clear();
@@ -225,12 +226,12 @@ export class Membership {
   }
 
   /**
-   * A member we hold dead is talking to us: our view is stale (we missed its refutation —
-   * a death only we believe — or it restarted). Telling it so, directly, makes it answer
-   * with its alive at once (a direct notice, always answered) instead of waiting for the
-   * next reconnect round; two small packets, where a push-pull would carry the full state.
+   * A member we hold dead or left is talking to us: our view is stale (we missed its
+   * refutation — a death only we believe — or it restarted). Telling it so, directly, makes
+   * it answer with its alive at once (a direct notice, always answered) instead of waiting
+   * for the next reconnect round; two small packets, where a push-pull would carry the full state.
    */
-  private tellDead(address: string, member: Member): void {
+  private tellDead(address: string, member: { name: string; incarnation: number }): void {
     this.wire.send(address, [{ type: MessageType.Dead, name: member.name, incarnation: member.incarnation, from: this.table.selfName }]);
   }
 
@@ -274,13 +275,17 @@ export class Membership {
     }
   }
 
-  /** Forgets dead/left members once gossipToTheDead has passed (reconnect keeps its own list). */
+  /**
+   * Forgets dead/left members once gossipToTheDead has passed, leaving a tombstone for as
+   * long as they are re-contacted (reconnect keeps its own list).
+   */
   private reap(): void {
     const now = this.clock.now();
     for (const m of this.table.members.values()) {
       if ((m.state === "dead" || m.state === "left") && m.name !== this.table.selfName && now - m.stateChangedAt > this.config.gossipToTheDeadMs) {
-        this.table.remove(m.name);
+        this.table.remove(m.name, m.state === "left" ? this.config.leftReconnectTimeoutMs : this.config.reconnectTimeoutMs);
       }
     }
+    this.table.expireTombstones();
   }
 }

@@ -15,13 +15,15 @@ import type { Wire } from "./wire.js";
 export const SYNC_TIMEOUT_MS = 3_000;
 const UNKNOWN_SYNC_GAP_MS = 5_000;
 
-interface Failed {
+interface Departed {
   address: string;
   since: number;
+  /** Re-contacted until since + this. */
+  forMs: number;
 }
 
 export class PushPull {
-  private readonly failed = new Map<string, Failed>();
+  private readonly departed = new Map<string, Departed>();
   private readonly timers = new Set<Timer>();
   private stopped = true;
   private lastUnknownSync = -Infinity;
@@ -42,7 +44,7 @@ export class PushPull {
   start(): void {
     this.stopped = false;
     this.schedulePeriodic();
-    this.every(this.config.reconnectIntervalMs, () => this.reconnect());
+    this.scheduleReconnect();
   }
 
   stop(): void {
@@ -51,9 +53,14 @@ export class PushPull {
     this.timers.clear();
   }
 
-  /** A member declared dead: re-contact it every reconnectInterval until reconnectTimeout. */
-  rememberFailed(member: Member): void {
-    this.failed.set(member.name, { address: member.address, since: this.clock.now() });
+  /**
+   * A member declared dead, or that left: re-contact it every reconnectInterval for a while
+   * (reconnectTimeout, leftReconnectTimeout), so partitions heal and restarted members —
+   * including a coordinator that left and came back with no seeds — rejoin.
+   */
+  rememberDeparted(member: Member): void {
+    const forMs = member.state === "left" ? this.config.leftReconnectTimeoutMs : this.config.reconnectTimeoutMs;
+    this.departed.set(member.name, { address: member.address, since: this.clock.now(), forMs });
   }
 
   /**
@@ -151,16 +158,25 @@ export class PushPull {
     });
   }
 
+  /** Jittered (±25 %): members that started or lost a peer together do not knock in lockstep. */
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    this.once(this.config.reconnectIntervalMs * (0.75 + 0.5 * this.random.next()), () => {
+      this.reconnect();
+      this.scheduleReconnect();
+    });
+  }
+
   private reconnect(): void {
     const now = this.clock.now();
-    for (const [name, f] of this.failed) {
+    for (const [name, d] of this.departed) {
       const m = this.table.members.get(name);
-      if (now - f.since > this.config.reconnectTimeoutMs || m?.state === "alive" || m?.state === "left") this.failed.delete(name);
+      if (now - d.since > d.forMs || m?.state === "alive" || m?.state === "suspect") this.departed.delete(name);
     }
-    if (this.failed.size === 0) return;
-    const names = [...this.failed.keys()];
+    if (this.departed.size === 0) return;
+    const names = [...this.departed.keys()];
     const name = names[Math.floor(this.random.next() * names.length)]!;
-    void this.pushPullWith(this.failed.get(name)!.address, false);
+    void this.pushPullWith(this.departed.get(name)!.address, false);
   }
 
   private once(ms: number, fn: () => void): void {
@@ -169,9 +185,5 @@ export class PushPull {
       fn();
     }, ms);
     this.timers.add(timer);
-  }
-
-  private every(ms: number, fn: () => void): void {
-    this.timers.add(this.clock.setInterval(fn, ms));
   }
 }
