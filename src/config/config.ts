@@ -34,12 +34,10 @@ export interface Config {
   tokenTtlSeconds: number;
   /** RPC calls per second allowed per caller (0 = unlimited). */
   rateLimitPerSecond: number;
-  /** Where the node keeps state across restarts (e.g. the peers it last knew). */
-  dataDir: string;
   secrets: Secrets;
   /** Whether bundled built-in services (system) run. */
   builtinServices: boolean;
-  /** The node's persistent state: deployments and artifacts. */
+  /** The node's persistent state: deployments, artifacts, the peers it last knew. */
   dataDir: string;
   /** key=value pairs describing the node; gossiped, used by placement. */
   labels: Record<string, string>;
@@ -60,7 +58,6 @@ export interface CliOptions {
   servicesDir?: string;
   logFile?: string;
   rateLimit?: string;
-  dataDir?: string;
   verbose?: boolean;
   dataDir?: string;
   labels?: string;
@@ -177,7 +174,6 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
   const redisUrl = redisIn ? parseRedisUrl(redisIn.value, label(redisIn.source, "--redis-url")) : undefined;
   const servicesDir = pick(cli.servicesDir, "P2P_SERVICES_DIR")?.value ?? DEFAULTS.servicesDir;
   const logFile = pick(cli.logFile, "P2P_LOG_FILE")?.value ?? DEFAULTS.logFile;
-  const dataDir = pick(cli.dataDir, "P2P_DATA_DIR")?.value ?? DEFAULTS.dataDir;
 
   const rateIn = pick(cli.rateLimit, "P2P_RATE_LIMIT");
   let rateLimitPerSecond = 0;
@@ -222,7 +218,6 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     serviceLifecycleTimeoutMs: DEFAULTS.serviceLifecycleTimeoutMs,
     tokenTtlSeconds: DEFAULTS.tokenTtlSeconds,
     rateLimitPerSecond,
-    dataDir,
     secrets: buildSecrets(env, generateSecret),
     builtinServices: true,
     dataDir,

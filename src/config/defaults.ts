@@ -8,11 +8,9 @@ export const DEFAULTS = {
   /** Workers join the coordinator of a default single-machine setup. */
   workerCoord: ["127.0.0.1:8001"],
   servicesDir: "./services",
-  /** Deployments and artifacts are kept here across restarts. */
+  /** Deployments, artifacts and the peers last known are kept here across restarts. */
   dataDir: "./data",
   logFile: "logs/p2p.log",
-  /** State kept across restarts (relative to the working directory). */
-  dataDir: "./data",
   logLevel: "info" as const,
   /** Largest accepted request body (CONTRACT §5: 413 above it). */
   bodyLimitBytes: 1024 * 1024,
