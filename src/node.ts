@@ -227,7 +227,7 @@ export class P2PNode {
     this.loadTimer?.cancel();
     this.loopLag.stop();
     if (wasRunning) {
-      logger.info({ inflight: this.inflight.size }, "draining: new calls refused, waiting for calls in flight");
+      logger.info({ inflight: this.inflight.size }, "draining: new calls go to other nodes, waiting for calls in flight");
       const idle = await this.inflight.idle(config.shutdownGraceMs);
       if (!idle) {
         logger.warn({ inflight: this.inflight.size }, "calls still in flight after the grace period: answering them 503");
