@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   METHOD_NOT_FOUND: { status: 404, retryable: false },
   NODE_NOT_FOUND: { status: 404, retryable: false },
   NOT_FOUND: { status: 404, retryable: false },
+  CONFLICT: { status: 409, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   RATE_LIMITED: { status: 429, retryable: false },
   INTERNAL: { status: 500, retryable: false },
@@ -27,6 +28,15 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && Object.hasOwn(ERROR_CODES, value);
 }
+
+/**
+ * The codes a service method may throw (`throw new P2PError("CONFLICT", "sold out")`); the
+ * others (SERVICE_NOT_FOUND, PAYLOAD_TOO_LARGE, ...) describe routing and transport.
+ */
+export type ServiceErrorCode = Extract<
+  ErrorCode,
+  "BAD_REQUEST" | "INVALID_PARAMS" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE" | "TIMEOUT"
+>;
 
 export interface WireError {
   code: ErrorCode;

@@ -11,7 +11,7 @@ import { ApiKeys } from "./auth/keys.js";
 import { Keyring } from "./security/keyring.js";
 import { LocalServices } from "./services/local-services.js";
 import { loadAllServices, cleanupAllServices } from "./services/bootstrap.js";
-import { createProxy } from "./services/proxy.js";
+import { createServiceContext } from "./services/service-context.js";
 import { ClusterRegistry } from "./cluster/registry.js";
 import { GossipMembership } from "./cluster/gossip-membership.js";
 import { PeerStore } from "./cluster/peer-store.js";
@@ -143,7 +143,7 @@ export class P2PNode {
         clock: this.clock,
         inflight: this.inflight,
         isDraining: () => this.draining,
-        invalidateLocal: (selector) => this.cacheInstance?.bus.deliver(selector),
+        invalidateLocal: (selector) => this.cacheInstance?.bus.deliver(selector) ?? 0,
         operations: { [SNAPSHOT_OPERATION]: () => this.observer.snapshot() },
       }),
     });
@@ -183,10 +183,19 @@ export class P2PNode {
       builtin: config.builtinServices,
       logger,
       lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs,
-      contextFor: (info) => {
-        const { proxy, proxyFor } = createProxy(this.router, this.clock, info.name, config.rpcTimeoutMs);
-        return { nodeId: config.nodeId, logger: logger.child({ service: info.name }), cache: this.cache.forService(info.name), info, proxy, proxyFor };
-      },
+      contextFor: (info) =>
+        createServiceContext(
+          {
+            nodeId: config.nodeId,
+            router: this.router,
+            registry: this.registry,
+            clock: this.clock,
+            loggerFor: (service) => logger.child({ service }),
+            cacheFor: (service) => this.cache.forService(service),
+            defaultTimeoutMs: config.rpcTimeoutMs,
+          },
+          info,
+        ),
     });
     this.appInstance = await buildApp({
       config,
@@ -204,7 +213,7 @@ export class P2PNode {
       clusterMetrics: () => this.observer.gather(),
       isDraining: () => this.draining,
       startedAt: this.startedAt,
-      invalidateCache: (selector) => this.cache.invalidate(selector),
+      invalidateCache: (selector) => this.cache.invalidateEverywhere(selector),
       deploy: this.deploy,
     });
     this.appInstance.server.on("upgrade", this.upgrades.handle);
@@ -249,16 +258,21 @@ export class P2PNode {
     await flushLogger(logger);
   }
 
-  /** Sends a cache invalidation to every other alive node over the peer link (best effort). */
-  private async sendInvalidation(selector: InvalidationSelector): Promise<void> {
+  /** Sends a cache invalidation to every other alive node over the peer link (best effort); what each dropped. */
+  private async sendInvalidation(selector: InvalidationSelector): Promise<Record<string, number>> {
     const others = this.registry.members().filter((m) => m.nodeId !== this.config.nodeId && m.state === "alive");
-    await Promise.all(
-      others.map((m) =>
-        this.caller
-          .callInternal(m, "cache_invalidate", { selector }, this.config.nodeId, 1000)
-          .catch((err: unknown) => this.logger.warn({ peer: m.nodeId, err: err instanceof Error ? err.message : String(err) }, "cache invalidation not delivered")),
-      ),
+    const answers = await Promise.all(
+      others.map(async (m) => {
+        try {
+          const answer = (await this.caller.callInternal(m, "cache_invalidate", { selector }, this.config.nodeId, 1000)) as { dropped?: unknown } | null;
+          return [m.nodeId, typeof answer?.dropped === "number" ? answer.dropped : 0] as const;
+        } catch (err) {
+          this.logger.warn({ peer: m.nodeId, err: err instanceof Error ? err.message : String(err) }, "cache invalidation not delivered");
+          return null;
+        }
+      }),
     );
+    return Object.fromEntries(answers.filter((a) => a !== null));
   }
 
   /** Re-announces load when it moved enough to matter to balancers elsewhere. */

@@ -8,7 +8,7 @@ import type { NodeMetrics } from "../metrics/metrics.js";
 import type { Logger } from "../log.js";
 import type { InflightTracker } from "../util/inflight.js";
 import type { Clock } from "../util/clock.js";
-import type { InvalidateSelector } from "../services/service-cache-api.js";
+import type { InvalidationSelector } from "../cache/cache.js";
 import type { EventBus } from "../events/bus.js";
 import type { DeployManager } from "../deploy/manager.js";
 import type { ClusterMetricsBody } from "../observe/cluster-metrics.js";
@@ -40,8 +40,8 @@ export interface ApiContext {
   clusterMetrics(): Promise<ClusterMetricsBody>;
   isDraining(): boolean;
   startedAt: number;
-  /** Cluster-wide cache invalidation; resolves with the number of entries dropped on this node. */
-  invalidateCache(selector: InvalidateSelector): Promise<number>;
+  /** Cluster-wide cache invalidation: entries dropped on every node (sum and per node) and in Redis. */
+  invalidateCache(selector: InvalidationSelector): Promise<{ invalidated: number; nodes: Record<string, number>; shared?: number }>;
   /** Artifacts and deployments (absent in tests that build the app alone). */
   deploy?: DeployManager;
 }

@@ -1,5 +1,5 @@
 import type { InvalidationSelector } from "./cache.js";
-import type { InvalidationBus, InvalidationHandler } from "./invalidation.js";
+import type { InvalidationBus, InvalidationHandler, PeerCounts } from "./invalidation.js";
 
 /**
  * Invalidation through the cluster itself (no Redis needed): publish sends the selector to
@@ -8,18 +8,20 @@ import type { InvalidationBus, InvalidationHandler } from "./invalidation.js";
 export class ClusterInvalidationBus implements InvalidationBus {
   private handler: InvalidationHandler | undefined;
 
-  constructor(private readonly send: (selector: InvalidationSelector) => Promise<void>) {}
+  constructor(private readonly send: (selector: InvalidationSelector) => Promise<PeerCounts>) {}
 
-  async publish(selector: InvalidationSelector): Promise<void> {
-    await this.send(selector).catch(() => undefined);
+  /** Resolves with what each node that answered dropped. */
+  async publish(selector: InvalidationSelector): Promise<PeerCounts> {
+    return this.send(selector).catch(() => ({}));
   }
 
   subscribe(handler: InvalidationHandler): void {
     this.handler = handler;
   }
 
-  deliver(selector: InvalidationSelector): void {
-    this.handler?.(selector);
+  /** A selector from another node: drops matching entries here; how many. */
+  deliver(selector: InvalidationSelector): number {
+    return this.handler?.(selector) ?? 0;
   }
 
   async close(): Promise<void> {

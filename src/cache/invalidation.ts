@@ -9,11 +9,15 @@ import { isInvalidationSelector, type InvalidationSelector } from "./cache.js";
 import { createRedisClient, type RedisClient } from "./redis-client.js";
 import type { RedisCache } from "./redis.js";
 
-export type InvalidationHandler = (selector: InvalidationSelector) => void;
+/** Returns how many entries it dropped, when it knows. */
+export type InvalidationHandler = (selector: InvalidationSelector) => number | void;
+
+/** Entries each other node reported dropping, by node id (buses that cannot count report nothing). */
+export type PeerCounts = Record<string, number>;
 
 export interface InvalidationBus {
   /** Sends to every OTHER node; never throws for transport trouble (best effort). */
-  publish(selector: InvalidationSelector): Promise<void>;
+  publish(selector: InvalidationSelector): Promise<PeerCounts | void>;
   subscribe(handler: InvalidationHandler): void;
   close(): Promise<void>;
 }
@@ -95,8 +99,9 @@ export class RedisInvalidationBus implements InvalidationBus {
 export class CompositeBus implements InvalidationBus {
   constructor(private readonly buses: readonly InvalidationBus[]) {}
 
-  async publish(selector: InvalidationSelector): Promise<void> {
-    await Promise.all(this.buses.map((bus) => bus.publish(selector).catch(() => undefined)));
+  async publish(selector: InvalidationSelector): Promise<PeerCounts> {
+    const counts = await Promise.all(this.buses.map((bus) => bus.publish(selector).catch(() => undefined)));
+    return Object.assign({}, ...counts.filter((c): c is PeerCounts => c !== undefined)) as PeerCounts;
   }
 
   subscribe(handler: InvalidationHandler): void {

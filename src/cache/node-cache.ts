@@ -4,21 +4,35 @@ import type { NodeMetrics } from "../metrics/metrics.js";
 import type { Logger } from "../log.js";
 import type { CallResult, MethodResultCache } from "../rpc/router.js";
 import type { ServiceCacheApi } from "../services/service-cache-api.js";
-import { methodCacheKey, type CacheMetricsSink, type InvalidationSelector } from "./cache.js";
+import type { CacheMetricsSink, InvalidationSelector } from "./cache.js";
+import { MethodCache, type MethodCachePolicy } from "./method-cache.js";
 import { createNodeCache } from "./create.js";
 import { ServiceCache } from "./service-cache.js";
 import type { TwoLevelCache } from "./two-level.js";
 import { ClusterInvalidationBus } from "./cluster-bus.js";
 
+/** What /admin/cache/invalidate answers: entries dropped in every node's memory, by node, and in Redis. */
+export interface ClusterInvalidation {
+  invalidated: number;
+  nodes: Record<string, number>;
+  shared?: number;
+}
+
 /** The node's cache: levels, cluster bus, metrics, health reason, and the faces the node hands out. */
 export class NodeCache implements MethodResultCache {
+  private readonly methods: MethodCache;
+  private readonly nodeId: string;
+
   private constructor(
-    private readonly config: Config,
+    config: Config,
     readonly cache: TwoLevelCache,
     readonly bus: ClusterInvalidationBus,
-  ) {}
+  ) {
+    this.nodeId = config.nodeId;
+    this.methods = new MethodCache(cache, config.nodeId);
+  }
 
-  static async create(config: Config, metrics: NodeMetrics, logger: Logger, send: (selector: InvalidationSelector) => Promise<void>): Promise<NodeCache> {
+  static async create(config: Config, metrics: NodeMetrics, logger: Logger, send: (selector: InvalidationSelector) => Promise<Record<string, number>>): Promise<NodeCache> {
     const bus = new ClusterInvalidationBus(send);
     const cache = await createNodeCache({
       // Keys live under p2p:<namespace>: so clusters sharing a Redis never mix.
@@ -41,21 +55,20 @@ export class NodeCache implements MethodResultCache {
     return new NodeCache(config, cache, bus);
   }
 
-  async getOrLoad(service: string, method: string, params: Record<string, unknown>, ttlMs: number, load: () => Promise<CallResult>): Promise<CallResult> {
-    let ranHere: CallResult | undefined;
-    const result = await this.cache.getOrLoad(methodCacheKey(service, method, params), ttlMs, async () => {
-      ranHere = await load();
-      return ranHere.result;
-    });
-    return ranHere ?? { result, nodeId: this.config.nodeId };
+  getOrLoad(service: string, method: string, params: Record<string, unknown>, policy: MethodCachePolicy, load: () => Promise<CallResult>): Promise<CallResult> {
+    return this.methods.getOrLoad(service, method, params, policy, load);
   }
 
   forService(service: string): ServiceCacheApi {
     return new ServiceCache(this.cache, service);
   }
 
-  invalidate(selector: InvalidationSelector): Promise<number> {
-    return this.cache.invalidate(selector);
+  /** Drops matching entries on every node (and in Redis): the cluster-wide count and each node's. */
+  async invalidateEverywhere(selector: InvalidationSelector): Promise<ClusterInvalidation> {
+    const { here, shared, peers } = await this.cache.invalidateEverywhere(selector);
+    const nodes = { [this.nodeId]: here, ...peers };
+    const invalidated = Object.values(nodes).reduce((sum, n) => sum + n, 0);
+    return this.cache.l2 ? { invalidated, nodes, shared } : { invalidated, nodes };
   }
 
   degradedReason(): string | null {

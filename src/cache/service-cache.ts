@@ -5,7 +5,7 @@
  * another service's cached results stale), `invalidate({tag})` only this service's tags.
  * Invalidation reaches every node of the cluster.
  */
-import { serviceEntryKey, type Cache, type InvalidationSelector } from "./cache.js";
+import { methodCacheKey, serviceEntryKey, type Cache, type InvalidationSelector } from "./cache.js";
 
 export interface ServiceSetOptions {
   /** Time to live in seconds (> 0). */
@@ -13,7 +13,7 @@ export interface ServiceSetOptions {
   tags?: readonly string[];
 }
 
-export type ServiceInvalidation = { service: string; method?: string } | { tag: string };
+export type ServiceInvalidation = { service: string; method?: string } | { service: string; method: string; params: Record<string, unknown> } | { tag: string };
 
 export class ServiceCache {
   constructor(
@@ -41,7 +41,14 @@ export class ServiceCache {
 
   /** Resolves to the number of entries dropped on this node. */
   invalidate(selector: ServiceInvalidation): Promise<number> {
-    const scoped: InvalidationSelector = "tag" in selector ? { tag: this.scopedTag(selector.tag) } : selector;
+    const scoped: InvalidationSelector =
+      "tag" in selector
+        ? { tag: this.scopedTag(selector.tag) }
+        : "params" in selector
+          ? { key: methodCacheKey(selector.service, selector.method, selector.params) }
+          : selector.method === undefined
+            ? { service: selector.service }
+            : { service: selector.service, method: selector.method };
     return this.cache.invalidate(scoped);
   }
 

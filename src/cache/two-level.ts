@@ -10,7 +10,7 @@
  */
 import { systemClock, type Clock } from "../util/clock.js";
 import { selectorMatches, toStoredEntry, type Cache, type InvalidationSelector, type SetOptions, type StoredEntry } from "./cache.js";
-import type { InvalidationBus } from "./invalidation.js";
+import type { InvalidationBus, PeerCounts } from "./invalidation.js";
 import { MemoryCache, type MemoryCacheOptions } from "./memory.js";
 import type { RedisCache, RedisStatus } from "./redis.js";
 
@@ -55,9 +55,7 @@ export class TwoLevelCache implements Cache {
     this.lockMs = options.lockMs ?? 3_000;
     this.lockWaitMs = options.lockWaitMs ?? 1_000;
     this.lockPollMs = options.lockPollMs ?? 20;
-    this.bus?.subscribe((selector) => {
-      this.dropLocal(selector);
-    });
+    this.bus?.subscribe((selector) => this.dropLocal(selector));
   }
 
   status(): RedisStatus {
@@ -100,10 +98,15 @@ export class TwoLevelCache implements Cache {
    * so that a node reacting to the message cannot refill its L1 from a stale L2 entry).
    */
   async invalidate(selector: InvalidationSelector): Promise<number> {
-    const dropped = this.dropLocal(selector);
-    await this.l2?.invalidateRemote(selector);
-    await this.publish(selector);
-    return dropped;
+    return (await this.invalidateEverywhere(selector)).here;
+  }
+
+  /** Like invalidate(), with what every level dropped: here, in L2, and on each node that answered. */
+  async invalidateEverywhere(selector: InvalidationSelector): Promise<{ here: number; shared: number; peers: PeerCounts }> {
+    const here = this.dropLocal(selector);
+    const shared = (await this.l2?.invalidateRemote(selector)) ?? 0;
+    const peers = (await this.publish(selector)) ?? {};
+    return { here, shared, peers };
   }
 
   /** The cached value of key, or the loader's result (cached for ttlMs unless it is undefined). */
@@ -190,9 +193,9 @@ export class TwoLevelCache implements Cache {
     return this.l1.invalidateLocal(selector);
   }
 
-  private async publish(selector: InvalidationSelector): Promise<void> {
+  private async publish(selector: InvalidationSelector): Promise<PeerCounts | void> {
     try {
-      await this.bus?.publish(selector);
+      return await this.bus?.publish(selector);
     } catch {
       // Best effort: other nodes' L1 copies then live until their TTL.
     }

@@ -21,7 +21,7 @@ function nodeCommand(role: Role): Command {
     .option("--coord <list>", "comma list of coordinator host:port to join (env P2P_COORD)")
     .option("--redis-url <url>", "Redis for the shared cache level (env P2P_REDIS_URL)")
     .option("--services-dir <dir>", "where user services are loaded from (env P2P_SERVICES_DIR; default ./services)")
-    .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/p2p.log)")
+    .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/<node-id>.log)")
     .option("--rate-limit <n>", "RPC calls per second allowed per caller, 0 = unlimited (env P2P_RATE_LIMIT; default 0)")
     .option("--data-dir <dir>", "the node's persistent state: deployments, artifacts, peers last known (env P2P_DATA_DIR; default ./data)")
     .option("--labels <list>", "key=value,... describing the node, gossiped and used by placement (env P2P_LABELS)")
@@ -87,11 +87,23 @@ async function runNode(config: Config): Promise<void> {
         `Admin token, valid 24 h (this node only: its JWT secret was generated):`,
         `P2P_ADMIN_TOKEN=${token}`,
         ...(generated.includes("P2P_API_KEY") ? [`P2P_API_KEY=${config.secrets.apiKey}`] : []),
-        `Try: curl -s -X POST ${base}/rpc/example_service/hello -H "Authorization: Bearer $P2P_ADMIN_TOKEN" -d '{"params":{"name":"you"}}'`,
+        `Try: curl -s -X POST ${base}/rpc/${tryMethod(node.local.list())} -H "Authorization: Bearer $P2P_ADMIN_TOKEN" -d '{"params":{}}'`,
         "",
       ].join("\n") + "\n",
     );
   }
+}
+
+/** A method worth trying from the services this node loaded: a user service's parameterless public one first. */
+function tryMethod(services: { name: string; methods: Map<string, { descriptor: { public?: boolean; params?: object } }> }[]): string {
+  const ranked = [...services].sort((a, b) => Number(a.name === "system") - Number(b.name === "system"));
+  for (const service of ranked) {
+    for (const [name, m] of service.methods) {
+      const required = (m.descriptor.params as { required?: unknown[] } | undefined)?.required ?? [];
+      if (m.descriptor.public && required.length === 0) return `${service.name}/${name}`;
+    }
+  }
+  return "system/health_check";
 }
 
 function tokenCommand(): Command {

@@ -7,7 +7,7 @@ export interface MethodMeta {
   description?: string;
   public: boolean;
   idempotent: boolean;
-  cache?: { ttl_s: number };
+  cache?: { ttl_s: number; tags?: string[] };
   timeout_ms?: number;
 }
 

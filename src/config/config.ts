@@ -173,7 +173,7 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
   const redisIn = pick(cli.redisUrl, "P2P_REDIS_URL");
   const redisUrl = redisIn ? parseRedisUrl(redisIn.value, label(redisIn.source, "--redis-url")) : undefined;
   const servicesDir = pick(cli.servicesDir, "P2P_SERVICES_DIR")?.value ?? DEFAULTS.servicesDir;
-  const logFile = pick(cli.logFile, "P2P_LOG_FILE")?.value ?? DEFAULTS.logFile;
+  const logFile = pick(cli.logFile, "P2P_LOG_FILE")?.value ?? DEFAULTS.logFileFor(nodeId);
 
   const rateIn = pick(cli.rateLimit, "P2P_RATE_LIMIT");
   let rateLimitPerSecond = 0;

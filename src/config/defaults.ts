@@ -10,7 +10,8 @@ export const DEFAULTS = {
   servicesDir: "./services",
   /** Deployments, artifacts and the peers last known are kept here across restarts. */
   dataDir: "./data",
-  logFile: "logs/p2p.log",
+  /** Log file of a node: one per node id, so nodes sharing a working directory never mix logs. */
+  logFileFor: (nodeId: string) => `logs/${nodeId}.log`,
   logLevel: "info" as const,
   /** Largest accepted request body (CONTRACT §5: 413 above it). */
   bodyLimitBytes: 1024 * 1024,

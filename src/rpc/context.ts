@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import type { Caller } from "../auth/tokens.js";
 import type { BalancerName } from "./balancers/types.js";
+import type { CallScope } from "./call-scope.js";
 
 /** What travels with a call and every nested call it makes. */
 export interface CallContext {
@@ -14,6 +15,10 @@ export interface CallContext {
   traceparent?: string;
   /** Balancing strategy asked for by this call (x-p2p-balancer / proxy option). */
   balancer?: BalancerName;
+  /** Fires when the caller no longer waits (HTTP client gone, peer link cancel, parent call over). */
+  signal?: AbortSignal;
+  /** The method execution this context belongs to (set by the router for the method it runs). */
+  scope?: CallScope;
 }
 
 /** The context of the method running now, so `this.proxy` calls inherit deadline, trace and caller. */

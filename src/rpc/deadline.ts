@@ -38,9 +38,11 @@ export class Deadline {
 
   /** The TIMEOUT error of this deadline (data.reason "deadline_exceeded"). */
   timeoutError(data?: Record<string, unknown>): P2PError {
-    return new P2PError("TIMEOUT", `deadline of ${this.totalMs} ms exceeded`, {
+    // Whole milliseconds: a budget left over from a previous hop is fractional on a monotonic clock.
+    const ms = Math.ceil(this.totalMs);
+    return new P2PError("TIMEOUT", `deadline of ${ms} ms exceeded`, {
       reason: "deadline_exceeded",
-      timeout_ms: this.totalMs,
+      timeout_ms: ms,
       ...data,
     });
   }

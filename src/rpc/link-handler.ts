@@ -14,7 +14,8 @@ export interface LinkHandlerDeps {
   clock: Clock;
   inflight: InflightTracker;
   isDraining(): boolean;
-  invalidateLocal(selector: InvalidationSelector): void;
+  /** Drops matching cache entries on this node; how many. */
+  invalidateLocal(selector: InvalidationSelector): number;
   /** Further node-to-node operations by name (e.g. metrics snapshots). */
   operations?: Record<string, (params: Record<string, unknown>) => unknown>;
 }
@@ -26,15 +27,14 @@ export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
     if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
     const traceId = traceIdOf(call.traceparent) ?? newTraceId();
     const ctx = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId, ...(call.traceparent ? { traceparent: call.traceparent } : {}) };
-    return deps.inflight.track(() => deps.router.invokeLocal(ctx, call.service, call.method, call.params));
+    return deps.inflight.track(() => deps.router.serveRemote(ctx, call.service, call.method, call.params));
   };
 }
 
 function internal(deps: LinkHandlerDeps, method: string, params: Record<string, unknown>): unknown {
   if (method === "cache_invalidate") {
     if (!isInvalidationSelector(params.selector)) throw new P2PError("INVALID_PARAMS", "selector is not an invalidation selector");
-    deps.invalidateLocal(params.selector);
-    return { ok: true };
+    return { ok: true, dropped: deps.invalidateLocal(params.selector) };
   }
   const operation = deps.operations && Object.hasOwn(deps.operations, method) ? deps.operations[method] : undefined;
   if (operation) return operation(params);

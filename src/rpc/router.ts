@@ -6,6 +6,7 @@ import type { LocalServices } from "../services/local-services.js";
 import type { NodeMetrics } from "../metrics/metrics.js";
 import { currentCall, type CallContext } from "./context.js";
 import { Deadline, withDeadline } from "./deadline.js";
+import { abandonWhen, callerGone, CallScope } from "./call-scope.js";
 
 export interface CallOptions {
   /** Run on this node only (`?node=`). */
@@ -30,9 +31,9 @@ export interface RemoteCaller {
   ): Promise<CallResult>;
 }
 
-/** Caches method results: consulted before routing for methods with a `cache` option. */
+/** Caches method results of methods with a `cache` option: where a call enters and where it runs. */
 export interface MethodResultCache {
-  getOrLoad(service: string, method: string, params: Record<string, unknown>, ttlMs: number, load: () => Promise<CallResult>): Promise<CallResult>;
+  getOrLoad(service: string, method: string, params: Record<string, unknown>, policy: { ttl_s: number; tags?: readonly string[] }, load: () => Promise<CallResult>): Promise<CallResult>;
 }
 
 export interface RouterDeps {
@@ -76,7 +77,7 @@ export class Router {
       }
       const run = () => this.route(ctx, service, method, params, meta, options.node);
       const out = meta.cache && this.deps.cache && options.node === undefined
-        ? await this.deps.cache.getOrLoad(service, method, params, meta.cache.ttl_s * 1000, run)
+        ? await this.deps.cache.getOrLoad(service, method, params, meta.cache, run)
         : await run();
       this.deps.metrics.rpc(service, method, "OK", (this.deps.clock.now() - started) / 1000);
       return out;
@@ -85,6 +86,20 @@ export class Router {
       this.deps.metrics.rpc(labels[0], labels[1], error.code, (this.deps.clock.now() - started) / 1000);
       throw error;
     }
+  }
+
+  /**
+   * A call another node routed here: a cached method answers from this node's cache when it
+   * holds a fresh entry (and fills it otherwise), so entries are shared where the method runs.
+   */
+  async serveRemote(ctx: CallContext, service: string, method: string, params: Record<string, unknown>): Promise<unknown> {
+    const policy = this.deps.local.get(service)?.methods.get(method)?.descriptor.cache;
+    if (!policy || !this.deps.cache) return this.invokeLocal(ctx, service, method, params);
+    const out = await this.deps.cache.getOrLoad(service, method, params, policy, async () => ({
+      result: await this.invokeLocal(ctx, service, method, params),
+      nodeId: this.deps.localId,
+    }));
+    return out.result;
   }
 
   /** Runs a method hosted on this node: the target side of every call. */
@@ -102,14 +117,20 @@ export class Router {
     }
     const remaining = ctx.deadline - this.deps.clock.now();
     if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
+    const scope = new CallScope(ctx, this.deps.clock);
     try {
       const deadline = Deadline.after(remaining, this.deps.clock);
-      const result = await currentCall.run(ctx, () => withDeadline(invokeMethod(m.invoke, params), deadline, this.deps.clock));
+      let work = currentCall.run(scope.context, () => invokeMethod(m.invoke, params));
+      if (ctx.signal) work = abandonWhen(work, ctx.signal, callerGone);
+      const result = await withDeadline(work, deadline, this.deps.clock);
       this.deps.metrics.executed(service, method, "OK");
+      scope.end();
       return result;
     } catch (err) {
       const error = answeredError(err);
       this.deps.metrics.executed(service, method, error.code);
+      // Fires this.call.signal: slow work of the method stops when nobody waits any more.
+      scope.end(error);
       throw error;
     }
   }

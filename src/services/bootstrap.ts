@@ -1,6 +1,7 @@
 import type { Logger } from "../log.js";
 import type { ServiceContext, ServiceInfo } from "./base-service.js";
-import { discoverServiceEntries, instantiate, loadServiceFile, releaseCompiler, withTimeout, type LoadOptions } from "./loader.js";
+import { discoverServiceEntries, instantiate, loadServiceFile, withTimeout, type LoadOptions } from "./loader.js";
+import { releaseCompiler } from "./compile.js";
 import type { LocalServices } from "./local-services.js";
 import { SystemService } from "./builtin/system.js";
 
@@ -37,7 +38,7 @@ export async function loadAllServices(options: {
       logger.error({ folder, file, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, "service failed to load; skipped");
     }
   }
-  if (entries.some((e) => /\.m?ts$/.test(e.file))) await releaseCompiler();
+  if (entries.length > 0) await releaseCompiler();
 }
 
 /** Runs every service's cleanup(), each bounded; errors are logged, never thrown. */

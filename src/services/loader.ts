@@ -1,8 +1,7 @@
-import { readdir, stat, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { randomUUID } from "node:crypto";
-import { pathToFileURL } from "node:url";
-import { attachContext, isServiceClass, type BaseService, type ServiceContext, type ServiceInfo, type ServiceLogger } from "./base-service.js";
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { BaseService, constructService, isServiceClass, type ServiceContext, type ServiceInfo, type ServiceLogger } from "./base-service.js";
+import { importService, type CompileOptions } from "./compile.js";
 import { readMethodOptions, type MethodDescriptor } from "./method-options.js";
 import { compileParamsSchema } from "./schema.js";
 import type { LocalMethod, LocalService } from "./local-services.js";
@@ -11,7 +10,7 @@ const ENTRY_FILES = ["main.ts", "main.mts", "main.js", "main.mjs"];
 const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const METHOD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-export interface LoadOptions {
+export interface LoadOptions extends CompileOptions {
   logger: ServiceLogger;
   lifecycleTimeoutMs: number;
   contextFor(info: ServiceInfo): ServiceContext;
@@ -51,52 +50,23 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /**
- * TypeScript services are bundled in-process by esbuild (their relative imports included,
- * packages left external), written beside the source so bare imports such as "p2p-core"
- * resolve exactly as they would from the source, imported, and the file removed.
- * No loader hooks stay installed: they would cost a worker thread (~25 MiB) for the node's life.
+ * The service class of a module: its default export, else its one exported service class.
+ * Both `export default class` and `export class Run` are accepted.
  */
-async function importModule(file: string): Promise<Record<string, unknown>> {
-  if (!(file.endsWith(".ts") || file.endsWith(".mts"))) return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  const { build } = await import("esbuild");
-  const out = await build({
-    entryPoints: [file],
-    bundle: true,
-    packages: "external",
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    write: false,
-    sourcemap: "inline",
-    logLevel: "silent",
-  });
-  const compiled = join(dirname(file), `.${basename(file)}.${randomUUID().slice(0, 8)}.p2p.mjs`);
-  await writeFile(compiled, out.outputFiles[0]!.contents);
-  try {
-    return (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
-  } finally {
-    await unlink(compiled).catch(() => undefined);
-  }
-}
-
-/** Stops esbuild's helper process once every service is loaded (it is only needed at start). */
-export async function releaseCompiler(): Promise<void> {
-  const { stop } = await import("esbuild");
-  await stop();
-}
-
-function findServiceClass(mod: Record<string, unknown>): ServiceClass | undefined {
+export function findServiceClass(mod: Record<string, unknown>, file: string): ServiceClass {
   if (isServiceClass(mod.default)) return mod.default as ServiceClass;
-  for (const value of Object.values(mod)) if (isServiceClass(value)) return value as ServiceClass;
-  return undefined;
+  const named = Object.entries(mod).filter(([, value]) => isServiceClass(value));
+  if (named.length === 0) throw new Error(`${file} exports no class extending BaseService (use \`export default class ... extends BaseService\`)`);
+  if (named.length > 1) {
+    throw new Error(`${file} exports several service classes (${named.map(([k]) => k).join(", ")}): mark the one to run with \`export default\``);
+  }
+  return named[0]![1] as ServiceClass;
 }
 
 /** Loads one service folder; throws with a clear message when it cannot be used. */
 export async function loadServiceFile(folder: string, file: string, options: LoadOptions): Promise<LocalService> {
-  const mod = await importModule(file);
-  const cls = findServiceClass(mod);
-  if (!cls) throw new Error(`${file} exports no class extending BaseService`);
-  return instantiate(cls, folder, options);
+  const mod = await importService(file, options);
+  return instantiate(findServiceClass(mod, file), folder, options);
 }
 
 /** Builds, validates and initialises a service from its class. */
@@ -106,11 +76,12 @@ export async function instantiate(cls: ServiceClass, defaultName: string, option
   const info: ServiceInfo = { name, version: cls.VERSION ?? "1.0.0", description: cls.DESCRIPTION ?? "" };
   const balancer = BALANCERS.find((b) => b === cls.BALANCER);
   if (cls.BALANCER !== undefined && !balancer) throw new Error(`service "${name}": BALANCER must be one of ${BALANCERS.join(", ")}`);
-  const instance = new cls();
-  attachContext(instance, options.contextFor(info));
+  const context = options.contextFor(info);
+  const instance = constructService(cls, context);
   const methods = collectMethods(instance);
   if (methods.size === 0) throw new Error(`service "${name}" has no @serviceMethod methods`);
   await withTimeout(instance.initialize(), options.lifecycleTimeoutMs, `initialize() of "${name}"`);
+  context.phase = "running";
   return { ...info, ...(balancer ? { balancer } : {}), instance, methods, status: "running" };
 }
 
@@ -123,6 +94,7 @@ function collectMethods(instance: BaseService): Map<string, LocalMethod> {
       const options = readMethodOptions(fn);
       if (!options || typeof fn !== "function") continue;
       if (!METHOD_NAME.test(key)) throw new Error(`method name "${key}" must match ${METHOD_NAME}`);
+      if (key in BaseService.prototype) throw new Error(`method "${key}" cannot be a @serviceMethod: the name belongs to BaseService (lifecycle or framework member)`);
       const descriptor: MethodDescriptor = { ...options, name: key };
       checkOptions(descriptor);
       methods.set(key, {

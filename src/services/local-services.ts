@@ -48,7 +48,7 @@ export class LocalServices {
       methods: [...s.methods.values()].map(({ descriptor: d }) => {
         const m: ServiceMeta["methods"][number] = { name: d.name, public: d.public === true, idempotent: d.idempotent === true };
         if (d.description) m.description = d.description;
-        if (d.cache) m.cache = { ttl_s: d.cache.ttl_s };
+        if (d.cache) m.cache = d.cache.tags?.length ? { ttl_s: d.cache.ttl_s, tags: [...d.cache.tags] } : { ttl_s: d.cache.ttl_s };
         if (d.timeout_ms !== undefined) m.timeout_ms = d.timeout_ms;
         return m;
       }),

@@ -3,6 +3,16 @@ export interface JsonSchema {
   [keyword: string]: unknown;
 }
 
+/**
+ * A method's result cache. `tags` name groups to drop together with
+ * `this.cache.invalidate({ tag })`; `{name}` in a tag is replaced by that param's value,
+ * so `tags: ["sku:{sku}"]` tags the entry of `{ sku: "A1" }` with "sku:A1".
+ */
+export interface MethodCacheOptions {
+  ttl_s: number;
+  tags?: string[];
+}
+
 export interface ServiceMethodOptions {
   description?: string;
   /** Callable by clients; otherwise admin and other services only. */
@@ -11,8 +21,8 @@ export interface ServiceMethodOptions {
   params?: JsonSchema;
   /** Safe to retry on another node after a timeout or lost connection. */
   idempotent?: boolean;
-  /** Cache results by service, method and params. */
-  cache?: { ttl_s: number };
+  /** Cache results by service, method and params, where the method runs and where the call entered. */
+  cache?: MethodCacheOptions;
   timeout_ms?: number;
 }
 

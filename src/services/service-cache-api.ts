@@ -4,7 +4,12 @@ export interface CacheSetOptions {
   tags?: string[];
 }
 
-export type InvalidateSelector = { service: string; method?: string } | { tag: string };
+/**
+ * What to drop: a service's cached results (or one method's, or the entry of one params
+ * object), or every entry this service tagged — by `this.cache.set(..., { tags })` or by a
+ * method's `cache: { tags }`.
+ */
+export type InvalidateSelector = { service: string; method?: string } | { service: string; method: string; params: Record<string, unknown> } | { tag: string };
 
 export interface ServiceCacheApi {
   get<T>(key: string): Promise<T | undefined>;

@@ -174,7 +174,9 @@ describe("RPC", () => {
     expect(res.body).toMatchObject({ error: { code: "TIMEOUT" } });
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(2000);
+    expect((res.body as { error: { message: string } }).error.message).toBe("deadline of 500 ms exceeded");
     expect((await rpc("example_service/hello", { headers: { "x-p2p-timeout-ms": "soon" } })).status).toBe(400);
+    expect((await rpc("example_service/hello", { headers: { "x-p2p-timeout-ms": "1.5" } })).status).toBe(200);
     expect((await rpc("example_service/hello", { headers: { "x-p2p-balancer": "fastest" } })).body).toMatchObject({ error: { code: "BAD_REQUEST" } });
     expect((await rpc("example_service/hello", { headers: { "x-p2p-balancer": "random", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" } })).status).toBe(200);
   });

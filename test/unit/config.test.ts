@@ -6,8 +6,10 @@ const gen = () => "generated-secret-value-0123456789";
 describe("config", () => {
   it("applies the documented defaults per role", () => {
     const c = buildConfig("coordinator", {}, {}, gen);
-    expect(c).toMatchObject({ port: 8001, address: "127.0.0.1", advertise: "127.0.0.1", coord: [], servicesDir: "./services", logFile: "logs/p2p.log", logLevel: "info", bodyLimitBytes: 1048576, rpcTimeoutMs: 30000, rateLimitPerSecond: 0 });
+    expect(c).toMatchObject({ port: 8001, address: "127.0.0.1", advertise: "127.0.0.1", coord: [], servicesDir: "./services", logLevel: "info", bodyLimitBytes: 1048576, rpcTimeoutMs: 30000, rateLimitPerSecond: 0 });
     expect(c.nodeId).toMatch(/^coordinator-.+-8001$/);
+    expect(c.logFile).toBe(`logs/${c.nodeId}.log`);
+    expect(buildConfig("worker", { nodeId: "w-2" }, {}, gen).logFile).toBe("logs/w-2.log");
     const w = buildConfig("worker", {}, {}, gen);
     expect(w.port).toBe(8002);
     expect(w.coord).toEqual(["127.0.0.1:8001"]);

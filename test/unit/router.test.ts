@@ -3,10 +3,11 @@ import pino from "pino";
 import { FakeClock } from "../../src/util/clock.js";
 import { BaseService, type ServiceContext } from "../../src/services/base-service.js";
 import { serviceMethod } from "../../src/services/method-options.js";
+import { stubContext } from "../helpers/service-context.js";
 import { instantiate } from "../../src/services/loader.js";
 import { LocalServices } from "../../src/services/local-services.js";
 import { ClusterRegistry, type MembershipSource } from "../../src/cluster/registry.js";
-import { SingleNodeMembership } from "../helpers/single-node-membership.js";
+import { SingleNodeMembership } from "../../src/testing/single-node-membership.js";
 import type { MemberView } from "../../src/cluster/types.js";
 import { NodeMetrics } from "../../src/metrics/metrics.js";
 import { Router } from "../../src/rpc/router.js";
@@ -31,7 +32,7 @@ class Svc extends BaseService {
 async function setup() {
   const clock = new FakeClock(1000);
   const local = new LocalServices();
-  local.add(await instantiate(Svc, "svc", { logger, lifecycleTimeoutMs: 100, contextFor: (info) => ({ nodeId: "n1", logger, info, cache: {} as ServiceContext["cache"], proxy: {}, proxyFor: () => ({}) }) }));
+  local.add(await instantiate(Svc, "svc", { logger, lifecycleTimeoutMs: 100, contextFor: (info) => stubContext(info) }));
   const membership = new SingleNodeMembership("n1", "127.0.0.1:1", { role: "worker", version: "t", started_at: 0, services: local.meta() });
   const router = new Router({ localId: "n1", local, registry: new ClusterRegistry(membership), clock, metrics: new NodeMetrics("n1", false) });
   return { clock, router };

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import pino from "pino";
 import { BaseService, type ServiceContext } from "../../src/services/base-service.js";
 import { serviceMethod } from "../../src/services/method-options.js";
+import { stubContext } from "../helpers/service-context.js";
 import { discoverServiceEntries, instantiate, loadServiceFile, type LoadOptions } from "../../src/services/loader.js";
 import { compileParamsSchema } from "../../src/services/schema.js";
 
@@ -12,7 +13,7 @@ const logger = pino({ level: "silent" });
 const options: LoadOptions = {
   logger,
   lifecycleTimeoutMs: 500,
-  contextFor: (info) => ({ nodeId: "n1", logger, info, cache: {} as ServiceContext["cache"], proxy: {}, proxyFor: () => ({}) }),
+  contextFor: (info) => stubContext(info),
 };
 
 class Calculator extends BaseService {

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { P2PError, toP2PError } from "../../errors.js";
+import { methodCacheKey, type InvalidationSelector } from "../../cache/cache.js";
+import { broadcastCall } from "../../rpc/broadcast.js";
 import { newTraceId } from "../../rpc/context.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
@@ -13,6 +15,27 @@ interface BroadcastBody {
 }
 
 const DEFAULT_BROADCAST_TIMEOUT_MS = 10_000;
+
+interface InvalidateBody {
+  service: string;
+  method?: string;
+  params?: Record<string, unknown>;
+  tag?: string;
+}
+
+/** The cache selector of an invalidation request (tags are scoped by service, as services scope them). */
+function invalidationSelector({ service, method, params, tag }: InvalidateBody): InvalidationSelector {
+  if (service.includes(":") || method?.includes(":")) throw new P2PError("BAD_REQUEST", "service and method names cannot contain ':'");
+  if (tag !== undefined) {
+    if (method !== undefined || params !== undefined) throw new P2PError("BAD_REQUEST", "give either tag, or method (and params)");
+    return { tag: `${service}:${tag}` };
+  }
+  if (params !== undefined) {
+    if (method === undefined) throw new P2PError("BAD_REQUEST", "params needs method");
+    return { key: methodCacheKey(service, method, params) };
+  }
+  return method === undefined ? { service } : { service, method };
+}
 
 export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { registry, router, clock } = ctx;
@@ -52,50 +75,51 @@ export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (request, reply) => {
       const { service, method } = request.body;
-      const params = request.body.params ?? {};
       const timeoutMs = request.body.timeout_ms ?? DEFAULT_BROADCAST_TIMEOUT_MS;
-      if (!registry.hasService(service)) return sendError(reply, new P2PError("SERVICE_NOT_FOUND", `service "${service}" not found`), ctx.logger);
-      if (!registry.method(service, method)) return sendError(reply, new P2PError("METHOD_NOT_FOUND", `method "${method}" not found in service "${service}"`), ctx.logger);
-      const targets = registry.hostsOf(service).filter((h) => h.state === "alive").map((h) => h.nodeId);
-      const traceId = newTraceId();
-      const settled = await Promise.all(
-        targets.map(async (nodeId) => {
-          try {
-            const callCtx = { caller: request.caller!, deadline: clock.now() + timeoutMs, traceId };
-            const out = await router.call(callCtx, service, method, params, { node: nodeId });
-            return [nodeId, { result: out.result ?? null }] as const;
-          } catch (err) {
-            return [nodeId, { error: toP2PError(err).toJSON() }] as const;
-          }
-        }),
-      );
-      const results = Object.fromEntries(settled);
-      const ok = settled.filter(([, r]) => "result" in r).length;
-      return { results, ok, failed: settled.length - ok };
+      const callCtx = { caller: request.caller!, deadline: clock.now() + timeoutMs, traceId: newTraceId() };
+      try {
+        return await broadcastCall(router, registry, callCtx, service, method, request.body.params ?? {});
+      } catch (err) {
+        return sendError(reply, toP2PError(err), ctx.logger);
+      }
     },
   );
 
-  app.post<{ Body: { service: string; method?: string } }>(
+  app.post<{ Body: InvalidateBody }>(
     "/admin/cache/invalidate",
     {
       config: { access: "admin" },
       schema: {
         tags: ["admin"],
-        summary: "Drop cached results of a service (or one method) on every node within a second",
+        summary: "Drop cached results of a service, a method, one call's params, or a tag, on every node within a second",
         security: bearer,
         body: {
           type: "object",
-          properties: { service: { type: "string", minLength: 1 }, method: { type: "string", minLength: 1 } },
+          properties: {
+            service: { type: "string", minLength: 1 },
+            method: { type: "string", minLength: 1 },
+            params: { type: "object", additionalProperties: true, description: "only the entry of these params (needs method)" },
+            tag: { type: "string", minLength: 1, description: "entries the service tagged so (method cache tags or this.cache tags)" },
+          },
           required: ["service"],
         },
-        response: { 200: { type: "object", properties: { invalidated: { type: "integer" } } }, 400: errorSchema, ...authErrors },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              invalidated: { type: "integer", description: "entries dropped from the memory of every node" },
+              nodes: { type: "object", additionalProperties: { type: "integer" }, description: "entries dropped, by node" },
+              shared: { type: "integer", description: "entries dropped from Redis (with --redis-url)" },
+            },
+          },
+          400: errorSchema,
+          ...authErrors,
+        },
       },
     },
     async (request, reply) => {
       try {
-        const { service, method } = request.body;
-        const invalidated = await ctx.invalidateCache(method === undefined ? { service } : { service, method });
-        return { invalidated };
+        return await ctx.invalidateCache(invalidationSelector(request.body));
       } catch (err) {
         return sendError(reply, toP2PError(err), ctx.logger);
       }

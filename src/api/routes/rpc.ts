@@ -19,12 +19,12 @@ interface RpcBody {
 
 const NAME = "^[A-Za-z_][A-Za-z0-9_-]{0,63}$";
 
-/** Parses x-p2p-timeout-ms: a positive integer up to the configured maximum. */
+/** Parses x-p2p-timeout-ms: a positive number of milliseconds (a fraction is rounded up) up to the configured maximum. */
 function timeoutFrom(header: string | string[] | undefined, fallback: number, max: number): number {
   if (header === undefined) return fallback;
   const value = Array.isArray(header) ? header[0]! : header;
-  if (!/^\d{1,10}$/.test(value.trim())) throw new P2PError("BAD_REQUEST", "x-p2p-timeout-ms must be a positive integer (milliseconds)");
-  const ms = Number(value);
+  if (!/^\d{1,10}(\.\d{1,6})?$/.test(value.trim())) throw new P2PError("BAD_REQUEST", "x-p2p-timeout-ms must be a positive number of milliseconds");
+  const ms = Math.ceil(Number(value));
   if (ms < 1 || ms > max) throw new P2PError("BAD_REQUEST", `x-p2p-timeout-ms must be between 1 and ${max}`);
   return ms;
 }
@@ -104,7 +104,13 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         if (balancer !== undefined && !(typeof balancer === "string" && isBalancerName(balancer))) {
           throw new P2PError("BAD_REQUEST", `x-p2p-balancer must be one of ${BALANCER_NAMES.join(", ")}`);
         }
+        // The client hanging up aborts the call (this.call.signal in the method, link cancel to another node).
+        const gone = new AbortController();
+        reply.raw.once("close", () => {
+          if (!reply.raw.writableEnded) gone.abort();
+        });
         const callCtx: CallContext = {
+          signal: gone.signal,
           ...(balancer ? { balancer } : {}),
           caller: request.caller!,
           deadline: clock.now() + timeoutMs,

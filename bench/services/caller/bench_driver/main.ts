@@ -14,7 +14,7 @@ export default class BenchDriver extends BaseService {
 
   @serviceMethod({ timeout_ms: 120_000 })
   async run({ target, method, seconds, concurrency }: RunParams) {
-    const call = this.proxy[target]![method]!;
+    const call = this.proxyFor(target)[method]!;
     const bounded = Math.min(Math.max(seconds, 0.5), 30);
     const until = performance.now() + bounded * 1000;
     const latencies: number[] = [];

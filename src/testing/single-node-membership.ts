@@ -1,5 +1,5 @@
-import type { MembershipSource } from "../../src/cluster/registry.js";
-import type { MemberView, NodeMeta } from "../../src/cluster/types.js";
+import type { MembershipSource } from "../cluster/registry.js";
+import type { MemberView, NodeMeta } from "../cluster/types.js";
 
 /** A membership of one (for router and registry tests without a network). */
 export class SingleNodeMembership implements MembershipSource {
