@@ -3,6 +3,8 @@ import { buildConfig, ConfigError, type CliOptions, type Config, type Role } fro
 import { generateSecret } from "../auth/keys.js";
 import { TokenService, parseTtl, isRole } from "../auth/tokens.js";
 import { VERSION } from "../version.js";
+import { newCommand } from "./commands/new.js";
+import { checkCommand } from "./commands/check.js";
 
 const DEV_TOKEN_TTL_S = 24 * 3600;
 
@@ -134,7 +136,9 @@ const program = new Command("p2p")
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .addCommand(nodeCommand("coordinator"))
   .addCommand(nodeCommand("worker"))
-  .addCommand(tokenCommand());
+  .addCommand(tokenCommand())
+  .addCommand(newCommand())
+  .addCommand(checkCommand());
 
 for (const sub of program.commands) sub.exitOverride();
 
