@@ -34,6 +34,7 @@ import { EventBus } from "./events/bus.js";
 import { MembershipEventPublisher } from "./events/membership-events.js";
 import { DeployManager } from "./deploy/manager.js";
 import { NodeObserver, SNAPSHOT_OPERATION } from "./observe/node-observer.js";
+import { SCHEMAS_OPERATION, ServiceCatalogue } from "./observe/service-catalogue.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -83,6 +84,8 @@ export class P2PNode {
   private readonly memberEvents: MembershipEventPublisher;
   /** Live figures: per-method windows, process figures, the cluster-wide gather. */
   readonly observer: NodeObserver;
+  /** Services of the whole cluster with their methods and params schemas. */
+  readonly catalogue: ServiceCatalogue;
   private readonly startedAt = Date.now();
   private readonly loopLag = new LoopLag(50);
   private loadTimer: Timer | null = null;
@@ -130,6 +133,12 @@ export class P2PNode {
       startedAt: this.startedAt,
     });
     this.metrics.attachWindows(this.observer.windows);
+    this.catalogue = new ServiceCatalogue({
+      localId: config.nodeId,
+      registry: this.registry,
+      local: this.local,
+      fetchSchemas: (member, service, timeoutMs) => this.caller.callInternal(member, SCHEMAS_OPERATION, { service }, config.nodeId, timeoutMs),
+    });
     this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, isDraining: () => this.draining });
     this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
     this.router.setRemote(this.caller);
@@ -144,7 +153,7 @@ export class P2PNode {
         inflight: this.inflight,
         isDraining: () => this.draining,
         invalidateLocal: (selector) => this.cacheInstance?.bus.deliver(selector) ?? 0,
-        operations: { [SNAPSHOT_OPERATION]: () => this.observer.snapshot() },
+        operations: { [SNAPSHOT_OPERATION]: () => this.observer.snapshot(), [SCHEMAS_OPERATION]: (params) => this.catalogue.localSchemas(params) },
       }),
     });
     this.linkServer.attach(this.upgrades);
@@ -169,7 +178,13 @@ export class P2PNode {
 
   /** What this node gossips about itself. */
   meta(): NodeMeta {
-    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels };
+    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels, ...this.failedMeta() };
+  }
+
+  /** Services that failed here, gossiped so every node's /cluster/nodes lists them (with a short reason). */
+  private failedMeta(): Pick<NodeMeta, "failed_services"> {
+    const failed = this.local.failures();
+    return failed.length === 0 ? {} : { failed_services: failed.map((f) => ({ name: f.name, error: f.error.slice(0, 200) })) };
   }
 
   async start(): Promise<void> {
@@ -208,9 +223,10 @@ export class P2PNode {
       logger,
       inflight: this.inflight,
       clock: this.clock,
-      health: { degradedReasons: () => [this.cacheInstance?.degradedReason() ?? null].filter((r): r is string => r !== null) },
+      health: { degradedReasons: () => this.degradedReasons() },
       events: this.events,
       clusterMetrics: () => this.observer.gather(),
+      catalogue: this.catalogue,
       isDraining: () => this.draining,
       startedAt: this.startedAt,
       invalidateCache: (selector) => this.cache.invalidateEverywhere(selector),
@@ -219,12 +235,20 @@ export class P2PNode {
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());
     this.memberEvents.start();
+    for (const f of this.local.failures()) this.events.publish("service", { node_id: config.nodeId, service: f.name, status: "failed", error: f.error });
     this.observer.start();
     await this.appInstance.listen({ host: config.address, port: config.port });
     this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
     this.state = "running";
     logger.info({ address: `${config.advertise}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name), seeds: config.coord, encrypted: this.keyring.encrypted }, "node started");
+  }
+
+  /** Why the node is degraded: a cache level down, services that failed to load or initialise. */
+  private degradedReasons(): string[] {
+    const reasons = this.local.failures().map((f) => `service ${f.name} failed: ${f.error}`);
+    const cache = this.cacheInstance?.degradedReason();
+    return cache ? [cache, ...reasons] : reasons;
   }
 
   /** Graceful stop: refuse new calls, let in-flight ones finish (bounded), leave, clean up, close. */

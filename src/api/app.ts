@@ -22,6 +22,8 @@ import { clientErrorHandler } from "./client-errors.js";
 import { clusterMetricsRoutes } from "./routes/cluster-metrics.js";
 import { uiRoutes } from "./routes/ui.js";
 import { registerOriginCheck } from "./origin-check.js";
+import { clusterServicesRoutes } from "./routes/cluster-services.js";
+import { withServicePaths } from "../observe/openapi-catalogue.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -86,11 +88,16 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
-      info: { title: "P2P Core node API", version: VERSION, description: "Routes of one P2P Core node (CONTRACT §4)" },
+      info: { title: "P2P Core node API", version: VERSION, description: "The HTTP API of a P2P Core node. Any node answers for the whole cluster. Every service method running anywhere in the cluster is listed under its own path /rpc/{service}/{method}; the list follows services as they start and stop." },
       components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  // The Swagger UI reads the same live document as /openapi.json: schemas are fetched first.
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    uiHooks: { onRequest: async () => ctx.catalogue.refresh() },
+    transformSpecification: (spec) => withServicePaths(spec as Parameters<typeof withServicePaths>[0], ctx.catalogue.services()),
+  });
 
   registerOriginCheck(app, ctx.logger);
   registerAuth(app, ctx);
@@ -115,8 +122,12 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   await artifactRoutes(app, ctx);
   clusterMetricsRoutes(app, ctx);
   uiRoutes(app, ctx.logger);
+  clusterServicesRoutes(app, ctx);
 
-  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => app.swagger());
+  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => {
+    await ctx.catalogue.refresh();
+    return withServicePaths(app.swagger() as Parameters<typeof withServicePaths>[0], ctx.catalogue.services());
+  });
   return app;
 }
 

@@ -12,6 +12,7 @@ import type { InvalidationSelector } from "../cache/cache.js";
 import type { EventBus } from "../events/bus.js";
 import type { DeployManager } from "../deploy/manager.js";
 import type { ClusterMetricsBody } from "../observe/cluster-metrics.js";
+import type { ServiceCatalogue } from "../observe/service-catalogue.js";
 
 /** Who needs a token for a route: nobody, any valid token (client or admin), or admin. */
 export type Access = "public" | "client" | "admin";
@@ -38,6 +39,8 @@ export interface ApiContext {
   events: EventBus;
   /** Every live node's figures, gathered over the peer link (bounded in time). */
   clusterMetrics(): Promise<ClusterMetricsBody>;
+  /** Every service of the cluster with its methods and params schemas (/cluster/services, OpenAPI). */
+  catalogue: ServiceCatalogue;
   isDraining(): boolean;
   startedAt: number;
   /** Cluster-wide cache invalidation: entries dropped on every node (sum and per node) and in Redis. */

@@ -25,6 +25,14 @@ export const nodeSchema = {
     last_change: { type: "string", format: "date-time" },
     version: { type: "string" },
     load: { type: "object", additionalProperties: true },
+    labels: { type: "object", additionalProperties: { type: "string" } },
+    uptime_s: { type: "integer" },
+    service_versions: { type: "object", description: "service → version running on the node", additionalProperties: { type: "string" } },
+    failed_services: {
+      type: "array",
+      description: "services that failed to load or initialise on the node",
+      items: { type: "object", properties: { name: { type: "string" }, error: { type: "string" } } },
+    },
   },
   required: ["node_id", "role", "address", "state", "incarnation", "services", "last_change"],
 } as const;

@@ -7,11 +7,17 @@ export function encodeMeta(meta: NodeMeta): Uint8Array {
 }
 
 /** Labels (string → string) as gossiped; anything else is dropped. */
-function optionalMeta(value: Partial<NodeMeta>): Pick<NodeMeta, "labels"> {
+function optionalMeta(value: Partial<NodeMeta>): Pick<NodeMeta, "labels" | "failed_services"> {
+  const out: Pick<NodeMeta, "labels" | "failed_services"> = {};
   const labels = value.labels;
-  if (!labels || typeof labels !== "object" || Array.isArray(labels)) return {};
-  const clean = Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === "string"));
-  return { labels: clean };
+  if (labels && typeof labels === "object" && !Array.isArray(labels)) {
+    out.labels = Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === "string"));
+  }
+  if (Array.isArray(value.failed_services)) {
+    const failed = value.failed_services.filter((f) => f && typeof f.name === "string" && typeof f.error === "string").slice(0, 100);
+    if (failed.length > 0) out.failed_services = failed.map((f) => ({ name: f.name, error: f.error }));
+  }
+  return out;
 }
 
 const MAX_META_BYTES = 256 * 1024;

@@ -31,6 +31,8 @@ export interface NodeMeta {
   load?: { inflight: number; lag_ms: number };
   /** --labels of the node (placement matches on them). */
   labels?: Record<string, string>;
+  /** Services that failed to load or initialise on the node, with the reason. */
+  failed_services?: { name: string; error: string }[];
 }
 
 export interface MemberView {

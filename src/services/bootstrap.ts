@@ -36,6 +36,7 @@ export async function loadAllServices(options: {
       add(service);
     } catch (err) {
       logger.error({ folder, file, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, "service failed to load; skipped");
+      local.recordFailure(folder, err instanceof Error ? err.message : String(err));
     }
   }
   if (entries.length > 0) await releaseCompiler();

@@ -21,13 +21,35 @@ export interface LocalService {
   status: "running" | "stopped";
 }
 
+/** A service that could not be loaded or initialised on this node, with the reason. */
+export interface FailedService {
+  name: string;
+  error: string;
+}
+
 /** The services running on this node. The cluster-wide view is derived from membership. */
 export class LocalServices {
   private readonly services = new Map<string, LocalService>();
+  private readonly failedServices = new Map<string, FailedService>();
+
+  /** Remembers that a service failed to load or initialise (shown in /health and /cluster/*). */
+  recordFailure(name: string, error: string): void {
+    this.failedServices.set(name, { name, error: error.slice(0, 500) });
+  }
+
+  /** Forgets a failure, e.g. once the service loads after all. */
+  clearFailure(name: string): void {
+    this.failedServices.delete(name);
+  }
+
+  failures(): FailedService[] {
+    return [...this.failedServices.values()];
+  }
 
   add(service: LocalService): void {
     if (this.services.has(service.name)) throw new Error(`service "${service.name}" is already loaded`);
     this.services.set(service.name, service);
+    this.failedServices.delete(service.name);
   }
 
   get(name: string): LocalService | undefined {

@@ -3,7 +3,7 @@ import type { ApiContext } from "../context.js";
 import type { MemberView } from "../../cluster/types.js";
 import { authErrors, bearer, nodeSchema } from "../schemas.js";
 
-/** The contract's Node shape, plus version and load. */
+/** The contract's Node shape, plus version, uptime, load, labels, service versions and failed services. */
 export function nodeView(m: MemberView): Record<string, unknown> {
   const view: Record<string, unknown> = {
     node_id: m.nodeId,
@@ -18,6 +18,9 @@ export function nodeView(m: MemberView): Record<string, unknown> {
     view.version = m.meta.version;
     if (m.meta.load) view.load = m.meta.load;
     view.labels = m.meta.labels ?? {};
+    view.uptime_s = Math.max(0, Math.round((Date.now() - m.meta.started_at) / 1000));
+    view.service_versions = Object.fromEntries(m.meta.services.map((s) => [s.name, s.version]));
+    view.failed_services = m.meta.failed_services ?? [];
   }
   return view;
 }
@@ -31,7 +34,18 @@ export function clusterStatus(ctx: ApiContext): Record<string, unknown> {
     members: ctx.registry.stateCounts(),
     coordinators: ctx.registry.coordinators(),
     services: ctx.registry.serviceMap(),
+    versions: serviceVersions(ctx),
   };
+}
+
+/** service → node → version, over alive nodes: mixed versions after a partial upgrade show at a glance. */
+function serviceVersions(ctx: ApiContext): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const m of ctx.registry.members()) {
+    if (m.state !== "alive" || !m.meta) continue;
+    for (const s of m.meta.services) (out[s.name] ??= {})[m.nodeId] = s.version;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -69,7 +83,12 @@ export function clusterRoutes(app: FastifyInstance, ctx: ApiContext): void {
                 properties: { alive: { type: "integer" }, suspect: { type: "integer" }, dead: { type: "integer" }, left: { type: "integer" } },
               },
               coordinators: { type: "array", items: { type: "string" } },
-              services: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+              services: { type: "object", description: "service → ids of the alive nodes running it", additionalProperties: { type: "array", items: { type: "string" } } },
+              versions: {
+                type: "object",
+                description: "service → node id → the version that node runs",
+                additionalProperties: { type: "object", additionalProperties: { type: "string" } },
+              },
             },
           },
           ...authErrors,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer } from "../schemas.js";
+import { describeMethods } from "../../observe/service-catalogue.js";
 
 export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(
@@ -9,7 +10,8 @@ export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
       config: { access: "client" },
       schema: {
         tags: ["node"],
-        summary: "Services running on this node and their methods",
+        summary: "Services of this node and their methods",
+        description: "Every service this node runs, with its methods; a service that failed to load or initialise is listed with status `failed` and its `error`.",
         security: bearer,
         response: {
           200: {
@@ -23,7 +25,8 @@ export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
                     name: { type: "string" },
                     version: { type: "string" },
                     description: { type: "string" },
-                    status: { type: "string" },
+                    status: { type: "string", enum: ["running", "stopped", "failed"] },
+                    error: { type: "string" },
                     methods: {
                       type: "array",
                       items: {
@@ -42,20 +45,10 @@ export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
     },
     async () => ({
-      services: ctx.local.list().map((s) => ({
-        name: s.name,
-        version: s.version,
-        description: s.description,
-        status: s.status,
-        methods: [...s.methods.values()].map(({ descriptor: d }) => ({
-          name: d.name,
-          description: d.description ?? "",
-          public: d.public === true,
-          idempotent: d.idempotent === true,
-          ...(d.cache ? { cache: d.cache } : {}),
-          ...(d.params ? { params: d.params } : {}),
-        })),
-      })),
+      services: [
+        ...ctx.local.list().map((s) => ({ name: s.name, version: s.version, description: s.description, status: s.status, methods: describeMethods(s) })),
+        ...ctx.local.failures().map((f) => ({ name: f.name, version: "", description: "", status: "failed", error: f.error, methods: [] })),
+      ],
     }),
   );
 }
