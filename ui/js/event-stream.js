@@ -54,16 +54,27 @@ export class EventStream {
   }
 
   start() {
-    this.loop();
+    this.stopped = false;
+    if (!this.running) this.loop();
     return this;
   }
 
+  /** Closes the connection; start() again resumes from the last event seen. */
   stop() {
     this.stopped = true;
     this.controller?.abort();
   }
 
   async loop() {
+    this.running = true;
+    try {
+      await this.run();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  async run() {
     while (!this.stopped) {
       this.onState("connecting");
       const status = await this.once().catch(() => 0);

@@ -25,6 +25,12 @@ const TABS = [
   ["admin", "Admin", AdminView, "admin"],
 ];
 
+/**
+ * A tab hidden this long gives its stream back: browsers allow only 6 connections per host
+ * (HTTP/1.1), so forgotten tabs must not starve the visible ones. Visible again → resume by id.
+ */
+const HIDDEN_RELEASE_MS = 60_000;
+
 function useStore(store) {
   const [, setVersion] = useState(0);
   useEffect(() => store.subscribe(setVersion), [store]);
@@ -40,7 +46,21 @@ function Dashboard({ role, onSignOut }) {
       store.setConnection(s);
       if (s === "unauthorized") onSignOut("Your session ended; sign in again.");
     }).start();
-    return () => stream.stop();
+    let hiddenTimer = null;
+    const onVisibility = () => {
+      clearTimeout(hiddenTimer);
+      if (document.visibilityState !== "hidden") return stream.start();
+      hiddenTimer = setTimeout(() => {
+        stream.stop();
+        store.setConnection("paused");
+      }, HIDDEN_RELEASE_MS);
+    };
+    document.addEventListener("visibilitychange", onVisibility);
+    return () => {
+      clearTimeout(hiddenTimer);
+      document.removeEventListener("visibilitychange", onVisibility);
+      stream.stop();
+    };
   }, [store]);
   const tabs = TABS.filter(([, , , needs]) => !needs || needs === role);
   const View = (tabs.find(([id]) => id === tab) ?? tabs[0])[2];

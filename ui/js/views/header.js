@@ -1,6 +1,6 @@
 import { html } from "../lib.js";
 
-const CONNECTION = { live: "live", connecting: "connecting…", retrying: "reconnecting…", unauthorized: "signed out" };
+const CONNECTION = { live: "live", connecting: "connecting…", retrying: "reconnecting…", unauthorized: "signed out", paused: "paused (tab hidden)" };
 
 export function Header({ store, role, onSignOut }) {
   const s = store.status;
