@@ -5,6 +5,12 @@ import { TokenService, parseTtl, isRole } from "../auth/tokens.js";
 import { VERSION } from "../version.js";
 import { newCommand } from "./commands/new.js";
 import { checkCommand } from "./commands/check.js";
+import { callCommand } from "./commands/call.js";
+import { nodesCommand } from "./commands/nodes.js";
+import { statusCommand } from "./commands/status.js";
+import { servicesCommand } from "./commands/services.js";
+import { demoCommand } from "./commands/demo.js";
+import { CLIENT_COMMANDS } from "./client.js";
 
 const DEV_TOKEN_TTL_S = 24 * 3600;
 
@@ -138,7 +144,12 @@ const program = new Command("p2p")
   .addCommand(nodeCommand("worker"))
   .addCommand(tokenCommand())
   .addCommand(newCommand())
-  .addCommand(checkCommand());
+  .addCommand(checkCommand())
+  .addCommand(callCommand())
+  .addCommand(nodesCommand())
+  .addCommand(statusCommand())
+  .addCommand(servicesCommand())
+  .addCommand(demoCommand());
 
 for (const sub of program.commands) sub.exitOverride();
 
@@ -146,7 +157,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exit(err.exitCode === 0 ? 0 : 2);
+    // Client commands exit 1 on a bad argument, as on any failure; the others 2.
+    process.exit(err.exitCode === 0 ? 0 : CLIENT_COMMANDS.has(process.argv[2] ?? "") ? 1 : 2);
   }
   process.stderr.write(`p2p: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
