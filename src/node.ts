@@ -92,6 +92,7 @@ export class P2PNode {
   private lastLoad = { inflight: 0, lag_ms: 0 };
   private lastLoadAnnouncedAt = Number.NEGATIVE_INFINITY;
   private state: NodeState = "starting";
+  private readonly fatalListeners = new Set<(message: string) => void>();
   private appInstance: FastifyInstance | null = null;
 
   constructor(config: Config, options: NodeOptions = {}) {
@@ -112,6 +113,8 @@ export class P2PNode {
       logger: this.logger,
       clock: this.clock,
       peerStore: new PeerStore(config.dataDir, config.nodeId),
+      onNameConflict: ({ name, address, seed }) =>
+        this.fatal(`node id "${name}" is already in use by a live node at ${address} (join refused by ${seed}); choose another --node-id`),
     });
     this.registry = new ClusterRegistry(this.membership);
     this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }) });
@@ -160,6 +163,16 @@ export class P2PNode {
     this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
     this.memberEvents = new MembershipEventPublisher(this.membership, () => this.registry.leader(), this.events);
     this.deploy = new DeployManager({ nodeId: config.nodeId, dataDir: config.dataDir, logger: this.logger });
+  }
+
+  /** The node cannot go on (e.g. its id is taken): the CLI stops it and exits non-zero with `message`. */
+  onFatal(listener: (message: string) => void): void {
+    this.fatalListeners.add(listener);
+  }
+
+  private fatal(message: string): void {
+    this.logger.error(message);
+    for (const listener of this.fatalListeners) listener(message);
   }
 
   get app(): FastifyInstance {

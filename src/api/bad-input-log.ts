@@ -1,5 +1,4 @@
 import { LRUCache } from "lru-cache";
-import type { Logger } from "../log.js";
 import type { Clock, Timer } from "../util/clock.js";
 
 /** One summary line per source per interval. */
@@ -13,11 +12,18 @@ interface SourceWindow {
   repeats: Map<string, number>;
 }
 
+/** What it writes to: a pino logger, or any logger with warn(obj, msg). */
+export interface WarnSink {
+  warn(obj: object, msg: string): void;
+}
+
 export interface BadInputLogOptions {
-  logger: Logger;
+  logger: WarnSink;
   clock: Clock;
   intervalMs?: number;
   maxSources?: number;
+  /** First line of a source's interval (default "bad request"); the summary line adds "(aggregated)". */
+  message?: string;
 }
 
 /**
@@ -27,7 +33,8 @@ export interface BadInputLogOptions {
  * and one line with the counts closes the interval. Never a stack trace: these are expected.
  */
 export class BadInputLog {
-  private readonly logger: Logger;
+  private readonly logger: WarnSink;
+  private readonly message: string;
   private readonly clock: Clock;
   private readonly intervalMs: number;
   private readonly sources: LRUCache<string, SourceWindow>;
@@ -35,6 +42,7 @@ export class BadInputLog {
 
   constructor(options: BadInputLogOptions) {
     this.logger = options.logger;
+    this.message = options.message ?? "bad request";
     this.clock = options.clock;
     this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
     this.sources = new LRUCache<string, SourceWindow>({
@@ -64,7 +72,7 @@ export class BadInputLog {
     }
     if (window) this.sources.delete(source); // summarised by dispose
     this.sources.set(source, { startedAt: now, repeats: new Map() });
-    this.logger.warn({ source, kind, ...detail }, "bad request");
+    this.logger.warn({ source, kind, ...detail }, this.message);
   }
 
   private closeIntervals(all: boolean): void {
@@ -80,7 +88,7 @@ export class BadInputLog {
     for (const n of window.repeats.values()) count += n;
     this.logger.warn(
       { source, count, kinds: Object.fromEntries(window.repeats), interval_s: this.intervalMs / 1000 },
-      "repeated bad requests from this source (aggregated)",
+      this.message === "bad request" ? "repeated bad requests from this source (aggregated)" : `${this.message} (aggregated)`,
     );
   }
 }

@@ -77,8 +77,18 @@ async function runNode(config: Config): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  const startup = node.start();
+  node.onFatal((message) => {
+    if (stopping) return;
+    stopping = true;
+    void startup
+      .catch(() => undefined)
+      .then(() => node.stop())
+      .catch(() => undefined)
+      .finally(() => fail(message, 1));
+  });
   try {
-    await node.start();
+    await startup;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === "EADDRINUSE" ? `port ${config.port} on ${config.address} is already in use` : e.message;

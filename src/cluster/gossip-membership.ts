@@ -1,4 +1,4 @@
-import { Membership, type Member, type MembershipConfig, type MembershipMetricsSink } from "./membership/index.js";
+import { Membership, type Member, type MembershipConfig, type MembershipMetricsSink, type NameConflict } from "./membership/index.js";
 import { UdpTransport } from "../transport/udp.js";
 import type { UpgradeRouter } from "../transport/upgrade.js";
 import type { Keyring } from "../security/keyring.js";
@@ -7,7 +7,7 @@ import type { Logger } from "../log.js";
 import { systemClock, type Clock, type Timer } from "../util/clock.js";
 import type { MembershipSource } from "./registry.js";
 import type { MemberState, MemberView, NodeMeta } from "./types.js";
-import { decodeMeta, encodeMeta } from "./meta-codec.js";
+import { decodeMeta, encodeMeta, isValidMeta } from "./meta-codec.js";
 import { MAX_REMEMBERED_PEERS, type PeerStore } from "./peer-store.js";
 
 /** Membership changes are written to the peer store at most this often. */
@@ -27,6 +27,8 @@ export interface GossipOptions {
   clock?: Clock;
   /** Remembers peers across restarts; they are joined at start next to `seeds`. */
   peerStore?: PeerStore;
+  /** A seed refused the join: another live node holds this node's id. */
+  onNameConflict?: (conflict: NameConflict) => void;
 }
 
 /** The node's view of SWIM membership: real UDP/TCP transport, decoded metadata, metrics and logs. */
@@ -58,6 +60,8 @@ export class GossipMembership implements MembershipSource {
       config: opts.config,
       logger: opts.logger.child({ component: "membership" }),
       metrics: this.metricsSink(),
+      validMeta: isValidMeta,
+      onNameConflict: opts.onNameConflict,
     });
     this.membership = membership;
     membership.onChange((member, previous) => {

@@ -113,12 +113,13 @@ export class ClusterRegistry {
     for (const m of members) {
       byId.set(m.nodeId, m);
       if (!m.meta) continue;
+      // Metadata is schema-checked at decode; these guards keep one odd entry from ever
+      // breaking the whole index (and with it every route that reads it).
       for (const s of m.meta.services) {
+        if (!s || typeof s.name !== "string" || !Array.isArray(s.methods)) continue;
         let table = methods.get(s.name);
         if (!table) methods.set(s.name, (table = new Map()));
-        for (const meta of s.methods) if (!table.has(meta.name)) table.set(meta.name, meta);
-      }
-      for (const s of m.meta.services) {
+        for (const meta of s.methods) if (meta && typeof meta.name === "string" && !table.has(meta.name)) table.set(meta.name, meta);
         const list = hosts.get(s.name);
         if (list) list.push(m);
         else hosts.set(s.name, [m]);

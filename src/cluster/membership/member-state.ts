@@ -42,6 +42,8 @@ export interface TableHooks {
   staleAlive(name: string, address: string, departure: Tombstone): void;
   /** `accuser` suspects or declared us dead below our incarnation: tell it directly. */
   accused(accuser: string): void;
+  /** A live member moved to another address: tell the old one, so a live owner refutes a forgery at once. */
+  moved?(news: AliveMsg, oldAddress: string): void;
 }
 
 /** What is left of a reaped member: its departure, so stale news cannot bring it back. */
@@ -141,6 +143,7 @@ export class MemberTable {
     }
     this.cancelSuspicion(a.name);
     this.tombstones.delete(a.name);
+    const movedFrom = updatesAddress && member && isLive(member) ? member.address : null;
     const previous = member ? { ...member } : null;
     if (!member) {
       member = { name: a.name, address: a.address, meta: a.meta.slice(), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
@@ -156,6 +159,7 @@ export class MemberTable {
     this.broadcasts.queue(a.name, encodeMessage(a));
     if (isNew) this.hooks.added(a.name);
     this.changed(member, previous);
+    if (movedFrom) this.hooks.moved?.(a, movedFrom);
   }
 
   suspectNode(s: SuspectMsg): void {

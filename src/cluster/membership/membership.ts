@@ -8,11 +8,12 @@ import { resolveConfig, type MembershipConfig } from "./config.js";
 import { MemberTable, type Logger, type Member } from "./member-state.js";
 import { MessageType, type Message } from "./messages.js";
 import { Prober } from "./probe.js";
-import { PushPull } from "./push-pull.js";
+import { PushPull, type NameConflict } from "./push-pull.js";
 import { Wire, type MembershipMetricsSink } from "./wire.js";
 
 export type { Member, Logger } from "./member-state.js";
 export type { MembershipMetricsSink } from "./wire.js";
+export type { NameConflict } from "./push-pull.js";
 
 export interface MembershipOptions {
   name: string;
@@ -29,6 +30,10 @@ export interface MembershipOptions {
    * with the system clock, and to clock.now() with any other (simulated) clock.
    */
   wallClock?: () => number;
+  /** Member metadata this node accepts (checked at decode; news with bad metadata is dropped). */
+  validMeta?: (meta: Uint8Array) => boolean;
+  /** A seed refused our join: `address` holds our name and is alive. */
+  onNameConflict?: (conflict: NameConflict) => void;
 }
 
 type ChangeListener = (member: Member, previous: Member | null) => void;
@@ -87,10 +92,11 @@ export class Membership {
       accused: (accuser) => {
         if (accuser !== opts.name) this.accusers.add(accuser);
       },
+      moved: (news, oldAddress) => this.wire.send(oldAddress, [{ ...news, meta: news.meta.slice() }]),
     });
-    this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock);
+    this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock, { validMeta: opts.validMeta, log: this.log, clock: this.clock });
     this.prober = new Prober(this.table, this.wire, this.config, this.clock, random, this.awareness, this.metrics);
-    this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log);
+    this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log, opts.onNameConflict);
     this.table.initSelf(opts.transport.localAddress, opts.meta);
     opts.transport.setPacketHandler((from, data) => this.onPacket(from, data));
     opts.transport.setExchangeHandler((from, data) => this.pushPull.handleExchange(from, data));
@@ -150,6 +156,7 @@ export class Membership {
     this.pushPull.stop();
     this.table.cancelAll();
     this.broadcasts.reset();
+    this.wire.stop();
     await this.transport.close();
   }
 
@@ -190,7 +197,7 @@ export class Membership {
   private onPacket(from: string, data: Uint8Array): void {
     if (this.shutDown) return;
     try {
-      const packet = this.wire.receive(data);
+      const packet = this.wire.receive(data, from);
       if (!packet) return;
       const known = this.table.members.get(packet.sender);
       if (!known) this.pushPull.syncWithUnknown(from);

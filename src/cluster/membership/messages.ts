@@ -3,10 +3,20 @@
  * Packet:  [protocol version u8][sent at f64][sender name] then messages, each
  *          [type u8][body length u16][body]; unknown types are skipped by length, so the
  *          type enum is append-only and older members ignore newer messages.
- * Sync (push-pull over exchange): [version u8][sent at f64][sender name][join u8][count u32][entries].
- * Strings are u16-length-prefixed UTF-8. Decoders throw CodecError; callers count it as a drop.
+ * Sync (push-pull over exchange): [version u8][sent at f64][sender name][flags u8][count u32][entries].
+ * Strings are u16-length-prefixed UTF-8; incarnations are u64 (version 2: they never wrap).
+ * Every field is checked here, at decode, before anything else sees it: a malformed frame
+ * throws CodecError (the packet is dropped and counted), a well-framed message or entry
+ * with a bad field (a name with control characters, an unparsable address, an incarnation
+ * beyond MAX_INCARNATION) is dropped alone and counted as `invalid`.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+/** Largest incarnation accepted: refuting it (+1) still fits a double exactly. */
+export const MAX_INCARNATION = Number.MAX_SAFE_INTEGER - 1;
+const MAX_NAME_BYTES = 255;
+const MAX_ADDRESS_BYTES = 300;
+const SYNC_JOIN = 1;
+const SYNC_CONFLICT = 2;
 
 /** Append-only: never renumber, never reuse. */
 export enum MessageType {
@@ -32,10 +42,17 @@ export interface DeadMsg { type: MessageType.Dead; name: string; incarnation: nu
 export type Message = PingMsg | PingReqMsg | AckMsg | NackMsg | AliveMsg | SuspectMsg | DeadMsg;
 
 export interface PacketHeader { sentAt: number; sender: string }
-export interface Packet extends PacketHeader { messages: Message[]; unknown: number }
+export interface Packet extends PacketHeader { messages: Message[]; unknown: number; invalid: number }
 
 export interface StateEntry { name: string; address: string; incarnation: number; state: WireState; meta: Uint8Array }
-export interface SyncPayload extends PacketHeader { join: boolean; entries: StateEntry[] }
+export interface SyncPayload extends PacketHeader {
+  join: boolean;
+  /** A refused join: the sender's name belongs to a live member elsewhere (entries: that member). */
+  conflict?: boolean;
+  entries: StateEntry[];
+  /** Decoded entries dropped for a bad field. */
+  invalid?: number;
+}
 
 export class CodecError extends Error {}
 
@@ -72,6 +89,10 @@ export class Writer {
     this.ensure(8);
     this.buf.writeDoubleBE(v, this.length);
     this.length += 8;
+  }
+  u64(v: number): void {
+    this.u32(Math.floor(v / 0x1_0000_0000));
+    this.u32(v % 0x1_0000_0000);
   }
   bytes(v: Uint8Array): void {
     if (v.length > 0xffff) throw new CodecError("field longer than 65535 bytes");
@@ -140,6 +161,10 @@ export class Reader {
     this.pos += 4;
     return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
+  u64(): number {
+    const high = this.u32();
+    return high * 0x1_0000_0000 + this.u32();
+  }
   f64(): number {
     this.need(8);
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 8).getFloat64(0);
@@ -203,13 +228,13 @@ export function encodeMessage(msg: Message): Buffer {
     case MessageType.Alive:
       body.str(msg.name);
       body.str(msg.address);
-      body.u32(msg.incarnation);
+      body.u64(msg.incarnation);
       body.bytes(msg.meta);
       break;
     case MessageType.Suspect:
     case MessageType.Dead:
       body.str(msg.name);
-      body.u32(msg.incarnation);
+      body.u64(msg.incarnation);
       body.str(msg.from);
       break;
   }
@@ -219,20 +244,52 @@ export function encodeMessage(msg: Message): Buffer {
   return out;
 }
 
-function decodeBody(type: number, r: Reader): Message | null {
+/** A member name: 1–255 bytes, no control characters. */
+export function validName(v: string): boolean {
+  if (v.length === 0 || v.length > MAX_NAME_BYTES) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** "host:port" with a port in 1–65535 and a host without spaces or control characters. */
+export function validAddress(v: string): boolean {
+  if (v.length > MAX_ADDRESS_BYTES) return false;
+  const idx = v.lastIndexOf(":");
+  if (idx <= 0) return false;
+  const port = Number(v.slice(idx + 1));
+  return Number.isInteger(port) && port >= 1 && port <= 65535 && /^[^\s\x00-\x1f\x7f]+$/.test(v.slice(0, idx));
+}
+
+function validIncarnation(v: number): boolean {
+  return v <= MAX_INCARNATION;
+}
+
+/** Decodes one body; null for an unknown type, "invalid" for a known one with a bad field. */
+function decodeBody(type: number, r: Reader): Message | null | "invalid" {
   switch (type) {
-    case MessageType.Ping:
-      return { type, seq: r.u32(), target: r.str() };
-    case MessageType.PingReq:
-      return { type, seq: r.u32(), target: r.str(), targetAddress: r.str() };
+    case MessageType.Ping: {
+      const msg: PingMsg = { type, seq: r.u32(), target: r.str() };
+      return validName(msg.target) ? msg : "invalid";
+    }
+    case MessageType.PingReq: {
+      const msg: PingReqMsg = { type, seq: r.u32(), target: r.str(), targetAddress: r.str() };
+      return validName(msg.target) && validAddress(msg.targetAddress) ? msg : "invalid";
+    }
     case MessageType.Ack:
     case MessageType.Nack:
       return { type, seq: r.u32() };
-    case MessageType.Alive:
-      return { type, name: r.str(), address: r.str(), incarnation: r.u32(), meta: r.bytes() };
+    case MessageType.Alive: {
+      const msg: AliveMsg = { type, name: r.str(), address: r.str(), incarnation: r.u64(), meta: r.bytes() };
+      return validName(msg.name) && validAddress(msg.address) && validIncarnation(msg.incarnation) ? msg : "invalid";
+    }
     case MessageType.Suspect:
-    case MessageType.Dead:
-      return { type, name: r.str(), incarnation: r.u32(), from: r.str() };
+    case MessageType.Dead: {
+      const msg: SuspectMsg | DeadMsg = { type, name: r.str(), incarnation: r.u64(), from: r.str() };
+      return validName(msg.name) && validName(msg.from) && validIncarnation(msg.incarnation) ? msg : "invalid";
+    }
     default:
       return null;
   }
@@ -257,8 +314,10 @@ export function decodePacket(data: Uint8Array): Packet {
   if (version !== PROTOCOL_VERSION) throw new CodecError(`protocol version ${version}`);
   const sentAt = r.f64();
   const sender = r.str();
+  if (!validName(sender)) throw new CodecError("bad sender name");
   const messages: Message[] = [];
   let unknown = 0;
+  let invalid = 0;
   while (r.remaining > 0) {
     const type = r.u8();
     const len = r.u16();
@@ -266,10 +325,11 @@ export function decodePacket(data: Uint8Array): Packet {
     if (end > data.length) throw new CodecError("truncated");
     const msg = decodeBody(type, r);
     r.seek(end); // also skips unknown types and fields appended by newer versions
-    if (msg) messages.push(msg);
+    if (msg === "invalid") invalid++;
+    else if (msg) messages.push(msg);
     else unknown++;
   }
-  return { sentAt, sender, messages, unknown };
+  return { sentAt, sender, messages, unknown, invalid };
 }
 
 export function encodeSync(payload: SyncPayload): Buffer {
@@ -277,12 +337,12 @@ export function encodeSync(payload: SyncPayload): Buffer {
   w.u8(PROTOCOL_VERSION);
   w.f64(payload.sentAt);
   w.str(payload.sender);
-  w.u8(payload.join ? 1 : 0);
+  w.u8((payload.join ? SYNC_JOIN : 0) | (payload.conflict ? SYNC_CONFLICT : 0));
   w.u32(payload.entries.length);
   for (const e of payload.entries) {
     w.str(e.name);
     w.str(e.address);
-    w.u32(e.incarnation);
+    w.u64(e.incarnation);
     w.u8(STATE_CODES.indexOf(e.state));
     w.bytes(e.meta);
   }
@@ -295,17 +355,20 @@ export function decodeSync(data: Uint8Array): SyncPayload {
   if (version !== PROTOCOL_VERSION) throw new CodecError(`protocol version ${version}`);
   const sentAt = r.f64();
   const sender = r.str();
-  const join = r.u8() === 1;
+  if (!validName(sender)) throw new CodecError("bad sender name");
+  const flags = r.u8();
   const count = r.u32();
   if (count > r.remaining) throw new CodecError("bad entry count");
   const entries: StateEntry[] = [];
+  let invalid = 0;
   for (let i = 0; i < count; i++) {
     const name = r.str();
     const address = r.str();
-    const incarnation = r.u32();
+    const incarnation = r.u64();
     const state = STATE_CODES[r.u8()];
-    if (!state) throw new CodecError("bad state");
-    entries.push({ name, address, incarnation, state, meta: r.bytes() });
+    const meta = r.bytes();
+    if (state && validName(name) && validAddress(address) && validIncarnation(incarnation)) entries.push({ name, address, incarnation, state, meta });
+    else invalid++;
   }
-  return { sentAt, sender, join, entries };
+  return { sentAt, sender, join: (flags & SYNC_JOIN) !== 0, conflict: (flags & SYNC_CONFLICT) !== 0, entries, invalid };
 }

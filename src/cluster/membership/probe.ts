@@ -203,6 +203,30 @@ export class Prober {
     this.wire.send(target.address, messages);
   }
 
+  /** Pings `member` directly (again halfway through): resolves true on its ack within timeoutMs. */
+  confirmAlive(member: Member, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const seq = this.nextSeq();
+      const ping = () => this.wire.send(member.address, [{ type: MessageType.Ping, seq, target: member.name }]);
+      const again = this.after(timeoutMs / 2, ping);
+      const timer = this.after(timeoutMs, () => {
+        this.waits.delete(seq);
+        resolve(false);
+      });
+      this.waits.set(seq, {
+        expectFrom: new Set([member.name]),
+        onAck: () => {
+          this.cancel(timer);
+          this.cancel(again);
+          this.waits.delete(seq);
+          resolve(true);
+        },
+        onNack: () => {},
+      });
+      ping();
+    });
+  }
+
   private nextSeq(): number {
     this.seq = (this.seq + 1) >>> 0;
     return this.seq;

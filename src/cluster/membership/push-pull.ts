@@ -3,7 +3,7 @@ import type { Transport } from "../../transport/transport.js";
 import type { Random } from "../../util/random.js";
 import { pushPullScale, type MembershipConfig } from "./config.js";
 import type { Logger, Member, MemberTable } from "./member-state.js";
-import { MessageType, type StateEntry } from "./messages.js";
+import { MessageType, type StateEntry, type SyncPayload } from "./messages.js";
 import type { Prober } from "./probe.js";
 import type { Wire } from "./wire.js";
 
@@ -14,6 +14,13 @@ import type { Wire } from "./wire.js";
  */
 export const SYNC_TIMEOUT_MS = 3_000;
 const UNKNOWN_SYNC_GAP_MS = 5_000;
+
+/** Our join was refused: `holder` is alive at `address` under our name (seen by `seed`). */
+export interface NameConflict {
+  name: string;
+  address: string;
+  seed: string;
+}
 
 interface Departed {
   address: string;
@@ -39,6 +46,7 @@ export class PushPull {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly log: Logger,
+    private readonly onNameConflict?: (conflict: NameConflict) => void,
   ) {}
 
   start(): void {
@@ -98,11 +106,37 @@ export class PushPull {
     attempt();
   }
 
-  async handleExchange(_from: string, data: Uint8Array): Promise<Uint8Array> {
-    const payload = this.wire.openSync(data);
+  async handleExchange(from: string, data: Uint8Array): Promise<Uint8Array> {
+    const payload = this.wire.openSync(data, from, true);
     if (!payload) throw new Error("sync refused");
+    const candidate = this.nameHolder(payload);
+    const holder = candidate && (await this.stillAlive(candidate));
+    if (holder) {
+      this.log.warn({ name: payload.sender, holder: holder.address, from }, "membership: join refused, the name belongs to a live member");
+      return this.wire.sealSync(payload.join, [holder], true);
+    }
+    if (payload.sender === this.table.selfName) throw new Error("sync refused");
     this.merge(payload.entries);
     return this.wire.sealSync(payload.join, this.localState());
+  }
+
+  /** A join under a name that a member holds, alive, at another address: that member, else null. */
+  private nameHolder(payload: SyncPayload): Member | null {
+    if (!payload.join) return null;
+    const claimed = payload.entries.find((e) => e.name === payload.sender);
+    const known = this.table.members.get(payload.sender);
+    if (!claimed || !known || known.state !== "alive" || known.address === claimed.address) return null;
+    return known;
+  }
+
+  /**
+   * A crashed holder not yet found dead must not block its own restart elsewhere, so the
+   * holder is pinged first: only one that answers is a real duplicate (we always are).
+   */
+  private async stillAlive(holder: Member): Promise<StateEntry | null> {
+    const isSelf = holder.name === this.table.selfName;
+    if (!isSelf && !(await this.prober.confirmAlive(holder, Math.min(1_000, 4 * this.config.probeTimeoutMs)))) return null;
+    return { name: holder.name, address: holder.address, incarnation: holder.incarnation, state: holder.state, meta: holder.meta };
   }
 
   async pushPullWith(address: string, join: boolean): Promise<boolean> {
@@ -110,8 +144,13 @@ export class PushPull {
     try {
       const reply = await this.transport.exchange(address, this.wire.sealSync(join, this.localState()), SYNC_TIMEOUT_MS);
       if (this.stoppedForGood) return false;
-      const payload = this.wire.openSync(reply);
+      const payload = this.wire.openSync(reply, address, join); // a seed may share our name: it says so
       if (!payload) return false;
+      if (payload.conflict) {
+        const holder = payload.entries[0];
+        this.onNameConflict?.({ name: this.table.selfName, address: holder?.address ?? "unknown", seed: address });
+        return false;
+      }
       this.merge(payload.entries);
       return true;
     } catch (err) {

@@ -1,6 +1,9 @@
 import type { Keyring } from "../../security/keyring.js";
 import type { Transport } from "../../transport/transport.js";
+import type { Clock } from "../../util/clock.js";
+import { BadInputLog } from "../../api/bad-input-log.js";
 import type { BroadcastQueue } from "./broadcast-queue.js";
+import type { Logger } from "./member-state.js";
 import {
   assemblePacket,
   CodecError,
@@ -15,13 +18,17 @@ import {
   type StateEntry,
   type SyncPayload,
 } from "./messages.js";
+import { packetId, ReplayFilter } from "./replay-filter.js";
 
 /**
- * Sealing, replay window and batching. Every packet is sealed with the keyring (purpose
- * "gossip", exchanges "sync") and carries the sender's wall-clock time inside the seal:
- * anything older or newer than REPLAY_WINDOW_MS is dropped. Within the window a replay is
- * harmless by construction — state news is ordered by incarnation, so an old message is
- * ignored and a current one is idempotent — so we keep no nonce cache.
+ * Sealing, replay window, validation and batching. Every packet is sealed with the keyring
+ * (purpose "gossip", exchanges "sync") and carries the sender's wall-clock time inside the
+ * seal: anything older or newer than REPLAY_WINDOW_MS is dropped, and within the window a
+ * packet that asks for an answer and was seen before is dropped too (ReplayFilter), so a
+ * replay is never answered.
+ * News about members whose metadata fails `validMeta` is dropped here, message by message:
+ * nothing malformed reaches the member table. Drops are counted (metrics) and logged at
+ * most once per source per interval (BadInputLog).
  */
 export const REPLAY_WINDOW_MS = 30_000;
 export const GOSSIP_PURPOSE = "gossip";
@@ -43,8 +50,30 @@ export const MESSAGE_NAMES: Record<MessageType, string> = {
   [MessageType.Dead]: "dead",
 };
 
+export interface WireChecks {
+  /** Member metadata acceptable to this node (the node's schema); default: anything. */
+  validMeta?: (meta: Uint8Array) => boolean;
+  log?: Logger;
+  clock?: Clock;
+}
+
+/** Drop reasons worth a (rate-limited) warning: someone sends us bad packets. */
+const WARNED_DROPS = new Set(["unauthenticated", "decode", "replay-window", "replayed", "invalid-message"]);
+
+/**
+ * Packets this node answers at their source address (pings, ping-reqs): a replay of one
+ * would make us send to whoever replays it, so these are checked against the replay
+ * filter. Everything else is harmless to repeat (news is ordered by incarnation).
+ */
+function answersSender(packet: Packet): boolean {
+  return packet.messages.some((m) => m.type === MessageType.Ping || m.type === MessageType.PingReq);
+}
+
 export class Wire {
   private readonly budget: number;
+  private readonly replays: ReplayFilter;
+  private readonly validMeta: (meta: Uint8Array) => boolean;
+  private readonly warnings: BadInputLog | null;
 
   constructor(
     private readonly transport: Transport,
@@ -53,8 +82,14 @@ export class Wire {
     private readonly broadcasts: BroadcastQueue,
     private readonly metrics: MembershipMetricsSink,
     private readonly wallClock: () => number,
+    checks: WireChecks = {},
   ) {
     this.budget = transport.maxPacketSize - keyring.overhead;
+    this.replays = new ReplayFilter(REPLAY_WINDOW_MS, wallClock);
+    this.validMeta = checks.validMeta ?? (() => true);
+    const log = checks.log;
+    this.warnings = log && checks.clock ? new BadInputLog({ logger: log, clock: checks.clock, message: "membership: dropped a bad packet" }) : null;
+    this.warnings?.start();
   }
 
   /** Sends `primary` messages plus as many queued broadcasts as fit in one packet. */
@@ -79,46 +114,63 @@ export class Wire {
     return true;
   }
 
-  /** Opens and decodes a packet; null (and a counted drop) for anything not acceptable. */
-  receive(data: Uint8Array): Packet | null {
+  /** Opens and decodes a packet from `from`; null (and a counted drop) for anything not acceptable. */
+  receive(data: Uint8Array, from = "unknown"): Packet | null {
     const plain = this.keyring.open(data, GOSSIP_PURPOSE);
-    if (!plain) return this.drop("unauthenticated");
+    if (!plain) return this.drop("unauthenticated", from);
     let packet: Packet;
     try {
       packet = decodePacket(plain);
     } catch (err) {
-      return this.drop(err instanceof CodecError ? "decode" : "decode-internal");
+      return this.drop(err instanceof CodecError ? "decode" : "decode-internal", from);
     }
-    if (!this.fresh(packet.sentAt)) return this.drop("replay-window");
+    if (!this.fresh(packet.sentAt)) return this.drop("replay-window", from);
     if (packet.sender === this.selfName) return this.drop("from-self");
+    if (answersSender(packet) && !this.replays.firstSeen(packetId(data, this.keyring.encrypted))) return this.drop("replayed", from);
     if (packet.unknown > 0) this.metrics.dropped("unknown-message-type");
+    const before = packet.messages.length;
+    packet.messages = packet.messages.filter((m) => m.type !== MessageType.Alive || this.validMeta(m.meta));
+    const invalid = packet.invalid + before - packet.messages.length;
+    if (invalid > 0) this.drop("invalid-message", from);
     for (const m of packet.messages) this.metrics.message(MESSAGE_NAMES[m.type], "in");
     return packet;
   }
 
-  sealSync(join: boolean, entries: StateEntry[]): Buffer {
+  /** `conflict`: this join is refused, `entries` name the live member that holds the joiner's name. */
+  sealSync(join: boolean, entries: StateEntry[], conflict = false): Buffer {
     this.metrics.message(join ? "join" : "push-pull", "out");
-    const payload: SyncPayload = { sentAt: this.wallClock(), sender: this.selfName, join, entries };
+    const payload: SyncPayload = { sentAt: this.wallClock(), sender: this.selfName, join, conflict, entries };
     return this.keyring.seal(encodeSync(payload), SYNC_PURPOSE);
   }
 
-  openSync(data: Uint8Array): SyncPayload | null {
+  /** Opens a push-pull payload; `allowSelf` lets a join under our own name through (to refuse it clearly). */
+  openSync(data: Uint8Array, from = "unknown", allowSelf = false): SyncPayload | null {
     const plain = this.keyring.open(data, SYNC_PURPOSE);
-    if (!plain) return this.drop("unauthenticated");
+    if (!plain) return this.drop("unauthenticated", from);
     let payload: SyncPayload;
     try {
       payload = decodeSync(plain);
     } catch {
-      return this.drop("decode");
+      return this.drop("decode", from);
     }
-    if (!this.fresh(payload.sentAt)) return this.drop("replay-window");
-    if (payload.sender === this.selfName) return this.drop("from-self");
+    if (!this.fresh(payload.sentAt)) return this.drop("replay-window", from);
+    if (payload.sender === this.selfName && !allowSelf) return this.drop("from-self");
+    if (!this.replays.firstSeen(packetId(data, this.keyring.encrypted))) return this.drop("replayed", from);
+    const before = payload.entries.length;
+    payload.entries = payload.entries.filter((e) => this.validMeta(e.meta));
+    if ((payload.invalid ?? 0) + before - payload.entries.length > 0) this.drop("invalid-message", from);
     this.metrics.message(payload.join ? "join" : "push-pull", "in");
     return payload;
   }
 
-  drop(reason: string): null {
+  /** Stops the warning summaries' timer (membership shutdown). */
+  stop(): void {
+    this.warnings?.stop();
+  }
+
+  drop(reason: string, from?: string): null {
     this.metrics.dropped(reason);
+    if (from !== undefined && WARNED_DROPS.has(reason)) this.warnings?.note(from, reason);
     return null;
   }
 

@@ -1,4 +1,4 @@
-import { Membership, type Member } from "../../../src/cluster/membership/membership.js";
+import { Membership, type Member, type MembershipOptions } from "../../../src/cluster/membership/membership.js";
 import type { MembershipConfig } from "../../../src/cluster/membership/config.js";
 import { Keyring } from "../../../src/security/keyring.js";
 import { MemoryNetwork, type LinkOptions } from "../../../src/transport/memory.js";
@@ -39,7 +39,10 @@ export class SimCluster {
     return `${name}:7946`;
   }
 
-  add(name: string, extra: { keyring?: Keyring; meta?: Uint8Array; address?: string; config?: Partial<MembershipConfig> } = {}): Membership {
+  add(
+    name: string,
+    extra: { keyring?: Keyring; meta?: Uint8Array; address?: string; config?: Partial<MembershipConfig>; options?: Pick<MembershipOptions, "validMeta" | "onNameConflict"> } = {},
+  ): Membership {
     const address = extra.address ?? SimCluster.address(name);
     const drops: Drops = {};
     this.drops.set(name, drops);
@@ -48,6 +51,7 @@ export class SimCluster {
       transport: this.net.transport(address),
       keyring: extra.keyring ?? this.keyring,
       meta: extra.meta ?? new Uint8Array(),
+      ...extra.options,
       clock: this.net.clockFor(address),
       random: new SeededRandom(Math.floor(this.random.next() * 2 ** 32)),
       config: { ...this.options.config, ...extra.config },

@@ -1,0 +1,78 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { MessageType } from "../../src/cluster/membership/messages.js";
+import { forgedPacket, rawMeta, sendUdp } from "../helpers/forge.js";
+import { startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
+import { request, testToken } from "../helpers/http.js";
+import { waitConverged } from "../helpers/cluster.js";
+
+afterAll(stopAll);
+
+const poisonMeta = rawMeta({
+  role: "worker",
+  version: "1.0.0",
+  started_at: Date.now(),
+  services: [{ name: "example_service", version: "9", methods: [null] }, { name: "ghost", version: "1", methods: [null] }],
+});
+
+/** Every route that reads the registry answers 200 (and the phantom never shows). */
+async function expectApiHealthy(node: RunningNode, token: string): Promise<void> {
+  for (const path of ["/cluster/nodes", "/cluster/status", "/debug/registry", "/local/services"]) {
+    const res = await request(`${node.url}${path}`, { token });
+    expect(res.status, `${path} on ${node.nodeId}`).toBe(200);
+  }
+  const rpc = await request(`${node.url}/rpc/example_service/hello`, { token, body: { params: { name: "x" } } });
+  expect(rpc.status).toBe(200);
+  const nodes = await request<{ nodes: { node_id: string }[] }>(`${node.url}/cluster/nodes`, { token });
+  expect(nodes.body.nodes.map((n) => n.node_id)).not.toContain("phantom");
+}
+
+describe("hostile gossip against real nodes", { timeout: 90_000 }, () => {
+  it("a sealed alive whose metadata lists methods:[null] is dropped; every API route keeps answering", async () => {
+    const c = await startNode({ nodeId: "hp-c" });
+    const w = await startNode({ role: "worker", nodeId: "hp-w", args: ["--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const token = await testToken();
+    const packet = forgedPacket("hp-w", [{ type: MessageType.Alive, name: "phantom", address: "127.0.0.1:9", incarnation: 1, meta: poisonMeta }]);
+    for (const node of [c, w]) await sendUdp(node.port, packet);
+    await waitFor(async () => /p2p_gossip_dropped_total\{reason="invalid-message"[^}]*\} [1-9]/.test(String((await request(`${c.url}/metrics`, { token })).body)), 5_000, () => "drop counted");
+    for (const node of [c, w]) await expectApiHealthy(node, token);
+  });
+
+  it("in development mode (no cluster key) the same unauthenticated packet is dropped too", async () => {
+    const c = await startNode({ nodeId: "hp-dev", secrets: false, env: { P2P_JWT_SECRET: "test-jwt-secret-0123456789abcdef", P2P_API_KEY: "k" } });
+    const token = await testToken();
+    await sendUdp(c.port, forgedPacket("someone", [{ type: MessageType.Alive, name: "phantom", address: "127.0.0.1:9", incarnation: 1, meta: poisonMeta }], null));
+    await waitFor(async () => /reason="invalid-message"[^}]*\} [1-9]/.test(String((await request(`${c.url}/metrics`, { token })).body)), 5_000, () => "drop counted");
+    await expectApiHealthy(c, token);
+  });
+
+  it("a forged alive at incarnation 2^32-1 cannot take a node over: it refutes above it", async () => {
+    const c = await startNode({ nodeId: "inc-c" });
+    const w = await startNode({ role: "worker", nodeId: "inc-w", args: ["--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const token = await testToken();
+    const forged = forgedPacket("inc-w", [{ type: MessageType.Alive, name: "inc-w", address: "127.0.0.1:9", incarnation: 2 ** 32 - 1, meta: new Uint8Array() }]);
+    await sendUdp(c.port, forged);
+    const view = async () => (await request<{ nodes: { node_id: string; address: string; incarnation: number }[] }>(`${c.url}/cluster/nodes`, { token })).body.nodes.find((n) => n.node_id === "inc-w");
+    await waitFor(async () => ((await view())?.incarnation ?? 0) >= 2 ** 32, 10_000, () => "refutation above 2^32");
+    expect((await view())?.address).toBe(`127.0.0.1:${w.port}`);
+    const rpc = await request(`${c.url}/rpc/example_service/hello?node=inc-w`, { token, body: {} });
+    expect(rpc.status).toBe(200);
+    expect(rpc.headers.get("x-p2p-node")).toBe("inc-w");
+  });
+
+  it("a second process with an existing --node-id is refused at join and exits non-zero with one clear line", async () => {
+    const c = await startNode({ nodeId: "dup-c" });
+    const w = await startNode({ role: "worker", nodeId: "dup-w", args: ["--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const again = await startNode({ role: "worker", nodeId: "dup-w", args: ["--coord", `127.0.0.1:${c.port}`], waitHealthy: false });
+    const code = await Promise.race([again.exited, new Promise<string>((r) => setTimeout(() => r("still running"), 20_000))]);
+    expect(code).toBe(1);
+    const lines = again.output().split("\n").filter((l) => l.startsWith("p2p: "));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/node id "dup-w" is already in use by a live node at 127\.0\.0\.1:\d+/);
+    const token = await testToken();
+    const nodes = await request<{ nodes: { node_id: string; address: string; state: string }[] }>(`${c.url}/cluster/nodes`, { token });
+    expect(nodes.body.nodes.find((n) => n.node_id === "dup-w")).toMatchObject({ address: `127.0.0.1:${w.port}`, state: "alive" });
+  });
+});
