@@ -6,7 +6,7 @@ import { Awareness } from "./awareness.js";
 import { BroadcastQueue } from "./broadcast-queue.js";
 import { resolveConfig, type MembershipConfig } from "./config.js";
 import { MemberTable, type Logger, type Member } from "./member-state.js";
-import { MessageType, type Message } from "./messages.js";
+import { MessageType, type AliveMsg, type Message } from "./messages.js";
 import { Prober } from "./probe.js";
 import { PushPull, type NameConflict } from "./push-pull.js";
 import { Wire, type MembershipMetricsSink } from "./wire.js";
@@ -222,6 +222,7 @@ export class Membership {
       case MessageType.Nack:
         return this.prober.handleAck(sender, msg.seq, true);
       case MessageType.Alive:
+        if (this.forgesUs(msg)) this.accusers.add(sender); // it holds a forgery of us: answer it directly
         return this.table.aliveNode(msg);
       case MessageType.Suspect:
         this.noteDirect(sender, msg);
@@ -267,6 +268,13 @@ export class Membership {
       ]);
     }
     this.accusers.clear();
+  }
+
+  /** News of us, at our incarnation or above, with an address or metadata that are not ours. */
+  private forgesUs(msg: AliveMsg): boolean {
+    const self = this.table.self;
+    if (msg.name !== self.name || this.table.leaving || msg.incarnation < self.incarnation) return false;
+    return msg.address !== self.address || !sameBytes(msg.meta, self.meta);
   }
 
   /** Dedicated gossip: queued news to a few random members, dead ones included for a while. */
