@@ -17,6 +17,7 @@ import { GossipMembership } from "./cluster/gossip-membership.js";
 import { PeerStore } from "./cluster/peer-store.js";
 import type { NodeMeta } from "./cluster/types.js";
 import { Router } from "./rpc/router.js";
+import { LocalLimiter } from "./rpc/local-limiter.js";
 import { ClusterCaller } from "./rpc/remote-caller.js";
 import { createPipelineDeps, forgetNode, type PipelineDeps } from "./rpc/pipeline.js";
 import { BALANCER_NAMES, createBalancer } from "./rpc/balancers/index.js";
@@ -142,7 +143,8 @@ export class P2PNode {
       local: this.local,
       fetchSchemas: (member, service, timeoutMs) => this.caller.callInternal(member, SCHEMAS_OPERATION, { service }, config.nodeId, timeoutMs),
     });
-    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, isDraining: () => this.draining });
+    const localLimiter = new LocalLimiter({ maxRunning: config.maxLocalCalls, maxQueued: 4 * config.maxLocalCalls }, this.clock);
+    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, isDraining: () => this.draining, localLimiter });
     this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
     this.router.setRemote(this.caller);
     this.linkServer = new PeerLinkServer({

@@ -8,7 +8,22 @@ export type CallerRole = Role | "service";
 export interface Caller {
   sub: string;
   role: CallerRole;
+  /** The credential that issued the caller's token (its `kid` claim): what rate limits key on. */
+  kid?: KeyId;
 }
+
+/**
+ * Which credential issued a token: the admin API key, the client key (both through
+ * /auth/token), or the JWT secret itself (`p2p token`, the development token).
+ * The subject is chosen by whoever asks for a token; the key id is not.
+ */
+export type KeyId = "api-key" | "client-key" | "jwt-secret";
+const KEY_IDS: readonly string[] = ["api-key", "client-key", "jwt-secret"];
+
+/** Longest lifetime (exp − iat) a token may have: 30 days. Longer ones are refused. */
+export const MAX_TOKEN_LIFETIME_S = 30 * 86400;
+/** Clock skew tolerated between the node that issued a token and the one checking it. */
+export const MAX_CLOCK_SKEW_S = 60;
 
 export function isRole(value: unknown): value is Role {
   return value === "admin" || value === "client";
@@ -32,13 +47,15 @@ export class TokenService {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async issue(sub: string, role: Role, ttlSeconds: number): Promise<string> {
-    return new SignJWT({ role })
+  async issue(sub: string, role: Role, ttlSeconds: number, kid: KeyId = "jwt-secret"): Promise<string> {
+    if (!(ttlSeconds > 0 && ttlSeconds <= MAX_TOKEN_LIFETIME_S)) throw new RangeError(`token lifetime must be between 1 s and ${MAX_TOKEN_LIFETIME_S} s`);
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ role, kid })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(sub)
       .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlSeconds)
       .sign(this.key);
   }
 
@@ -56,10 +73,14 @@ export class TokenService {
     } catch (err) {
       throw new P2PError("UNAUTHORIZED", err instanceof joseErrors.JWTExpired ? "token expired" : "invalid token");
     }
-    if (typeof payload.sub !== "string" || !isRole(payload.role) || typeof payload.exp !== "number") {
+    if (typeof payload.sub !== "string" || !isRole(payload.role) || typeof payload.exp !== "number" || typeof payload.iat !== "number") {
       throw new P2PError("UNAUTHORIZED", "invalid token claims");
     }
-    const caller: Caller = { sub: payload.sub, role: payload.role };
+    if (payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_S) throw new P2PError("UNAUTHORIZED", "token issued in the future");
+    if (payload.exp - payload.iat > MAX_TOKEN_LIFETIME_S) throw new P2PError("UNAUTHORIZED", `token lifetime over the maximum of ${MAX_TOKEN_LIFETIME_S / 86400} days`);
+    // Tokens minted before key ids existed came from the secret's holders.
+    const kid = typeof payload.kid === "string" && KEY_IDS.includes(payload.kid) ? (payload.kid as KeyId) : "jwt-secret";
+    const caller: Caller = { sub: payload.sub, role: payload.role, kid };
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
     this.verified.set(token, { caller, expiresAtMs: payload.exp * 1000 });
     return caller;
@@ -73,6 +94,6 @@ export function parseTtl(value: string): number {
   const match = /^(\d+)([smhd]?)$/.exec(value.trim());
   if (!match) throw new Error(`--ttl: "${value}" is not a duration like 90s, 15m, 1h or 7d`);
   const seconds = Number(match[1]) * TTL_UNITS[match[2] || "s"]!;
-  if (seconds < 1 || seconds > 366 * 86400) throw new Error(`--ttl: "${value}" must be between 1s and 366d`);
+  if (seconds < 1 || seconds > MAX_TOKEN_LIFETIME_S) throw new Error(`--ttl: "${value}" must be between 1s and ${MAX_TOKEN_LIFETIME_S / 86400}d`);
   return seconds;
 }

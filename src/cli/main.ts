@@ -30,7 +30,8 @@ function nodeCommand(role: Role): Command {
     .option("--redis-url <url>", "Redis for the shared cache level (env P2P_REDIS_URL)")
     .option("--services-dir <dir>", "where user services are loaded from (env P2P_SERVICES_DIR; default ./services)")
     .option("--log-file <path>", "JSON log file (env P2P_LOG_FILE; default logs/<node-id>.log)")
-    .option("--rate-limit <n>", "RPC calls per second allowed per caller, 0 = unlimited (env P2P_RATE_LIMIT; default 0)")
+    .option("--rate-limit <n>", "RPC calls per second allowed per credential and source address, 0 = unlimited (env P2P_RATE_LIMIT; default 0)")
+    .option("--max-local-calls <n>", "service methods this node runs at once; 4x as many may queue, beyond that 503 (env P2P_MAX_LOCAL_CALLS; default 256)")
     .option("--data-dir <dir>", "the node's persistent state: deployments, artifacts, peers last known (env P2P_DATA_DIR; default ./data)")
     .option("--labels <list>", "key=value,... describing the node, gossiped and used by placement (env P2P_LABELS)")
     .option("--watch", "reload a service of --services-dir when its files change (env P2P_WATCH=1)")
@@ -129,7 +130,7 @@ function tokenCommand(): Command {
     .description("mint a token signed with P2P_JWT_SECRET")
     .addOption(new Option("--role <role>", "admin or client").default("admin"))
     .option("--sub <name>", "subject (who the token is for)", "cli")
-    .option("--ttl <duration>", "lifetime, e.g. 90s, 15m, 1h, 7d", "1h")
+    .option("--ttl <duration>", "lifetime, e.g. 90s, 15m, 1h, 7d (at most 30d)", "1h")
     .action(async (opts: { role: string; sub: string; ttl: string }) => {
       const secret = process.env.P2P_JWT_SECRET?.trim();
       if (!secret) fail("P2P_JWT_SECRET is not set: tokens must be signed with the cluster's secret");

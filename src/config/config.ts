@@ -34,6 +34,8 @@ export interface Config {
   tokenTtlSeconds: number;
   /** RPC calls per second allowed per caller (0 = unlimited). */
   rateLimitPerSecond: number;
+  /** Service methods this node runs at once; as many again ×4 may wait, the rest get 503. */
+  maxLocalCalls: number;
   secrets: Secrets;
   /** Whether bundled built-in services (system) run. */
   builtinServices: boolean;
@@ -58,6 +60,7 @@ export interface CliOptions {
   servicesDir?: string;
   logFile?: string;
   rateLimit?: string;
+  maxLocalCalls?: string;
   verbose?: boolean;
   dataDir?: string;
   labels?: string;
@@ -181,6 +184,12 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     if (!/^\d{1,7}$/.test(rateIn.value)) throw new ConfigError(`${label(rateIn.source, "--rate-limit")}: "${rateIn.value}" must be a whole number of calls per second (0 = unlimited)`);
     rateLimitPerSecond = Number(rateIn.value);
   }
+  const localIn = pick(cli.maxLocalCalls, "P2P_MAX_LOCAL_CALLS");
+  let maxLocalCalls: number = DEFAULTS.maxLocalCalls;
+  if (localIn) {
+    if (!/^\d{1,6}$/.test(localIn.value) || Number(localIn.value) < 1) throw new ConfigError(`${label(localIn.source, "--max-local-calls")}: "${localIn.value}" must be a whole number of calls, at least 1`);
+    maxLocalCalls = Number(localIn.value);
+  }
 
   const dataDir = pick(cli.dataDir, "P2P_DATA_DIR")?.value ?? DEFAULTS.dataDir;
   const labelsIn = pick(cli.labels, "P2P_LABELS");
@@ -218,6 +227,7 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     serviceLifecycleTimeoutMs: DEFAULTS.serviceLifecycleTimeoutMs,
     tokenTtlSeconds: DEFAULTS.tokenTtlSeconds,
     rateLimitPerSecond,
+    maxLocalCalls,
     secrets: buildSecrets(env, generateSecret),
     builtinServices: true,
     dataDir,

@@ -23,6 +23,12 @@ export const DEFAULTS = {
   shutdownGraceMs: 10_000,
   /** Bound on a service's initialize() and cleanup(). */
   serviceLifecycleTimeoutMs: 10_000,
+  /**
+   * Service methods a node runs at once (4× as many may queue; beyond, 503). Methods are
+   * mostly I/O-bound on one event loop: 256 keeps memory bounded (~15 KB per call in flight)
+   * far below anything a healthy workload needs.
+   */
+  maxLocalCalls: 256,
   /** Lifetime of tokens issued by /auth/token. */
   tokenTtlSeconds: 3600,
 } as const;

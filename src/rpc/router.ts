@@ -7,6 +7,7 @@ import type { NodeMetrics } from "../metrics/metrics.js";
 import { currentCall, type CallContext } from "./context.js";
 import { Deadline, withDeadline } from "./deadline.js";
 import { abandonWhen, callerGone, CallScope } from "./call-scope.js";
+import type { LocalLimiter } from "./local-limiter.js";
 
 export interface CallOptions {
   /** Run on this node only (`?node=`). */
@@ -46,6 +47,8 @@ export interface RouterDeps {
   cache?: MethodResultCache;
   /** True once the node shuts down: new calls go to other hosts of the service, not here. */
   isDraining?: () => boolean;
+  /** Bounds the methods this node runs at once (absent: unbounded). */
+  localLimiter?: LocalLimiter;
 }
 
 const UNKNOWN = "<unknown>";
@@ -117,10 +120,13 @@ export class Router {
     }
     const remaining = ctx.deadline - this.deps.clock.now();
     if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
+    const deadline = Deadline.after(remaining, this.deps.clock);
+    // Waits for (or is refused) a slot before anything runs; the slot is held until the method settles.
+    const release = await this.deps.localLimiter?.acquire(`${service}.${method}`, deadline);
     const scope = new CallScope(ctx, this.deps.clock);
     try {
-      const deadline = Deadline.after(remaining, this.deps.clock);
       let work = currentCall.run(scope.context, () => invokeMethod(m.invoke, params));
+      if (release) work.then(release, release);
       if (ctx.signal) work = abandonWhen(work, ctx.signal, callerGone);
       const result = await withDeadline(work, deadline, this.deps.clock);
       this.deps.metrics.executed(service, method, "OK");

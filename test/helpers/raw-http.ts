@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { request as httpRequest } from "node:http";
 
 export interface RawAnswer {
   status: number;
@@ -59,5 +60,32 @@ export async function rawExchange(port: number, bytes: string | Buffer, timeoutM
       finish();
     });
     socket.write(bytes);
+  });
+}
+
+/** One JSON request from a chosen local (loopback) address, e.g. 127.0.0.2: another client source. */
+export function requestFrom(
+  localAddress: string,
+  url: string,
+  init: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Record<string, unknown> }> {
+  const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+  const headers: Record<string, string> = { ...init.headers, ...(body ? { "content-type": "application/json" } : {}), ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) };
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? (body ? "POST" : "GET"), headers, localAddress }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => {
+        let parsed: Record<string, unknown> = {};
+        try {
+          parsed = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          parsed = { text };
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
   });
 }

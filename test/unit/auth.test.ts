@@ -15,7 +15,9 @@ async function expectUnauthorized(promise: Promise<unknown>): Promise<void> {
 describe("tokens", () => {
   it("issues tokens any service with the same secret verifies", async () => {
     const token = await new TokenService(SECRET).issue("alice", "client", 60);
-    expect(await new TokenService(SECRET).verify(token)).toEqual({ sub: "alice", role: "client" });
+    expect(await new TokenService(SECRET).verify(token)).toEqual({ sub: "alice", role: "client", kid: "jwt-secret" });
+    const fromKey = await new TokenService(SECRET).issue("carol", "client", 60, "client-key");
+    expect((await new TokenService(SECRET).verify(fromKey)).kid).toBe("client-key");
   });
 
   it("rejects garbage, another secret, alg none, missing role and expired tokens", async () => {
@@ -29,6 +31,22 @@ describe("tokens", () => {
     await expectUnauthorized(svc.verify(await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(now + 60).sign(key)));
     await expectUnauthorized(svc.verify(await new SignJWT({ role: "root" }).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(now + 60).sign(key)));
     await expectUnauthorized(svc.verify(await new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(now - 10).sign(key)));
+  });
+
+  it("refuses tokens issued in the future, without iat, or living longer than 30 days", async () => {
+    const svc = new TokenService(SECRET);
+    const key = new TextEncoder().encode(SECRET);
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (iat: number | undefined, exp: number) => {
+      const jwt = new SignJWT({ role: "admin" }).setProtectedHeader({ alg: "HS256" }).setSubject("x").setIssuer("p2p-core").setExpirationTime(exp);
+      return (iat === undefined ? jwt : jwt.setIssuedAt(iat)).sign(key);
+    };
+    await expectUnauthorized(svc.verify(await signed(now + 3600, now + 7200)));
+    await expectUnauthorized(svc.verify(await signed(undefined, now + 60)));
+    await expectUnauthorized(svc.verify(await signed(now, now + 31 * 86400)));
+    await expectUnauthorized(svc.verify(await signed(now - 10, Math.floor(Date.UTC(3000, 0, 1) / 1000))));
+    expect((await svc.verify(await signed(now + 30, now + 30 * 86400))).role).toBe("admin");
+    await expect(svc.issue("x", "admin", 31 * 86400)).rejects.toThrow(RangeError);
   });
 
   it("a cached verified token still expires", async () => {
@@ -46,6 +64,8 @@ describe("tokens", () => {
     expect(parseTtl("7d")).toBe(604800);
     expect(() => parseTtl("1y")).toThrow(/--ttl/);
     expect(() => parseTtl("0s")).toThrow(/--ttl/);
+    expect(parseTtl("30d")).toBe(30 * 86400);
+    expect(() => parseTtl("31d")).toThrow(/--ttl/);
   });
 });
 

@@ -6,7 +6,7 @@ const gen = () => "generated-secret-value-0123456789";
 describe("config", () => {
   it("applies the documented defaults per role", () => {
     const c = buildConfig("coordinator", {}, {}, gen);
-    expect(c).toMatchObject({ port: 8001, address: "127.0.0.1", advertise: "127.0.0.1", coord: [], servicesDir: "./services", logLevel: "info", bodyLimitBytes: 1048576, rpcTimeoutMs: 30000, rateLimitPerSecond: 0 });
+    expect(c).toMatchObject({ port: 8001, address: "127.0.0.1", advertise: "127.0.0.1", coord: [], servicesDir: "./services", logLevel: "info", bodyLimitBytes: 1048576, rpcTimeoutMs: 30000, rateLimitPerSecond: 0, maxLocalCalls: 256 });
     expect(c.nodeId).toMatch(/^coordinator-.+-8001$/);
     expect(c.logFile).toBe(`logs/${c.nodeId}.log`);
     expect(buildConfig("worker", { nodeId: "w-2" }, {}, gen).logFile).toBe("logs/w-2.log");
@@ -29,6 +29,8 @@ describe("config", () => {
     const fromFlags = buildConfig("worker", { port: "9100", nodeId: "from-flag", coord: "h:1" }, env, gen);
     expect(fromFlags).toMatchObject({ port: 9100, nodeId: "from-flag", coord: ["h:1"] });
     expect(buildConfig("worker", { verbose: true }, {}, gen).logLevel).toBe("debug");
+    expect(buildConfig("worker", { maxLocalCalls: "8" }, { P2P_MAX_LOCAL_CALLS: "16" }, gen).maxLocalCalls).toBe(8);
+    expect(buildConfig("worker", {}, { P2P_MAX_LOCAL_CALLS: "16" }, gen).maxLocalCalls).toBe(16);
   });
 
   it("rejects bad values with one clear line naming the option", () => {
@@ -41,6 +43,8 @@ describe("config", () => {
       [{ nodeId: "bad id" }, {}, /--node-id/],
       [{ redisUrl: "mysql://x" }, {}, /--redis-url/],
       [{ rateLimit: "-1" }, {}, /--rate-limit/],
+      [{ maxLocalCalls: "0" }, {}, /--max-local-calls/],
+      [{}, { P2P_MAX_LOCAL_CALLS: "lots" }, /P2P_MAX_LOCAL_CALLS/],
       [{}, { P2P_LOG_LEVEL: "loud" }, /P2P_LOG_LEVEL/],
       [{}, { P2P_JWT_SECRET: "short" }, /P2P_JWT_SECRET: must be at least 16/],
       [{ labels: "zone" }, {}, /--labels: "zone" must be key=value/],

@@ -31,7 +31,7 @@ function timeoutFrom(header: string | string[] | undefined, fallback: number, ma
 
 export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { config, router, registry, clock, inflight } = ctx;
-  const limiter = config.rateLimitPerSecond > 0 ? new RateLimiter(config.rateLimitPerSecond, () => clock.now()) : null;
+  const limiter = config.rateLimitPerSecond > 0 ? new RateLimiter({ ratePerSecond: config.rateLimitPerSecond, now: () => clock.now() }) : null;
 
   app.post<{ Params: { service: string; method: string }; Querystring: { node?: string }; Body: RpcBody | undefined }>(
     "/rpc/:service/:method",
@@ -79,7 +79,10 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return sendError(reply, err, ctx.logger, id);
       };
       // A draining node still takes calls: the router forwards them to other hosts.
-      if (limiter && !limiter.take(request.caller!.sub)) {
+      // Keyed on what the caller cannot mint at will: the credential behind its token and its address.
+      const rateKey = `${request.caller!.kid ?? "jwt-secret"} ${request.ip}`;
+      if (limiter && !limiter.take(rateKey)) {
+        reply.header("retry-after", String(limiter.retryAfterSeconds(rateKey)));
         return fail(new P2PError("RATE_LIMITED", `over ${config.rateLimitPerSecond} calls per second`));
       }
       if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) {
