@@ -47,6 +47,15 @@ export class RateLimiter {
     return this.refill(key).tokens >= 1;
   }
 
+  /**
+   * Spends a unit that is not there: the bucket goes negative (down to −burst), so a caller
+   * that keeps knocking while refused stays refused longer instead of getting in every second.
+   */
+  penalize(key: string): void {
+    const bucket = this.refill(key);
+    bucket.tokens = Math.max(-this.burst, bucket.tokens - 1);
+  }
+
   /** Seconds until the next unit is available (for Retry-After). */
   retryAfterSeconds(key: string): number {
     const bucket = this.refill(key);

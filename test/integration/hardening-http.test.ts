@@ -3,7 +3,11 @@ import { join } from "node:path";
 import { REPO_ROOT, startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken, type JsonResponse } from "../helpers/http.js";
 import { waitConverged } from "../helpers/cluster.js";
-import { rawExchange, type RawAnswer } from "../helpers/raw-http.js";
+import { openSocket, parseAnswer, rawExchange, type RawAnswer } from "../helpers/raw-http.js";
+import { readFileSync } from "node:fs";
+
+/** Resident memory of a process (Linux). */
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 
 const HOSTILE = join(REPO_ROOT, "test/fixtures/hostile-services");
 
@@ -108,22 +112,54 @@ describe("hostile input gets the contract's codes", () => {
   });
 });
 
+/** Sends `head` then a byte a second; resolves with the node's answer and when it came. */
+async function dripUntilAnswered(port: number, head: string, byte: string): Promise<{ answer: RawAnswer | undefined; afterMs: number }> {
+  const socket = await openSocket(port);
+  const started = Date.now();
+  socket.on("error", () => undefined);
+  socket.write(head);
+  const drip = setInterval(() => socket.writable && socket.write(byte), 1_000);
+  let received = "";
+  socket.on("data", (d: Buffer) => (received += d.toString("latin1")));
+  await new Promise((resolve) => socket.once("close", resolve));
+  clearInterval(drip);
+  return { answer: parseAnswer(received), afterMs: Date.now() - started };
+}
+
+describe("receive time-outs are sized for receiving", () => {
+  it("a slow sender is answered 400 and cut: headers after 10 s, a whole request after 30 s", async () => {
+    const [headers, body] = await Promise.all([
+      dripUntilAnswered(coord.port, "GET /health HTTP/1.1\r\nHost: x\r\n", "X"),
+      dripUntilAnswered(coord.port, "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", " "),
+    ]);
+    expectError(headers.answer, 400, "BAD_REQUEST");
+    expect(headers.afterMs).toBeGreaterThan(9_000);
+    expect(headers.afterMs).toBeLessThan(20_000);
+    expectError(body.answer, 400, "BAD_REQUEST");
+    expect(body.afterMs).toBeGreaterThan(29_000);
+    expect(body.afterMs).toBeLessThan(45_000);
+  }, 60_000);
+});
+
 describe("bounded shutdown", () => {
   it("SIGTERM exits 0 within the grace whatever clients do; calls still running are answered 503", async () => {
     const node = await startNode({ nodeId: "h-stop", args: ["--services-dir", HOSTILE] });
     // A call far longer than the grace, with a deadline far longer still.
     const long = rpc(node, "hostile/sleep", { body: { params: { ms: 40_000 }, id: "long" }, headers: { "x-p2p-timeout-ms": "600000" } });
-    // A slow sender: announces 100 kB and sends a byte a second.
-    const { openSocket } = await import("../helpers/raw-http.js");
-    const slow = await openSocket(node.port);
-    slow.on("error", () => undefined);
-    slow.write("POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{");
-    const drip = setInterval(() => slow.writable && slow.write(" "), 1_000);
+    // 100 slow senders: each announces 100 kB and sends a byte a second.
+    const rssBefore = rssMiB(node.pid);
+    const slow = await Promise.all(Array.from({ length: 100 }, () => openSocket(node.port)));
+    for (const s of slow) {
+      s.on("error", () => undefined);
+      s.write("POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{");
+    }
+    const drip = setInterval(() => slow.forEach((s) => s.writable && s.write(" ")), 1_000);
     // An idle keep-alive connection.
     const idle = await openSocket(node.port);
     idle.on("error", () => undefined);
     idle.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     await waitFor(() => node.output().includes("sleep started"), 10_000, () => "the long call to start");
+    expect(rssMiB(node.pid) - rssBefore).toBeLessThan(50);
 
     const started = Date.now();
     node.signal("SIGTERM");
@@ -134,6 +170,6 @@ describe("bounded shutdown", () => {
     expect(tookMs).toBeLessThan(15_000);
     expectError(answer, 503, "UNAVAILABLE");
     expect((answer.body as { id: unknown }).id).toBe("long");
-    expect(slow.destroyed || slow.readableEnded).toBe(true);
+    await waitFor(() => slow.every((s) => s.destroyed || s.readableEnded), 5_000, () => "every slow sender to be closed");
   }, 40_000);
 });

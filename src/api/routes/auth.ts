@@ -7,7 +7,8 @@ import { RateLimiter } from "../rate-limit.js";
 
 /**
  * Wrong keys allowed per source address: a burst of 10, then one a second. Past that, every
- * /auth/token from that address gets 429 (the key is not even compared) until it slows down.
+ * /auth/token from that address gets 429 (the key is not even compared), and each refused
+ * attempt pushes the next allowed one further out (up to 10 s): it must slow down.
  */
 const AUTH_FAILURE_BURST = 10;
 const AUTH_FAILURES_PER_SECOND = 1;
@@ -52,6 +53,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return sendError(reply, new P2PError("BAD_REQUEST", "body must be a JSON object"), ctx.logger);
       }
       if (!failures.allows(request.ip)) {
+        failures.penalize(request.ip);
         reply.header("retry-after", String(failures.retryAfterSeconds(request.ip)));
         return sendError(reply, new P2PError("RATE_LIMITED", "too many failed attempts from this address; slow down"), ctx.logger);
       }
