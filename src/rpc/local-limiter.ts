@@ -53,15 +53,20 @@ export class LocalLimiter {
     return this.queue.length;
   }
 
+  /** A slot for `key` now, without waiting (and without a tick), or null when it would have to wait. */
+  tryAcquire(key: string, deadline: Deadline): (() => void) | null {
+    if (this.running < this.limits.maxRunning && (this.runningByKey.get(key) ?? 0) < this.perKeyRunning) return this.grant(key, deadline);
+    return null;
+  }
+
   /**
    * Waits for a slot for `key` (service.method); resolves with its release function, or
    * rejects with UNAVAILABLE (queue full) or the deadline's TIMEOUT (still queued).
    * `release` must be called when the method settles; it is idempotent.
    */
   acquire(key: string, deadline: Deadline): Promise<() => void> {
-    if (this.running < this.limits.maxRunning && (this.runningByKey.get(key) ?? 0) < this.perKeyRunning) {
-      return Promise.resolve(this.grant(key, deadline));
-    }
+    const now = this.tryAcquire(key, deadline);
+    if (now) return Promise.resolve(now);
     if (this.queue.length >= this.limits.maxQueued || (this.queuedByKey.get(key) ?? 0) >= this.perKeyQueued) {
       return Promise.reject(
         new P2PError("UNAVAILABLE", `node is at its limit of ${this.limits.maxRunning} running and ${this.limits.maxQueued} queued calls (${key} may use half)`, {

@@ -121,8 +121,10 @@ export class Router {
     const remaining = ctx.deadline - this.deps.clock.now();
     if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
     const deadline = Deadline.after(remaining, this.deps.clock);
-    // Waits for (or is refused) a slot before anything runs; the slot is held until the method settles.
-    const release = await this.deps.localLimiter?.acquire(`${service}.${method}`, deadline);
+    // Takes (or waits for, or is refused) a slot before anything runs; held until the method settles.
+    const limiter = this.deps.localLimiter;
+    const slot = `${service}.${method}`;
+    const release = limiter ? (limiter.tryAcquire(slot, deadline) ?? (await limiter.acquire(slot, deadline))) : undefined;
     const scope = new CallScope(ctx, this.deps.clock);
     try {
       let work = currentCall.run(scope.context, () => invokeMethod(m.invoke, params));

@@ -55,8 +55,10 @@ describe("command line", () => {
     const statuses = await Promise.all(Array.from({ length: 20 }, () => request(`${node.url}/rpc/system/health_check`, { method: "POST", token }).then((r) => r.status)));
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(5);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
-    const limited = await request(`${node.url}/rpc/system/health_check`, { method: "POST", token });
-    expect(limited.body).toMatchObject({ error: { code: "RATE_LIMITED" } });
+    // A bucket refills 5 a second: a slow machine may let one more through, not a burst.
+    const next = await Promise.all(Array.from({ length: 10 }, () => request(`${node.url}/rpc/system/health_check`, { method: "POST", token })));
+    const limited = next.find((r) => r.status === 429);
+    expect(limited?.body).toMatchObject({ error: { code: "RATE_LIMITED" } });
     await node.stop();
   });
 });

@@ -171,5 +171,5 @@ describe("bounded shutdown", () => {
     expectError(answer, 503, "UNAVAILABLE");
     expect((answer.body as { id: unknown }).id).toBe("long");
     await waitFor(() => slow.every((s) => s.destroyed || s.readableEnded), 5_000, () => "every slow sender to be closed");
-  }, 40_000);
+  }, 60_000);
 });
