@@ -109,9 +109,55 @@ describe("the dashboard in a browser", () => {
     await page.context().close();
   });
 
+  it("the console calls a method through a form built from its schema, showing result, node and time; bad params show INVALID_PARAMS", async () => {
+    const page = await signIn(TEST_SECRETS.P2P_API_KEY);
+    const target = workers[1]!.nodeId;
+    await page.click("[data-tab=console]");
+    await page.fill("[data-testid=method-filter]", "example_service.add");
+    await page.click('button[data-method="example_service.add"]');
+    await page.fill("input[name=a]", "2");
+    await page.fill("input[name=b]", "40");
+    await page.selectOption("#call-node", target);
+    await page.fill("#call-timeout", "5000");
+    await page.click("[data-testid=call-button]");
+    await expect.poll(() => page.textContent("[data-testid=call-code]")).toBe("OK");
+    expect(JSON.parse((await page.textContent("[data-testid=call-body]"))!)).toEqual({ sum: 42 });
+    expect(await page.textContent("[data-testid=call-node]")).toBe(target);
+    expect(Number(await page.textContent("[data-testid=call-ms]"))).toBeGreaterThan(0);
+
+    await page.fill("input[name=b]", ""); // b is required: the node refuses the call
+    await page.click("[data-testid=call-button]");
+    await expect.poll(() => page.textContent("[data-testid=call-code]")).toBe("INVALID_PARAMS");
+    await page.context().close();
+  });
+
+  it("an admin broadcasts from the page after confirming, and sees every node's answer", async () => {
+    const page = await signIn(TEST_SECRETS.P2P_API_KEY);
+    await page.click("[data-tab=admin]");
+    const box = page.locator("[data-testid=broadcast]");
+    await box.locator("select[name=service]").selectOption("example_service");
+    await box.locator("select[name=method]").selectOption("hello");
+    await page.click("[data-testid=broadcast-button]");
+    await page.click("[data-testid=confirm-ok]");
+    const rows = page.locator("[data-testid=broadcast-results] tbody tr");
+    await expect.poll(() => rows.count()).toBe(3);
+    for (const n of [coordinator, ...workers]) expect(await page.textContent("[data-testid=broadcast-results]")).toContain(n.nodeId);
+    await page.context().close();
+  });
+
   it("a worker killed with SIGKILL turns dead on the page, and a new worker appears, without reloading", async () => {
     const page = await signIn(TEST_SECRETS.P2P_API_KEY);
     const victim = workers[0]!;
+    // Calls keep flowing meanwhile (bounded: at most 400 rounds), so the screenshot shows traffic.
+    const headers = { authorization: `Bearer ${await testToken("admin")}`, "content-type": "application/json" };
+    let flowing = true;
+    const traffic = (async () => {
+      for (let round = 0; flowing && round < 400; round++) {
+        const call = (m: string, params: object) => fetch(`${coordinator.url}/rpc/example_service/${m}`, { method: "POST", headers, body: JSON.stringify({ params }) }).then((r) => r.text(), () => "");
+        await Promise.all([call("hello", { name: "tour" }), call("add", { a: round, b: 1 }), call("slow_square", { n: round % 4 }), round % 5 === 0 ? call("fail", {}) : null]);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    })();
     await expect.poll(() => nodeState(page, victim.nodeId), { timeout: 10_000 }).toBe("alive");
     victim.signal("SIGKILL");
     const killedAt = Date.now();
@@ -127,6 +173,8 @@ describe("the dashboard in a browser", () => {
     await page.click("[data-tab=overview]");
     mkdirSync(join(REPO_ROOT, "docs"), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    flowing = false;
+    await traffic;
     await page.context().close();
   });
 });

@@ -22,9 +22,11 @@ export function placement(store) {
 
 function Cell({ entry, nodeState }) {
   if (!entry) return html`<td class="cell empty"></td>`;
-  const failed = entry.status && entry.status !== "running";
+  const failed = entry.status === "failed";
+  // Other statuses than running/failed are the state of a node that is not alive.
+  const cls = failed ? "failed" : !entry.status || entry.status === "running" ? "running" : "down";
   const title = [entry.status, entry.error, entry.artifact && `artifact ${entry.artifact.slice(0, 12)}`].filter(Boolean).join(" — ");
-  return html`<td class=${`cell ${failed ? "failed" : "running"} node-${nodeState}`} title=${title}>${failed ? entry.status : entry.version || "✓"}</td>`;
+  return html`<td class=${`cell ${cls} node-${nodeState}`} title=${title}>${failed ? "failed" : entry.version || "✓"}</td>`;
 }
 
 /** Which service runs where, with versions: mixed versions and failures stand out. */
