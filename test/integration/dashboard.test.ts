@@ -45,7 +45,8 @@ async function signIn(key: string): Promise<Page> {
 
 const nodeState = (page: Page, nodeId: string) => page.locator(`tr[data-node-id="${nodeId}"]`).getAttribute("data-state", { timeout: 1000 }).catch(() => null);
 
-describe("the dashboard in a browser", () => {
+// Generous: a busy 2-core machine takes seconds per page and per membership change.
+describe("the dashboard in a browser", { timeout: 120_000 }, () => {
   it("refuses a wrong key and stays on the sign-in form", async () => {
     const page = await openPage();
     await page.fill("input[name=api_key]", "not-the-key");
