@@ -33,9 +33,10 @@ import { UpgradeRouter } from "./transport/upgrade.js";
 import { VERSION } from "./version.js";
 import { EventBus } from "./events/bus.js";
 import { MembershipEventPublisher } from "./events/membership-events.js";
-import { DeployManager } from "./deploy/manager.js";
+import { DeployManager, DEPLOY_OPERATIONS } from "./deploy/manager.js";
 import { NodeObserver, SNAPSHOT_OPERATION } from "./observe/node-observer.js";
 import { SCHEMAS_OPERATION, ServiceCatalogue } from "./observe/service-catalogue.js";
+import { ServiceHost } from "./deploy/service-host.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -158,13 +159,36 @@ export class P2PNode {
         inflight: this.inflight,
         isDraining: () => this.draining,
         invalidateLocal: (selector) => this.cacheInstance?.bus.deliver(selector) ?? 0,
-        operations: { [SNAPSHOT_OPERATION]: () => this.observer.snapshot(), [SCHEMAS_OPERATION]: (params) => this.catalogue.localSchemas(params) },
+        operations: {
+          [SNAPSHOT_OPERATION]: () => this.observer.snapshot(),
+          [SCHEMAS_OPERATION]: (params) => this.catalogue.localSchemas(params),
+          ...Object.fromEntries(DEPLOY_OPERATIONS.map((op) => [op, (params: Record<string, unknown>, from: string) => this.deploy.linkOp(op, params, from)])),
+        },
       }),
     });
     this.linkServer.attach(this.upgrades);
     this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
     this.memberEvents = new MembershipEventPublisher(this.membership, () => this.registry.leader(), this.events);
-    this.deploy = new DeployManager({ nodeId: config.nodeId, dataDir: config.dataDir, logger: this.logger });
+    this.deploy = new DeployManager({
+      nodeId: config.nodeId,
+      dataDir: config.dataDir,
+      releaseKeyFile: config.releaseKeyFile,
+      logger: this.logger,
+      clock: this.clock,
+      random: systemRandom,
+      local: this.local,
+      members: () => this.registry.members(),
+      onMembersChange: (listener) => this.membership.onChange(listener),
+      call: (member, method, params, timeoutMs) => this.caller.callInternal(member, method, params, config.nodeId, timeoutMs),
+      startHost: (init, artifact) =>
+        ServiceHost.start(
+          { ...init, nodeId: config.nodeId, lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs },
+          { router: this.router, clock: this.clock, logger: this.logger.child({ service: init.name }), cache: this.cache.forService(init.name), rpcTimeoutMs: config.rpcTimeoutMs },
+          artifact,
+        ),
+      announce: () => this.membership.updateMeta(this.meta()),
+      publish: (type, data) => this.events.publish(type, data),
+    });
   }
 
   /** The node cannot go on (e.g. its id is taken): the CLI stops it and exits non-zero with `message`. */
@@ -193,7 +217,7 @@ export class P2PNode {
 
   /** What this node gossips about itself. */
   meta(): NodeMeta {
-    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels, ...this.failedMeta() };
+    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels, ...this.failedMeta(), deployments: this.deploy.reports() };
   }
 
   /** Services that failed here, gossiped so every node's /cluster/nodes lists them (with a short reason). */
@@ -249,6 +273,7 @@ export class P2PNode {
     });
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());
+    this.deploy.start();
     this.memberEvents.start();
     for (const f of this.local.failures()) this.events.publish("service", { node_id: config.nodeId, service: f.name, status: "failed", error: f.error });
     this.observer.start();
@@ -284,6 +309,7 @@ export class P2PNode {
       }
       await this.membership.leave(LEAVE_TIMEOUT_MS);
     }
+    await this.deploy.stop();
     await cleanupAllServices(this.local, logger, config.serviceLifecycleTimeoutMs);
     await this.pool.close();
     await this.linkServer.close();

@@ -24,6 +24,7 @@ import { uiRoutes } from "./routes/ui.js";
 import { registerOriginCheck } from "./origin-check.js";
 import { clusterServicesRoutes } from "./routes/cluster-services.js";
 import { withServicePaths } from "../observe/openapi-catalogue.js";
+import { deploymentRoutes } from "./routes/deployments.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
@@ -123,6 +124,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   clusterMetricsRoutes(app, ctx);
   uiRoutes(app, ctx.logger);
   clusterServicesRoutes(app, ctx);
+  deploymentRoutes(app, ctx);
 
   app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => {
     await ctx.catalogue.refresh();

@@ -46,6 +46,20 @@ const SERVICE_SCHEMA = {
     description: TEXT,
     balancer: { enum: ["round-robin", "random", "least-latency"] },
     methods: { type: "array", maxItems: 1000, items: METHOD_SCHEMA },
+    artifact: { type: "string", pattern: "^[0-9a-f]{64}$" },
+  },
+} as const;
+
+/** What a node did with a deployed service's latest generation. */
+const DEPLOYMENT_REPORT_SCHEMA = {
+  type: "object",
+  required: ["generation", "state"],
+  properties: {
+    generation: COUNT,
+    state: { enum: ["pending", "starting", "running", "failed", "stopped"] },
+    running: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    version: { type: "string", maxLength: 200 },
+    error: TEXT,
   },
 } as const;
 
@@ -61,6 +75,7 @@ export const META_SCHEMA = {
     uptime_s: COUNT,
     labels: { type: "object", maxProperties: 100, additionalProperties: { type: "string", maxLength: 200 } },
     service_versions: { type: "object", maxProperties: 1000, additionalProperties: { type: "string", maxLength: 200 } },
+    deployments: { type: "object", maxProperties: 1000, additionalProperties: DEPLOYMENT_REPORT_SCHEMA },
     failed_services: {
       type: "array",
       maxItems: 1000,

@@ -1,3 +1,5 @@
+import type { DeploymentReport } from "../deploy/types.js";
+
 /** What the cluster knows of each node: the shapes membership and the registry share. */
 export type MemberState = "alive" | "suspect" | "dead" | "left";
 export type NodeRole = "coordinator" | "worker";
@@ -18,6 +20,8 @@ export interface ServiceMeta {
   /** Balancing strategy the service asks for (static BALANCER), else the node default. */
   balancer?: "round-robin" | "random" | "least-latency";
   methods: MethodMeta[];
+  /** SHA-256 of the artifact, for a deployed (not static) service. */
+  artifact?: string;
 }
 
 /** Gossiped per node (serialised by the node; opaque bytes to the membership protocol). */
@@ -33,6 +37,8 @@ export interface NodeMeta {
   labels?: Record<string, string>;
   /** Services that failed to load or initialise on the node, with the reason. */
   failed_services?: { name: string; error: string }[];
+  /** Deployed services: what this node did with each one's latest generation. */
+  deployments?: Record<string, DeploymentReport>;
 }
 
 export interface MemberView {

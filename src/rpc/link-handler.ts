@@ -17,13 +17,13 @@ export interface LinkHandlerDeps {
   /** Drops matching cache entries on this node; how many. */
   invalidateLocal(selector: InvalidationSelector): number;
   /** Further node-to-node operations by name (e.g. metrics snapshots). */
-  operations?: Record<string, (params: Record<string, unknown>) => unknown>;
+  operations?: Record<string, (params: Record<string, unknown>, fromNodeId: string) => unknown>;
 }
 
 /** The target side of a remote call: the caller's identity and remaining budget come with it. */
 export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
-  return async (call) => {
-    if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params);
+  return async (call, fromNodeId) => {
+    if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params, fromNodeId);
     if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
     const traceId = traceIdOf(call.traceparent) ?? newTraceId();
     const ctx = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId, ...(call.traceparent ? { traceparent: call.traceparent } : {}) };
@@ -31,12 +31,12 @@ export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
   };
 }
 
-function internal(deps: LinkHandlerDeps, method: string, params: Record<string, unknown>): unknown {
+function internal(deps: LinkHandlerDeps, method: string, params: Record<string, unknown>, fromNodeId: string): unknown {
   if (method === "cache_invalidate") {
     if (!isInvalidationSelector(params.selector)) throw new P2PError("INVALID_PARAMS", "selector is not an invalidation selector");
     return { ok: true, dropped: deps.invalidateLocal(params.selector) };
   }
   const operation = deps.operations && Object.hasOwn(deps.operations, method) ? deps.operations[method] : undefined;
-  if (operation) return operation(params);
+  if (operation) return operation(params, fromNodeId);
   throw new P2PError("METHOD_NOT_FOUND", `internal operation "${method}" not found`);
 }

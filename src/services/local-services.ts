@@ -19,6 +19,10 @@ export interface LocalService {
   balancer?: "round-robin" | "random" | "least-latency";
   methods: Map<string, LocalMethod>;
   status: "running" | "stopped";
+  /** SHA-256 of the artifact of a deployed service (absent for static services). */
+  artifact?: string;
+  /** False while a service is being withdrawn: it still serves, but is no longer gossiped. */
+  announced?: boolean;
 }
 
 /** A service that could not be loaded or initialised on this node, with the reason. */
@@ -52,6 +56,17 @@ export class LocalServices {
     this.failedServices.delete(service.name);
   }
 
+  /** Puts `service` in place of the one of the same name (if any), atomically for new calls; returns the old one. */
+  replace(service: LocalService): LocalService | undefined {
+    const previous = this.services.get(service.name);
+    this.services.set(service.name, service);
+    return previous;
+  }
+
+  remove(name: string, expected?: LocalService): void {
+    if (expected === undefined || this.services.get(name) === expected) this.services.delete(name);
+  }
+
   get(name: string): LocalService | undefined {
     return this.services.get(name);
   }
@@ -62,8 +77,9 @@ export class LocalServices {
 
   /** What this node gossips about its services. */
   meta(): ServiceMeta[] {
-    return this.list().map((s) => ({
+    return this.list().filter((s) => s.announced !== false).map((s) => ({
       name: s.name,
+      ...(s.artifact ? { artifact: s.artifact } : {}),
       version: s.version,
       description: s.description,
       ...(s.balancer ? { balancer: s.balancer } : {}),

@@ -24,6 +24,7 @@ export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
                   properties: {
                     name: { type: "string" },
                     version: { type: "string" },
+                    artifact: { type: "string", description: "SHA-256 of the artifact, for a deployed service" },
                     description: { type: "string" },
                     status: { type: "string", enum: ["running", "stopped", "failed"] },
                     error: { type: "string" },
@@ -46,7 +47,7 @@ export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async () => ({
       services: [
-        ...ctx.local.list().map((s) => ({ name: s.name, version: s.version, description: s.description, status: s.status, methods: describeMethods(s) })),
+        ...ctx.local.list().map((s) => ({ name: s.name, version: s.version, description: s.description, status: s.status, ...(s.artifact ? { artifact: s.artifact } : {}), methods: describeMethods(s) })),
         ...ctx.local.failures().map((f) => ({ name: f.name, version: "", description: "", status: "failed", error: f.error, methods: [] })),
       ],
     }),

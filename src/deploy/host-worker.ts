@@ -1,0 +1,114 @@
+/**
+ * Entry of a service's worker thread. The service is loaded here with the node's own loader;
+ * everything it asks of the node (logging, cache, calls to other services) crosses to the
+ * main thread as messages. Terminating the thread frees the service's modules and heap.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { loadServiceFile } from "../services/loader.js";
+import type { ServiceContext, ServiceLogger } from "../services/base-service.js";
+import type { LocalService } from "../services/local-services.js";
+import type { ServiceCacheApi } from "../services/service-cache-api.js";
+import type { CallOptions, ClusterProxy, RemoteMethod } from "../services/proxy-types.js";
+import { P2PError, toP2PError } from "../errors.js";
+import type { FromHost, HostInit, ToHost } from "./host-protocol.js";
+
+const port = parentPort!;
+const init = workerData as HostInit;
+/** Id of the node-side call a method runs for, so nested proxy calls inherit its deadline. */
+const currentCallId = new AsyncLocalStorage<number>();
+const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+let nextId = 1;
+let service: LocalService | null = null;
+
+const post = (msg: FromHost) => port.postMessage(msg);
+
+function ask(msg: Omit<Extract<FromHost, { t: "proxy" }>, "id"> | Omit<Extract<FromHost, { t: "cache" }>, "id">): Promise<unknown> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    post({ ...msg, id } as FromHost);
+  });
+}
+
+const log = (level: "debug" | "info" | "warn" | "error") => (obj: object | string, msg?: string) =>
+  typeof obj === "string" ? post({ t: "log", level, obj: {}, msg: obj }) : post({ t: "log", level, obj: plain(obj), ...(msg !== undefined ? { msg } : {}) });
+const logger: ServiceLogger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+
+/** Log fields that survive the crossing (errors become their message). */
+function plain(obj: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = v instanceof Error ? { message: v.message } : typeof v === "function" ? undefined : v;
+  return out;
+}
+
+const cache: ServiceCacheApi = {
+  get: (key) => ask({ t: "cache", op: "get", args: [key] }) as never,
+  set: async (key, value, options) => void (await ask({ t: "cache", op: "set", args: [key, value, options] })),
+  del: async (key) => void (await ask({ t: "cache", op: "del", args: [key] })),
+  invalidate: (selector) => ask({ t: "cache", op: "invalidate", args: [selector] }) as Promise<number>,
+};
+
+function methodOf(serviceName: string, method: string, bound?: CallOptions): RemoteMethod {
+  return (params = {}, options = {}) => {
+    const parent = currentCallId.getStore();
+    return ask({ t: "proxy", service: serviceName, method, params, options: { ...bound, ...options }, ...(parent !== undefined ? { parent } : {}) });
+  };
+}
+const proxyFor = (serviceName: string, bound?: CallOptions): Record<string, RemoteMethod> =>
+  new Proxy({} as Record<string, RemoteMethod>, { get: (_t, m) => (typeof m === "string" && m !== "then" ? methodOf(serviceName, m, bound) : undefined) });
+const proxy = new Proxy({} as ClusterProxy, { get: (_t, s) => (typeof s === "string" && s !== "then" ? proxyFor(s) : undefined) });
+
+async function call(id: number, method: string, params: Record<string, unknown>): Promise<void> {
+  try {
+    const m = service?.methods.get(method);
+    if (!m) throw new P2PError("METHOD_NOT_FOUND", `method "${method}" not found in service "${init.name}"`);
+    const value = await currentCallId.run(id, () => m.invoke(params));
+    try {
+      post({ t: "result", id, ok: true, value });
+    } catch {
+      post({ t: "result", id, ok: false, error: { code: "INTERNAL", message: `${init.name}.${method} returned a value that is not serialisable` } });
+    }
+  } catch (err) {
+    post({ t: "result", id, ok: false, error: toP2PError(err).toJSON() });
+  }
+}
+
+async function stop(): Promise<void> {
+  if (service) {
+    const work = service.instance.cleanup();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, init.lifecycleTimeoutMs)));
+    await Promise.race([work.catch((err: unknown) => logger.error({ err }, "cleanup failed")), bound]);
+    clearTimeout(timer);
+  }
+  post({ t: "stopped" });
+}
+
+port.on("message", (msg: ToHost) => {
+  if (msg.t === "call") void call(msg.id, msg.method, msg.params);
+  else if (msg.t === "reply") {
+    const waiter = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.ok) waiter?.resolve(msg.value);
+    else waiter?.reject(P2PError.fromWire(msg.error));
+  } else if (msg.t === "stop") void stop();
+});
+
+try {
+  service = await loadServiceFile(init.name, init.file, {
+    logger,
+    lifecycleTimeoutMs: init.lifecycleTimeoutMs,
+    contextFor: (info): ServiceContext => ({ nodeId: init.nodeId, logger, cache, info, proxy, proxyFor }),
+  });
+  // TypeScript entries were compiled by esbuild; its helper process must not outlive this thread.
+  if (/\.m?ts$/.test(init.file)) await import("esbuild").then((e) => e.stop()).catch(() => undefined);
+  if (service.name !== init.name) {
+    await service.instance.cleanup().catch(() => undefined);
+    throw new Error(`the artifact declares service "${service.name}", not "${init.name}"`);
+  }
+  const { name, version, description, balancer } = service;
+  post({ t: "ready", service: { name, version, description, ...(balancer ? { balancer } : {}), methods: [...service.methods.values()].map((m) => m.descriptor) } });
+} catch (err) {
+  post({ t: "load_failed", message: err instanceof Error ? err.message : String(err) });
+}
