@@ -26,7 +26,7 @@ export function rawTarGz(entries: RawEntry[]): Buffer {
     blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
+  return gzipSync(Buffer.concat(blocks), { level: 1 });
 }
 
 export function sha256(bytes: Buffer): string {

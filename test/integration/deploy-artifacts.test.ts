@@ -82,7 +82,7 @@ describe("PUT /admin/artifacts/{sha256}", () => {
     expect((await put(huge)).status).toBe(413);
     // The node still works.
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
-  });
+  }, 120_000);
 
   it("refuses an archive without main.js/main.ts, garbage, and a malformed signature (400)", async () => {
     expect((await put(await writeTarGz([{ path: "other.js", data: Buffer.from("1") }]))).body.error?.message).toMatch(/main\.js/);
