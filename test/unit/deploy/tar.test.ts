@@ -41,7 +41,7 @@ describe("tar reader", () => {
 
   it("refuses archives that unpack beyond the limit (a compression bomb stops early)", async () => {
     const bomb = rawTarGz([{ path: "main.js", data: Buffer.alloc(3 * MiB) }]);
-    expect(bomb.length).toBeLessThan(10_000);
+    expect(bomb.length).toBeLessThan(100_000);
     await expect(readTarGz(bomb, 2 * MiB)).rejects.toThrow(/unpacks beyond/);
     const many = rawTarGz([{ path: "a", data: Buffer.alloc(MiB) }, { path: "b", data: Buffer.alloc(MiB + 1) }]);
     await expect(readTarGz(many, 2 * MiB)).rejects.toThrow(/unpacks beyond/);
