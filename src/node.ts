@@ -11,7 +11,7 @@ import { ApiKeys } from "./auth/keys.js";
 import { Keyring } from "./security/keyring.js";
 import { LocalServices } from "./services/local-services.js";
 import { loadAllServices, cleanupAllServices } from "./services/bootstrap.js";
-import { createServiceContext } from "./services/service-context.js";
+import { createServiceContext, type ServiceContextDeps } from "./services/service-context.js";
 import { ClusterRegistry } from "./cluster/registry.js";
 import { GossipMembership } from "./cluster/gossip-membership.js";
 import { PeerStore } from "./cluster/peer-store.js";
@@ -36,7 +36,7 @@ import { MembershipEventPublisher } from "./events/membership-events.js";
 import { DeployManager, DEPLOY_OPERATIONS } from "./deploy/manager.js";
 import { NodeObserver, SNAPSHOT_OPERATION } from "./observe/node-observer.js";
 import { SCHEMAS_OPERATION, ServiceCatalogue } from "./observe/service-catalogue.js";
-import { ServiceHost } from "./deploy/service-host.js";
+import { ServiceHost, type HostSpec } from "./deploy/service-host.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -180,12 +180,7 @@ export class P2PNode {
       members: () => this.registry.members(),
       onMembersChange: (listener) => this.membership.onChange(listener),
       call: (member, method, params, timeoutMs) => this.caller.callInternal(member, method, params, config.nodeId, timeoutMs),
-      startHost: (init, artifact) =>
-        ServiceHost.start(
-          { ...init, nodeId: config.nodeId, lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs },
-          { router: this.router, clock: this.clock, logger: this.logger.child({ service: init.name }), cache: this.cache.forService(init.name), rpcTimeoutMs: config.rpcTimeoutMs },
-          artifact,
-        ),
+      startHost: (spec, artifact) => this.hostService(spec, artifact),
       announce: () => this.membership.updateMeta(this.meta()),
       publish: (type, data) => this.events.publish(type, data),
     });
@@ -237,19 +232,7 @@ export class P2PNode {
       builtin: config.builtinServices,
       logger,
       lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs,
-      contextFor: (info) =>
-        createServiceContext(
-          {
-            nodeId: config.nodeId,
-            router: this.router,
-            registry: this.registry,
-            clock: this.clock,
-            loggerFor: (service) => logger.child({ service }),
-            cacheFor: (service) => this.cache.forService(service),
-            defaultTimeoutMs: config.rpcTimeoutMs,
-          },
-          info,
-        ),
+      contextFor: (info) => createServiceContext(this.serviceContextDeps(), info),
     });
     this.appInstance = await buildApp({
       config,
@@ -321,6 +304,28 @@ export class P2PNode {
     this.state = "stopped";
     logger.info("node stopped");
     await flushLogger(logger);
+  }
+
+  private serviceContextDeps(): ServiceContextDeps {
+    return {
+      nodeId: this.config.nodeId,
+      router: this.router,
+      registry: this.registry,
+      clock: this.clock,
+      loggerFor: (service) => this.logger.child({ service }),
+      cacheFor: (service) => this.cache.forService(service),
+      defaultTimeoutMs: this.config.rpcTimeoutMs,
+    };
+  }
+
+  /** Starts a service in its own thread, with the same context a static service gets. */
+  private hostService(spec: HostSpec, artifact?: string): Promise<ServiceHost> {
+    const context = createServiceContext(this.serviceContextDeps(), { name: spec.name, version: "", description: "" });
+    return ServiceHost.start(
+      spec,
+      { nodeId: this.config.nodeId, lifecycleTimeoutMs: this.config.serviceLifecycleTimeoutMs, context, clock: this.clock, logger: this.logger.child({ service: spec.name }), onClusterChange: (l) => this.membership.onChange(l) },
+      artifact,
+    );
   }
 
   /** Sends a cache invalidation to every other alive node over the peer link (best effort); what each dropped. */

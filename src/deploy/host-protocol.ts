@@ -2,6 +2,21 @@
 import type { MethodDescriptor } from "../services/method-options.js";
 import type { WireError } from "../errors.js";
 import type { CallOptions } from "../services/proxy-types.js";
+import type { ClusterNode } from "../services/cluster-view.js";
+
+/** `this.cluster` inside the thread reads the latest snapshot the node sent. */
+export interface ClusterSnapshot {
+  self: string;
+  nodes: ClusterNode[];
+  leader: string | null;
+}
+
+/** What a method sees as `this.call` (the deadline in epoch ms). */
+export interface CallInfo {
+  deadline: number;
+  caller: { sub: string; role: string };
+  traceId: string;
+}
 
 export interface HostInit {
   /** The name the service runs under (a deployment's name, or the services-dir folder). */
@@ -10,6 +25,7 @@ export interface HostInit {
   file: string;
   nodeId: string;
   lifecycleTimeoutMs: number;
+  cluster: ClusterSnapshot;
 }
 
 export interface ServiceShape {
@@ -21,7 +37,9 @@ export interface ServiceShape {
 }
 
 export type ToHost =
-  | { t: "call"; id: number; method: string; params: Record<string, unknown> }
+  | { t: "call"; id: number; method: string; params: Record<string, unknown>; call?: CallInfo }
+  | { t: "cancel"; id: number }
+  | { t: "cluster"; snapshot: ClusterSnapshot }
   | { t: "reply"; id: number; ok: boolean; value?: unknown; error?: WireError }
   | { t: "stop" };
 
@@ -31,5 +49,6 @@ export type FromHost =
   | { t: "result"; id: number; ok: boolean; value?: unknown; error?: WireError }
   | { t: "log"; level: "debug" | "info" | "warn" | "error"; obj: Record<string, unknown>; msg?: string }
   | { t: "proxy"; id: number; parent?: number; service: string; method: string; params: Record<string, unknown>; options: CallOptions }
+  | { t: "broadcast"; id: number; parent?: number; service: string; method: string; params: Record<string, unknown> }
   | { t: "cache"; id: number; op: "get" | "set" | "del" | "invalidate"; args: unknown[] }
   | { t: "stopped" };

@@ -11,19 +11,23 @@ import type { LocalService } from "../services/local-services.js";
 import type { ServiceCacheApi } from "../services/service-cache-api.js";
 import type { CallOptions, ClusterProxy, RemoteMethod } from "../services/proxy-types.js";
 import { P2PError, toP2PError } from "../errors.js";
-import type { FromHost, HostInit, ToHost } from "./host-protocol.js";
+import type { CallInfo, ClusterSnapshot, FromHost, HostInit, ToHost } from "./host-protocol.js";
+import { snapshotView, ThreadCall } from "./host-call.js";
 
 const port = parentPort!;
 const init = workerData as HostInit;
-/** Id of the node-side call a method runs for, so nested proxy calls inherit its deadline. */
-const currentCallId = new AsyncLocalStorage<number>();
+/** The node-side call a method runs for, so nested calls inherit its deadline (and `this.call` works). */
+const currentCall = new AsyncLocalStorage<{ id: number; call: ThreadCall | undefined }>();
+const running = new Map<number, ThreadCall>();
+let cluster: ClusterSnapshot = init.cluster;
 const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
 let nextId = 1;
 let service: LocalService | null = null;
 
 const post = (msg: FromHost) => port.postMessage(msg);
 
-function ask(msg: Omit<Extract<FromHost, { t: "proxy" }>, "id"> | Omit<Extract<FromHost, { t: "cache" }>, "id">): Promise<unknown> {
+type Ask = Extract<FromHost, { t: "proxy" | "cache" | "broadcast" }>;
+function ask(msg: Ask extends infer M ? (M extends Ask ? Omit<M, "id"> : never) : never): Promise<unknown> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
@@ -49,21 +53,25 @@ const cache: ServiceCacheApi = {
   invalidate: (selector) => ask({ t: "cache", op: "invalidate", args: [selector] }) as Promise<number>,
 };
 
+function parentId(): { parent?: number } {
+  const parent = currentCall.getStore()?.id;
+  return parent !== undefined ? { parent } : {};
+}
+
 function methodOf(serviceName: string, method: string, bound?: CallOptions): RemoteMethod {
-  return (params = {}, options = {}) => {
-    const parent = currentCallId.getStore();
-    return ask({ t: "proxy", service: serviceName, method, params, options: { ...bound, ...options }, ...(parent !== undefined ? { parent } : {}) });
-  };
+  return ((params = {}, options = {}) => ask({ t: "proxy", service: serviceName, method, params, options: { ...bound, ...options }, ...parentId() })) as RemoteMethod;
 }
 const proxyFor = (serviceName: string, bound?: CallOptions): Record<string, RemoteMethod> =>
   new Proxy({} as Record<string, RemoteMethod>, { get: (_t, m) => (typeof m === "string" && m !== "then" ? methodOf(serviceName, m, bound) : undefined) });
 const proxy = new Proxy({} as ClusterProxy, { get: (_t, s) => (typeof s === "string" && s !== "then" ? proxyFor(s) : undefined) });
 
-async function call(id: number, method: string, params: Record<string, unknown>): Promise<void> {
+async function call(id: number, method: string, params: Record<string, unknown>, info: CallInfo | undefined): Promise<void> {
+  const scope = info ? new ThreadCall(info) : undefined;
+  if (scope) running.set(id, scope);
   try {
     const m = service?.methods.get(method);
     if (!m) throw new P2PError("METHOD_NOT_FOUND", `method "${method}" not found in service "${init.name}"`);
-    const value = await currentCallId.run(id, () => m.invoke(params));
+    const value = await currentCall.run({ id, call: scope }, () => m.invoke(params));
     try {
       post({ t: "result", id, ok: true, value });
     } catch {
@@ -71,6 +79,9 @@ async function call(id: number, method: string, params: Record<string, unknown>)
     }
   } catch (err) {
     post({ t: "result", id, ok: false, error: toP2PError(err).toJSON() });
+  } finally {
+    running.delete(id);
+    scope?.abort("call ended");
   }
 }
 
@@ -86,7 +97,9 @@ async function stop(): Promise<void> {
 }
 
 port.on("message", (msg: ToHost) => {
-  if (msg.t === "call") void call(msg.id, msg.method, msg.params);
+  if (msg.t === "call") void call(msg.id, msg.method, msg.params, msg.call);
+  else if (msg.t === "cancel") running.get(msg.id)?.abort("caller went away");
+  else if (msg.t === "cluster") cluster = msg.snapshot;
   else if (msg.t === "reply") {
     const waiter = pending.get(msg.id);
     pending.delete(msg.id);
@@ -99,7 +112,18 @@ try {
   service = await loadServiceFile(init.name, init.file, {
     logger,
     lifecycleTimeoutMs: init.lifecycleTimeoutMs,
-    contextFor: (info): ServiceContext => ({ nodeId: init.nodeId, logger, cache, info, proxy, proxyFor }),
+    contextFor: (info): ServiceContext => ({
+      nodeId: init.nodeId,
+      logger,
+      cache,
+      info,
+      proxy,
+      proxyFor,
+      currentCall: () => currentCall.getStore()?.call,
+      broadcast: (target, method, params = {}) => ask({ t: "broadcast", service: target, method, params, ...parentId() }) as never,
+      cluster: snapshotView(() => cluster),
+      phase: "initializing",
+    }),
   });
   // TypeScript entries were compiled by esbuild; its helper process must not outlive this thread.
   if (/\.m?ts$/.test(init.file)) await import("esbuild").then((e) => e.stop()).catch(() => undefined);

@@ -14,8 +14,7 @@ import { ArtifactFetcher, serveChunk, type PeerCall } from "./artifact-fetch.js"
 import { DesiredState } from "./desired-state.js";
 import { Replication } from "./replication.js";
 import { Reconciler } from "./reconciler.js";
-import type { ServiceHost } from "./service-host.js";
-import type { HostInit } from "./host-protocol.js";
+import type { HostSpec, ServiceHost } from "./service-host.js";
 import { loadReleaseKey } from "./release-key.js";
 import { deploymentView } from "./status.js";
 import { audit } from "./audit.js";
@@ -40,7 +39,7 @@ export interface DeployManagerOptions {
   members(): MemberView[];
   onMembersChange(listener: () => void): void;
   call: PeerCall;
-  startHost(init: Omit<HostInit, "nodeId" | "lifecycleTimeoutMs">, artifact: string): Promise<ServiceHost>;
+  startHost(spec: HostSpec, artifact: string): Promise<ServiceHost>;
   announce(): void;
   publish(type: string, data: unknown): void;
 }

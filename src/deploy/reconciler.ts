@@ -12,8 +12,7 @@ import type { LocalServices } from "../services/local-services.js";
 import type { ArtifactStore } from "./artifact-store.js";
 import type { ArtifactFetcher } from "./artifact-fetch.js";
 import type { DesiredState } from "./desired-state.js";
-import type { ServiceHost } from "./service-host.js";
-import type { HostInit } from "./host-protocol.js";
+import type { HostSpec, ServiceHost } from "./service-host.js";
 import type { DeploymentRecord, DeploymentReport } from "./types.js";
 import { place } from "./placement.js";
 import { reportOf } from "./status.js";
@@ -31,7 +30,7 @@ export interface ReconcilerDeps {
   store: ArtifactStore;
   fetcher: ArtifactFetcher;
   releaseKey: KeyObject | null;
-  startHost(init: Omit<HostInit, "nodeId" | "lifecycleTimeoutMs">, artifact: string): Promise<ServiceHost>;
+  startHost(spec: HostSpec, artifact: string): Promise<ServiceHost>;
   /** Re-gossips this node's metadata (services and reports changed). */
   announce(): void;
   logger: Logger;

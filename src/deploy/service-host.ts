@@ -7,23 +7,27 @@
 import { Worker } from "node:worker_threads";
 import { P2PError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { Router } from "../rpc/router.js";
 import type { Clock } from "../util/clock.js";
 import { currentCall, type CallContext } from "../rpc/context.js";
-import { createProxy } from "../services/proxy.js";
 import { compileParamsSchema } from "../services/schema.js";
-import { BaseService } from "../services/base-service.js";
+import { BaseService, type ServiceContext } from "../services/base-service.js";
 import type { LocalMethod, LocalService } from "../services/local-services.js";
 import type { ServiceCacheApi } from "../services/service-cache-api.js";
-import type { FromHost, HostInit, ServiceShape, ToHost } from "./host-protocol.js";
+import type { CallInfo, ClusterSnapshot, FromHost, HostInit, ServiceShape, ToHost } from "./host-protocol.js";
 
+/** What a hosted service needs from the node: the same context a static service gets, on the main thread. */
 export interface HostDeps {
-  router: Router;
+  nodeId: string;
+  lifecycleTimeoutMs: number;
+  context: ServiceContext;
   clock: Clock;
   logger: Logger;
-  cache: ServiceCacheApi;
-  rpcTimeoutMs: number;
+  /** Subscribes to membership changes (the thread's `this.cluster` is refreshed on each). */
+  onClusterChange(listener: () => void): () => void;
 }
+
+/** Where the service's files are, and the name it runs under. */
+export type HostSpec = Pick<HostInit, "name" | "folder" | "file">;
 
 const WORKER_URL = new URL("./host-worker.js", import.meta.url);
 /** Heap cap of a hosted service, so one service cannot exhaust the node's memory. */
@@ -46,10 +50,9 @@ export class ServiceHost {
   private exited = false;
   private stopping: Promise<void> | null = null;
   private readonly exitListeners = new Set<(reason: string) => void>();
-  private readonly proxy: ReturnType<typeof createProxy>;
+  private unsubscribe: () => void = () => undefined;
 
   private constructor(private readonly worker: Worker, shape: ServiceShape, private readonly deps: HostDeps, artifact: string | undefined) {
-    this.proxy = createProxy(deps.router, deps.clock, shape.name, deps.rpcTimeoutMs);
     const methods = new Map<string, LocalMethod>();
     for (const descriptor of shape.methods) {
       methods.set(descriptor.name, {
@@ -71,7 +74,8 @@ export class ServiceHost {
   }
 
   /** Loads and initialises the service in a new thread; rejects with the reason it could not. */
-  static start(init: HostInit, deps: HostDeps, artifact?: string): Promise<ServiceHost> {
+  static start(spec: HostSpec, deps: HostDeps, artifact?: string): Promise<ServiceHost> {
+    const init: HostInit = { ...spec, nodeId: deps.nodeId, lifecycleTimeoutMs: deps.lifecycleTimeoutMs, cluster: snapshot(deps.context) };
     const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: MAX_OLD_GENERATION_MB }, stdout: false, stderr: false });
     return new Promise((resolve, reject) => {
       let host: ServiceHost | null = null;
@@ -129,9 +133,12 @@ export class ServiceHost {
   private invoke(method: string, params: Record<string, unknown>): Promise<unknown> {
     if (this.exited) return Promise.reject(new P2PError("UNAVAILABLE", `service "${this.service.name}" is not running`));
     const id = this.nextId++;
+    const ctx = currentCall.getStore();
     return new Promise((resolve, reject) => {
-      this.calls.set(id, { resolve, reject, ctx: currentCall.getStore() });
-      this.send({ t: "call", id, method, params });
+      this.calls.set(id, { resolve, reject, ctx });
+      const call: CallInfo | undefined = ctx ? { deadline: Math.round(Date.now() + (ctx.deadline - this.deps.clock.now())), caller: ctx.caller, traceId: ctx.traceId } : undefined;
+      this.send({ t: "call", id, method, params, ...(call ? { call } : {}) });
+      ctx?.signal?.addEventListener("abort", () => this.send({ t: "cancel", id }), { once: true });
     });
   }
 
@@ -140,10 +147,12 @@ export class ServiceHost {
   }
 
   private attach(): void {
+    this.unsubscribe = this.deps.onClusterChange(() => this.send({ t: "cluster", snapshot: snapshot(this.deps.context) }));
     this.worker.on("message", (msg: FromHost) => this.onMessage(msg));
     this.worker.on("error", (err) => this.deps.logger.error({ service: this.service.name, err: err.message }, "service thread error"));
     this.worker.once("exit", (code) => {
       this.exited = true;
+      this.unsubscribe();
       this.service.status = "stopped";
       for (const call of this.calls.values()) call.reject(new P2PError("UNAVAILABLE", `service "${this.service.name}" stopped`));
       this.calls.clear();
@@ -163,16 +172,20 @@ export class ServiceHost {
       case "log":
         return forwardLog(this.deps.logger, msg);
       case "proxy":
-        return void this.answer(msg.id, () => {
-          const run = () => this.proxy.proxyFor(msg.service, msg.options)[msg.method]!(msg.params);
-          const ctx = msg.parent !== undefined ? this.calls.get(msg.parent)?.ctx : undefined;
-          return ctx ? currentCall.run(ctx, run) : run();
-        });
+        return void this.answer(msg.id, () => this.inCall(msg.parent, () => this.deps.context.proxyFor(msg.service, msg.options)[msg.method]!(msg.params)));
+      case "broadcast":
+        return void this.answer(msg.id, () => this.inCall(msg.parent, () => this.deps.context.broadcast(msg.service, msg.method, msg.params)));
       case "cache":
-        return void this.answer(msg.id, () => cacheOp(this.deps.cache, msg.op, msg.args));
+        return void this.answer(msg.id, () => cacheOp(this.deps.context.cache, msg.op, msg.args));
       default:
         return;
     }
+  }
+
+  /** Runs a nested call in the context of the method call it came from (deadline, caller, trace). */
+  private inCall<T>(parent: number | undefined, run: () => Promise<T>): Promise<T> {
+    const ctx = parent !== undefined ? this.calls.get(parent)?.ctx : undefined;
+    return ctx ? currentCall.run(ctx, run) : run();
   }
 
   private async answer(id: number, work: () => Promise<unknown>): Promise<void> {
@@ -190,6 +203,10 @@ function cacheOp(cache: ServiceCacheApi, op: string, args: unknown[]): Promise<u
   if (op === "set") return cache.set(String(args[0]), args[1], args[2] as { ttl_s: number });
   if (op === "del") return cache.del(String(args[0]));
   return cache.invalidate(args[0] as Parameters<ServiceCacheApi["invalidate"]>[0]);
+}
+
+function snapshot(context: ServiceContext): ClusterSnapshot {
+  return { self: context.cluster.self, nodes: context.cluster.nodes().map((n) => ({ ...n, services: [...n.services] })), leader: context.cluster.leader() };
 }
 
 function forwardLog(logger: Logger, msg: Extract<FromHost, { t: "log" }>): void {
