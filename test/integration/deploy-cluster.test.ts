@@ -37,7 +37,7 @@ function loadLoop(from: RunningNode, path: string, parallel = 4, maxCalls = 5_00
       if (res.status !== 200) failures.push(`${res.status} ${JSON.stringify(res.body)}`);
       else versions.add((res.body.result as { version: number }).version);
     }
-  });
+  }, 180_000);
   return { failures, versions, calls: () => calls, stop: async () => ((stopped = true), await Promise.all(loops)) };
 }
 
@@ -61,7 +61,7 @@ describe("deploying services to a running cluster", () => {
     expect((await callService(workers[0]!, "greeter/relay")).body.result).toMatchObject({ status: "ok" });
     const local = await request<{ services: { name: string; version: string; artifact?: string }[] }>(`${workers[0]!.url}/local/services`, { token: await testToken("client") });
     expect(local.body.services.find((s) => s.name === "greeter")).toMatchObject({ version: "1.0.0", artifact: res.sha256 });
-  });
+  }, 180_000);
 
   it("redeploys under load with zero failed calls, one node at a time", async () => {
     const load = loadLoop(coord, "greeter/slow");
@@ -73,7 +73,7 @@ describe("deploying services to a running cluster", () => {
     await load.stop();
     expect(load.failures).toEqual([]);
     expect(load.calls()).toBeGreaterThan(40);
-  });
+  }, 180_000);
 
   it("a version that fails to initialise stops the rollout; the node keeps the previous version and the status says why", async () => {
     const load = loadLoop(coord, "greeter/slow", 2);
@@ -89,14 +89,14 @@ describe("deploying services to a running cluster", () => {
     await load.stop();
     expect(load.failures).toEqual([]);
     expect([...load.versions]).toEqual([2]);
-  });
+  }, 180_000);
 
   it("rollback returns to the previous artifact everywhere", async () => {
     const res = await request(`${workers[2]!.url}/admin/deployments/greeter/rollback`, { method: "POST", token: await testToken("admin"), body: {} });
     expect(res.status).toBe(202);
     const view = await waitForDeployment(coord, "greeter", (d) => d.status === "rolled_back");
     expect(view).toMatchObject({ artifact: (await fixtureBundle("greeter-v2")).sha256, version: "2.0.0", generation: 4 });
-  });
+  }, 180_000);
 
   it("deploys to labels with a count, and to named nodes", async () => {
     const counted = await deploy(coord, "greeter_b", "greeter", { labels: { zone: "b" }, count: 1 });
@@ -114,7 +114,7 @@ describe("deploying services to a running cluster", () => {
     const nv = await waitForDeployment(workers[0]!, "greeter_n", (d) => d.status === "ready");
     expect(Object.keys(nv.nodes).sort()).toEqual(["dc-coord", "dc-w3"]);
     expect((await callService(coord, "greeter_n/hello")).node).toBe("dc-coord");
-  });
+  }, 180_000);
 
   it("undeploy stops and removes the service everywhere", async () => {
     const res = await request(`${coord.url}/admin/deployments/greeter_n`, { method: "DELETE", token: await testToken("admin") });
@@ -123,7 +123,7 @@ describe("deploying services to a running cluster", () => {
     expect((await request(`${workers[1]!.url}/admin/deployments/greeter_n`, { token: await testToken("admin") })).status).toBe(404);
     const list = await request<{ deployments: { service: string }[] }>(`${workers[1]!.url}/admin/deployments`, { token: await testToken("admin") });
     expect(list.body.deployments.map((d) => d.service)).not.toContain("greeter_n");
-  });
+  }, 180_000);
 
   it("refuses to deploy over a static service (409) and bad requests (400)", async () => {
     const res = await deploy(coord, "example_service", "greeter");
@@ -135,7 +135,7 @@ describe("deploying services to a running cluster", () => {
     const badPlacement = await request(`${coord.url}/admin/deployments`, { token: admin, body: { service: "x", artifact: "a".repeat(64), placement: { count: -1 } } });
     expect(badPlacement.status).toBe(400);
     expect((await request(`${coord.url}/admin/deployments/ghost/rollback`, { method: "POST", token: admin, body: {} })).status).toBe(404);
-  });
+  }, 180_000);
 
   it("refuses the client role on every deployment route", async () => {
     const client = await testToken("client");
@@ -151,5 +151,5 @@ describe("deploying services to a running cluster", () => {
       expect((await request(`${coord.url}${path}`, { method, token: client, ...(body !== undefined ? { body } : {}) })).status, `${method} ${path}`).toBe(403);
     }
     expect(await upload(coord, bundle, { authorization: `Bearer ${client}` })).toBe(403);
-  });
+  }, 180_000);
 });
