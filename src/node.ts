@@ -23,6 +23,7 @@ import { createPipelineDeps, forgetNode, type PipelineDeps } from "./rpc/pipelin
 import { BALANCER_NAMES, createBalancer } from "./rpc/balancers/index.js";
 import type { BalancerName } from "./rpc/balancers/types.js";
 import { RpcClientMetrics } from "./rpc/rpc-metrics.js";
+import { MemberHealth } from "./rpc/member-health.js";
 import { PeerLinkPool, PeerLinkServer } from "./rpc/peer-link/index.js";
 import { createLinkHandler } from "./rpc/link-handler.js";
 import { NodeCache } from "./cache/node-cache.js";
@@ -119,9 +120,11 @@ export class P2PNode {
         this.fatal(`node id "${name}" is already in use by a live node at ${address} (join refused by ${seed}); choose another --node-id`),
     });
     this.registry = new ClusterRegistry(this.membership);
-    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }) });
-    // One pipeline per balancing strategy, all sharing stats, breakers and bulkheads.
-    const shared = createPipelineDeps({ clock: this.clock, random: systemRandom });
+    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }), clock: this.clock });
+    // One pipeline per balancing strategy, all sharing stats, breakers, bulkheads and health.
+    const health = new MemberHealth(this.registry, (nodeId) => shared.breakers.confirmAlive(nodeId));
+    const shared = createPipelineDeps({ clock: this.clock, random: systemRandom, health });
+    this.membership.onChange(() => health.update());
     this.pipelines = Object.fromEntries(
       BALANCER_NAMES.map((name) => [name, { ...shared, balancer: createBalancer(name, { random: systemRandom, stats: shared.stats }) }]),
     ) as Record<BalancerName, PipelineDeps>;

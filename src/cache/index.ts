@@ -1,7 +1,6 @@
 /** The cache module: build one TwoLevelCache per node with createNodeCache. */
 
 export * from "./cache.js";
-export { CircuitBreaker, type BreakerOptions, type BreakerState } from "./breaker.js";
 export { CompositeBus, MemoryBusNetwork, RedisInvalidationBus, type InvalidationBus, type InvalidationHandler } from "./invalidation.js";
 export { MemoryCache, type MemoryCacheOptions } from "./memory.js";
 export { RedisCache, type LockResult, type RedisCacheOptions, type RedisStatus } from "./redis.js";

@@ -13,7 +13,8 @@
 import { randomUUID } from "node:crypto";
 import { Cluster, type Redis } from "ioredis";
 import { systemClock, type Clock, type Timer } from "../util/clock.js";
-import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
+import { CircuitBreaker, type BreakerOptions } from "../util/circuit-breaker.js";
+import { withTimeout } from "../util/with-timeout.js";
 import {
   noopMetrics,
   selectorPrefixes,
@@ -25,6 +26,12 @@ import {
   type StoredEntry,
 } from "./cache.js";
 import { createRedisClient, escapeGlob, type RedisClient, type RedisTarget } from "./redis-client.js";
+
+/**
+ * A dead or frozen Redis must cost callers nothing: a few failed ops (half of at least 3 in
+ * 10 s) open the breaker; after 2 s one probe goes through.
+ */
+export const REDIS_BREAKER_OPTIONS: BreakerOptions = { failureRate: 0.5, minCalls: 3, windowMs: 10_000, openMs: 2_000, halfOpenMax: 1 };
 
 export interface RedisStatus {
   state: "up" | "down" | "disabled";
@@ -90,7 +97,7 @@ export class RedisCache implements Cache {
     this.invalidateTimeoutMs = options.invalidateTimeoutMs ?? 2_000;
     this.metrics = options.metrics ?? noopMetrics;
     this.clock = options.clock ?? systemClock;
-    this.breaker = new CircuitBreaker(this.clock, options.breaker);
+    this.breaker = new CircuitBreaker(this.clock, { ...REDIS_BREAKER_OPTIONS, ...options.breaker });
     this.probeAfterMs = options.breaker?.openMs ?? 2_000;
     this.client = createRedisClient(options.target, {
       commandTimeoutMs: this.opTimeoutMs,
@@ -280,12 +287,8 @@ export class RedisCache implements Cache {
   /** Runs one bounded op through the breaker; FAILED instead of throwing or waiting. */
   private async run<R>(op: (c: RedisClient) => Promise<R>, timeoutMs = this.opTimeoutMs): Promise<Outcome<R>> {
     if (this.closed || this.client.status !== "ready" || !this.breaker.tryAcquire()) return FAILED;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis op timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
     try {
-      const result = await Promise.race([op(this.client), deadline]);
+      const result = await withTimeout(op(this.client), timeoutMs, this.clock, () => new Error(`Redis op timed out after ${timeoutMs} ms`));
       if (this.breaker.success() || this.current.state !== "up") this.setStatus({ state: "up" });
       return result;
     } catch (err) {
@@ -296,8 +299,6 @@ export class RedisCache implements Cache {
         this.scheduleProbe();
       }
       return FAILED;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

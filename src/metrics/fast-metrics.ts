@@ -11,6 +11,11 @@ function labelText(names: readonly string[], values: readonly string[]): string 
   return names.map((n, i) => `${n}="${escapeLabel(values[i]!)}"`).join(",");
 }
 
+/** Drops every series whose label `index` equals `value` (e.g. a departed target node). */
+function dropSeries(series: Map<string, unknown>, index: number, value: string): void {
+  for (const key of [...series.keys()]) if (key.split("\u0000")[index] === value) series.delete(key);
+}
+
 export class FastCounter {
   private readonly series = new Map<string, { labels: string; value: number }>();
 
@@ -27,6 +32,11 @@ export class FastCounter {
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { labels: labelText(this.labelNames, values), value: 0 }));
     return s;
+  }
+
+  /** Forgets the series whose label `labelName` is `value`; cells handed out for them stop counting. */
+  drop(labelName: string, value: string): void {
+    dropSeries(this.series, this.labelNames.indexOf(labelName), value);
   }
 
   render(): string {
@@ -69,6 +79,11 @@ export class FastHistogram {
         }
       },
     };
+  }
+
+  /** Forgets the series whose label `labelName` is `value`. */
+  drop(labelName: string, value: string): void {
+    dropSeries(this.series, this.labelNames.indexOf(labelName), value);
   }
 
   render(): string {

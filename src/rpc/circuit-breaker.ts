@@ -1,177 +1,163 @@
 /**
- * One circuit breaker per target node.
+ * The pipeline's breakers, built on the one CircuitBreaker primitive (util/circuit-breaker.ts):
  *
- *   closed ──failureThreshold consecutive node faults──▶ open
- *   open ──openMs elapsed, on the next allow()──▶ half-open
- *   half-open: at most halfOpenMax probe calls at once;
- *              a probe succeeds ▶ closed, a probe fails ▶ open again (for openMs).
+ * - one per endpoint (node × service × method), as Moleculer keys them: a method that fails
+ *   or hangs on one node pauses that method there, never the node's other methods nor the
+ *   method elsewhere. Fed by endpoint faults (classify.ts: attempt caps, UNAVAILABLE answers).
+ * - one per node, fed only by failures that prove the node unreachable (not sent, connection
+ *   lost, node left). Membership confirms: when it reports the node alive again (a refuted
+ *   suspicion, a rejoin), the node breaker closes at once.
  *
- * Trip rule: consecutive failures, not an error rate over a window. It needs no window
- * bookkeeping on the hot path, reacts within a few calls to a dead node, and is exact on
- * a fake clock. Any success resets the count.
- *
- * What counts (failure.ts, isNodeFault): TIMEOUT and UNAVAILABLE (not_sent, node_left,
- * connection_lost, draining...) — the node did not answer. An answer, even an error the
- * method threw (INTERNAL) or a refusal (INVALID_PARAMS, FORBIDDEN...), proves the node
- * is up and counts as a success. A local refusal (bulkhead_full) proves nothing: it only
- * frees the probe slot it held.
+ * A call is allowed when both let it through. The caller's own deadline (deadline_exceeded),
+ * local refusals and draining targets count for nothing: they only give back a probe slot.
  */
 import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
-import { isLocalRejection, isNodeFault } from "./failure.js";
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from "../util/circuit-breaker.js";
+import { classify } from "./classify.js";
 
-export type BreakerState = "closed" | "open" | "half-open";
+export type { BreakerState } from "../util/circuit-breaker.js";
 
-export interface BreakerOptions {
-  /** Consecutive node faults that open the breaker. */
-  failureThreshold?: number;
-  /** How long an open breaker refuses calls before letting probes through (ms). */
-  openMs?: number;
-  /** Probe calls allowed at once while half-open. */
-  halfOpenMax?: number;
+export interface BreakerSetOptions {
+  /** Per (node, service, method); default: Moleculer's 0.5 over ≥ 20 calls in 60 s, 10 s open. */
+  endpoint?: BreakerOptions;
+  /** Per node, unreachability only; default NODE_BREAKER_OPTIONS. */
+  node?: BreakerOptions;
 }
 
-export interface BreakerChange {
-  nodeId: string;
-  from: BreakerState;
-  to: BreakerState;
-  /** The error that opened the breaker, when it opened. */
-  cause?: P2PError;
-}
-
-export type BreakerListener = (change: BreakerChange) => void;
-
-interface Breaker {
-  state: BreakerState;
-  failures: number;
-  openedAt: number;
-  probes: number;
-}
-
-export const DEFAULT_BREAKER_OPTIONS: Required<BreakerOptions> = {
-  failureThreshold: 5,
-  openMs: 10_000,
+/** Unreachability is clear-cut and membership is quick to confirm it: a small window suffices. */
+export const NODE_BREAKER_OPTIONS: Required<BreakerOptions> = {
+  failureRate: 0.5,
+  minCalls: 5,
+  windowMs: 10_000,
+  openMs: 5_000,
   halfOpenMax: 1,
 };
 
+export interface EndpointBreakerState {
+  nodeId: string;
+  service: string;
+  method: string;
+  state: BreakerState;
+}
+
+interface NodeBreakers {
+  node: CircuitBreaker;
+  /** service → method → breaker */
+  endpoints: Map<string, Map<string, CircuitBreaker>>;
+}
+
 export class BreakerSet {
-  private readonly breakers = new Map<string, Breaker>();
-  private readonly listeners: BreakerListener[] = [];
-  private readonly options: Required<BreakerOptions>;
+  private readonly nodes = new Map<string, NodeBreakers>();
+  private readonly endpointOptions: BreakerOptions;
+  private readonly nodeOptions: BreakerOptions;
 
   constructor(
     private readonly clock: Clock,
-    options: BreakerOptions = {},
+    options: BreakerSetOptions = {},
   ) {
-    this.options = { ...DEFAULT_BREAKER_OPTIONS, ...options };
+    this.endpointOptions = options.endpoint ?? {};
+    this.nodeOptions = { ...NODE_BREAKER_OPTIONS, ...options.node };
   }
 
   /**
-   * May a call go to this node now? In half-open a `true` reserves a probe slot, which
-   * the call's outcome (onSuccess / onFailure) gives back: call one of them after.
+   * May a call to this endpoint go out now? A `true` may reserve half-open probe slots:
+   * report the outcome with onSuccess / onFailure exactly once.
    */
-  allow(nodeId: string): boolean {
-    const b = this.breakers.get(nodeId);
-    if (b === undefined || b.state === "closed") return true;
-    if (b.state === "open") {
-      if (this.clock.now() - b.openedAt < this.options.openMs) return false;
-      this.move(nodeId, b, "half-open");
-      b.probes = 0;
-    }
-    if (b.probes >= this.options.halfOpenMax) return false;
-    b.probes++;
-    return true;
+  allow(nodeId: string, service: string, method: string): boolean {
+    const entry = this.nodes.get(nodeId);
+    if (entry === undefined) return true;
+    if (!entry.node.tryAcquire()) return false;
+    const endpoint = entry.endpoints.get(service)?.get(method);
+    if (endpoint === undefined || endpoint.tryAcquire()) return true;
+    entry.node.release();
+    return false;
   }
 
-  onSuccess(nodeId: string): void {
-    const b = this.breakers.get(nodeId);
-    if (b === undefined) return;
-    b.failures = 0;
-    if (b.state === "half-open") {
-      b.probes = 0;
-      this.move(nodeId, b, "closed");
-    }
+  /** Successes count too: the breakers trip on a failure rate over every call. */
+  onSuccess(nodeId: string, service: string, method: string): void {
+    const entry = this.entry(nodeId);
+    entry.node.success();
+    this.endpoint(entry, service, method).success();
   }
 
-  onFailure(nodeId: string, err: P2PError): void {
-    if (!isNodeFault(err)) {
-      if (isLocalRejection(err)) this.releaseProbe(nodeId);
-      else this.onSuccess(nodeId);
-      return;
-    }
-    let b = this.breakers.get(nodeId);
-    if (b === undefined) {
-      b = { state: "closed", failures: 0, openedAt: 0, probes: 0 };
-      this.breakers.set(nodeId, b);
-    }
-    b.failures++;
-    if (b.state === "half-open" || (b.state === "closed" && b.failures >= this.options.failureThreshold)) {
-      b.openedAt = this.clock.now();
-      b.probes = 0;
-      this.move(nodeId, b, "open", err);
+  onFailure(nodeId: string, service: string, method: string, err: P2PError): void {
+    const c = classify(err);
+    if (c.nodeFault) {
+      const entry = this.entry(nodeId);
+      entry.node.failure();
+      entry.endpoints.get(service)?.get(method)?.release();
+    } else if (c.endpointFault) {
+      const entry = this.entry(nodeId);
+      entry.node.release();
+      this.endpoint(entry, service, method).failure();
+    } else if (c.kind === "answered") {
+      this.onSuccess(nodeId, service, method); // an answer proves both up
+    } else {
+      const entry = this.nodes.get(nodeId);
+      entry?.node.release();
+      entry?.endpoints.get(service)?.get(method)?.release();
     }
   }
 
-  /** Current state; an open breaker whose openMs has passed reads "half-open". */
-  state(nodeId: string): BreakerState {
-    const b = this.breakers.get(nodeId);
-    if (b === undefined) return "closed";
-    if (b.state === "open" && this.clock.now() - b.openedAt >= this.options.openMs) return "half-open";
-    return b.state;
+  /** The node-level state (unreachability). */
+  nodeState(nodeId: string): BreakerState {
+    return this.nodes.get(nodeId)?.node.state ?? "closed";
   }
 
-  /** Every node whose breaker is not closed, for /debug and metrics. */
-  notClosed(): Array<{ nodeId: string; state: BreakerState }> {
-    const out: Array<{ nodeId: string; state: BreakerState }> = [];
-    for (const nodeId of this.breakers.keys()) {
-      const state = this.state(nodeId);
-      if (state !== "closed") out.push({ nodeId, state });
+  state(nodeId: string, service: string, method: string): BreakerState {
+    return this.nodes.get(nodeId)?.endpoints.get(service)?.get(method)?.state ?? "closed";
+  }
+
+  /** Every endpoint breaker known, for metrics (departed nodes are forgotten, so absent). */
+  endpoints(): EndpointBreakerState[] {
+    const out: EndpointBreakerState[] = [];
+    for (const [nodeId, entry] of this.nodes) {
+      for (const [service, methods] of entry.endpoints) {
+        for (const [method, breaker] of methods) out.push({ nodeId, service, method, state: breaker.state });
+      }
     }
     return out;
   }
 
-  /** Listen to state changes; returns the unsubscribe function. */
-  onChange(listener: BreakerListener): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+  /** Node-level breakers known, for metrics. */
+  nodeStates(): Array<{ nodeId: string; state: BreakerState }> {
+    return [...this.nodes].map(([nodeId, entry]) => ({ nodeId, state: entry.node.state }));
   }
 
-  /**
-   * The error for a call refused because this node's breaker is open (e.g. a call pinned
-   * to one node with `?node=`). Its reason lets the pipeline retry elsewhere.
-   */
+  /** Membership says the node is alive (again): it is reachable, whatever failed before. */
+  confirmAlive(nodeId: string): void {
+    this.nodes.get(nodeId)?.node.reset();
+  }
+
+  /** The error for a call refused because every breaker on its way is open (e.g. `?node=`). */
   openError(nodeId: string): P2PError {
     return new P2PError("UNAVAILABLE", `node ${nodeId} is failing; calls to it are paused`, {
       reason: "circuit_open",
       node: nodeId,
-      state: this.state(nodeId),
+      state: this.nodeState(nodeId),
     });
   }
 
-  /** Forget a node that left: a returning node starts closed. */
+  /** Forget a node that left: a returning node starts closed, and its series go. */
   forget(nodeId: string): void {
-    this.breakers.delete(nodeId);
+    this.nodes.delete(nodeId);
   }
 
-  private releaseProbe(nodeId: string): void {
-    const b = this.breakers.get(nodeId);
-    if (b !== undefined && b.state === "half-open" && b.probes > 0) b.probes--;
-  }
-
-  private move(nodeId: string, b: Breaker, to: BreakerState, cause?: P2PError): void {
-    const from = b.state;
-    b.state = to;
-    if (from === to) return;
-    const change: BreakerChange = cause ? { nodeId, from, to, cause } : { nodeId, from, to };
-    for (const listener of this.listeners) {
-      try {
-        listener(change);
-      } catch {
-        // A broken listener must not break calls.
-      }
+  private entry(nodeId: string): NodeBreakers {
+    let entry = this.nodes.get(nodeId);
+    if (entry === undefined) {
+      entry = { node: new CircuitBreaker(this.clock, this.nodeOptions), endpoints: new Map() };
+      this.nodes.set(nodeId, entry);
     }
+    return entry;
+  }
+
+  private endpoint(entry: NodeBreakers, service: string, method: string): CircuitBreaker {
+    let methods = entry.endpoints.get(service);
+    if (methods === undefined) entry.endpoints.set(service, (methods = new Map()));
+    let breaker = methods.get(method);
+    if (breaker === undefined) methods.set(method, (breaker = new CircuitBreaker(this.clock, this.endpointOptions)));
+    return breaker;
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { Clock } from "../util/clock.js";
 import { P2PError } from "../errors.js";
+import { withTimeout } from "../util/with-timeout.js";
 
 /** The longest timer Node can arm (~24.8 days). */
 export const MAX_DEADLINE_MS = 2 ** 31 - 1;
@@ -49,29 +50,9 @@ export class Deadline {
 }
 
 /**
- * Settles like `promise`, or rejects with the deadline's TIMEOUT when it passes first.
- * The timer is cancelled as soon as the promise settles, so nothing lingers on the clock.
- * A late rejection of `promise` is swallowed (it has no one left to tell).
+ * Settles like `promise`, or rejects with the deadline's TIMEOUT when it passes first
+ * (one timer on the injected clock, cancelled as soon as the promise settles).
  */
 export function withDeadline<T>(promise: Promise<T>, deadline: Deadline, clock: Clock): Promise<T> {
-  const left = deadline.at - clock.now();
-  if (left <= 0) {
-    promise.then(undefined, noop);
-    return Promise.reject(deadline.timeoutError());
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer = clock.setTimeout(() => reject(deadline.timeoutError()), left);
-    promise.then(
-      (value) => {
-        timer.cancel();
-        resolve(value);
-      },
-      (err: unknown) => {
-        timer.cancel();
-        reject(err);
-      },
-    );
-  });
+  return withTimeout(promise, deadline.at - clock.now(), clock, () => deadline.timeoutError());
 }
-
-function noop(): void {}

@@ -1,38 +1,51 @@
 /**
  * The one call pipeline for remote calls. Order, per attempt (stated once, here):
  *
- *   1. deadline   — stop with TIMEOUT if the caller's deadline has passed.
+ *   1. deadline   — no attempt starts with less than MIN_ATTEMPT_MS left; the call answers
+ *                   TIMEOUT (504) once its deadline is spent, whatever was tried meanwhile.
  *   2. balancer   — pick a node among the candidates not excluded and not yet tried.
- *   3. breaker    — an open breaker skips the node (re-pick, no attempt spent);
- *                   half-open reserves a probe slot.
- *   4. stats      — the node's in-flight count goes up (queued calls count: a node with
- *                   a queue looks busier to the balancer).
+ *   3. breakers   — an open endpoint or node breaker skips the node (re-pick, no attempt
+ *                   spent); half-open reserves a probe slot.
+ *   4. stats      — the node's in-flight count goes up (queued calls count).
  *   5. bulkhead   — run now, wait in the node's bounded queue, or refuse (bulkhead_full).
- *   6. timeout    — the attempt gets min(remaining deadline, attemptTimeoutMs), measured
- *                   when it leaves the queue; `remainingMs` is passed on to the next hop.
- *   7. outcome    — stats.done and breaker.onSuccess/onFailure record it;
- *   8. retry      — retry.ts decides whether another node may try; attempts are capped by
- *                   maxAttempts and by the deadline.
+ *   6. deadline   — the attempt runs under the call's deadline, on the injected clock (the
+ *                   peer link's own timer is only a backstop, armed later than this one).
+ *   7. outcome    — classify.ts decides what the outcome means for stats and breakers;
+ *   8. retry      — another node may try when classify says so, within maxAttempts.
  *
- * The breaker sits outside the bulkhead and the timeout inside both, so a timed-out call
- * counts once against its node, and a call refused by a full bulkhead (or timed out in
- * its queue) never counts. The bulkhead slot is given back when the attempt settles or
- * times out; the attempt itself (peer link) must stop working past `remainingMs`.
+ * Idempotent calls never wait on a node that went silent: when an attempt takes longer than
+ * its endpoint's recent latency justifies (hedgeDelayMs), or its target turns suspect
+ * (PipelineDeps.health), a second attempt starts on another node while the first keeps
+ * running; the first answer wins. The breaker sits outside the bulkhead, so a call refused
+ * by a full bulkhead (or timed out in its queue) never counts.
  * Final errors: the method's own answer as is; TIMEOUT when the deadline ran out; else
- * UNAVAILABLE "no healthy node can take the call" with `tried`, `skipped` (open
- * breakers) and `last_error` in data.
+ * UNAVAILABLE "no healthy node can take the call" with `tried`, `skipped` (open breakers)
+ * and `last_error` in data.
  */
 import { P2PError, type WireError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 import type { Random } from "../util/random.js";
 import { createBalancer, DEFAULT_BALANCER } from "./balancers/index.js";
 import type { Balancer, BalanceContext, BalancerName, Candidate } from "./balancers/types.js";
-import { NodeStats, type NodeStatsOptions } from "./balancers/node-stats.js";
+import { CallStats, type CallStatsOptions } from "./balancers/call-stats.js";
 import { BulkheadSet, type BulkheadOptions } from "./bulkhead.js";
-import { BreakerSet, type BreakerOptions } from "./circuit-breaker.js";
-import { Deadline, withDeadline } from "./deadline.js";
-import { isLocalRejection, isNodeFault, normalizeAttemptError } from "./failure.js";
-import { DEFAULT_MAX_ATTEMPTS, shouldRetry } from "./retry.js";
+import { BreakerSet, type BreakerSetOptions } from "./circuit-breaker.js";
+import { classify, normalizeAttemptError } from "./classify.js";
+import { withDeadline, type Deadline } from "./deadline.js";
+
+/** Attempts per call, the first one included: enough to step over one or two bad nodes. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+/** No attempt starts with less budget than this (ms): it could only time out. */
+export const MIN_ATTEMPT_MS = 5;
+/** A second attempt of an idempotent call starts after max(floor, factor × expected latency). */
+export const HEDGE_FLOOR_MS = 1_000;
+export const HEDGE_FACTOR = 4;
+
+/** Tells when a node stops looking healthy (membership: suspect, dead, left). */
+export interface NodeHealth {
+  /** Calls `onTrouble` once if `nodeId` turns unhealthy; returns the unsubscribe function. */
+  watch(nodeId: string, onTrouble: () => void): () => void;
+}
 
 /** Built once by the router and shared by every call. */
 export interface PipelineDeps {
@@ -40,7 +53,8 @@ export interface PipelineDeps {
   balancer: Balancer;
   breakers: BreakerSet;
   bulkheads: BulkheadSet;
-  stats: NodeStats;
+  stats: CallStats;
+  health?: NodeHealth;
 }
 
 export interface PipelineOptions {
@@ -48,22 +62,25 @@ export interface PipelineOptions {
   random: Random;
   /** Default "least-latency". */
   balancer?: BalancerName;
-  breaker?: BreakerOptions;
+  breaker?: BreakerSetOptions;
   bulkhead?: BulkheadOptions;
-  stats?: NodeStatsOptions;
+  stats?: CallStatsOptions;
+  health?: NodeHealth;
 }
 
-/** Everything a router needs, wired with one shared NodeStats (also for metrics). */
+/** Everything a router needs, wired with one shared CallStats (also for metrics). */
 export function createPipelineDeps(options: PipelineOptions): PipelineDeps {
   const { clock, random } = options;
-  const stats = new NodeStats(clock, options.stats);
-  return {
+  const stats = new CallStats(clock, options.stats);
+  const deps: PipelineDeps = {
     clock,
     stats,
     balancer: createBalancer(options.balancer ?? DEFAULT_BALANCER, { random, stats }),
     breakers: new BreakerSet(clock, options.breaker),
     bulkheads: new BulkheadSet(clock, options.bulkhead),
   };
+  if (options.health) deps.health = options.health;
+  return deps;
 }
 
 /** A node left the cluster: drop what the pipeline remembers of it. */
@@ -80,95 +97,181 @@ export interface ResilientCall<T> extends BalanceContext {
   /** Nodes not to try at all (e.g. already tried by an earlier hop). */
   exclude?: ReadonlySet<string>;
   deadline: Deadline;
-  /** The method is safe to run twice (CONTRACT §6, `idempotent`). */
+  /** The method is safe to run twice: retries after "may have run", hedging. */
   idempotent: boolean;
   /** Attempts, the first included; default DEFAULT_MAX_ATTEMPTS. */
   maxAttempts?: number;
-  /** Cap of one attempt (ms); default: whatever is left of the deadline. */
-  attemptTimeoutMs?: number;
-  /**
-   * The attempt itself rejects with TIMEOUT once `remainingMs` has passed (the peer link does),
-   * so the pipeline need not arm a second timer for it.
-   */
-  attemptEnforcesDeadline?: boolean;
   /** Send the call to `nodeId` with `remainingMs` of budget; resolve with its result. */
   attempt: (nodeId: string, remainingMs: number) => Promise<T>;
 }
 
+type Outcome<T> = { ok: true; value: T } | { ok: false; err: P2PError };
+type Event<T> = { kind: "settled"; outcome: Outcome<T> } | { kind: "hedge" };
+
 export async function callWithResilience<T>(deps: PipelineDeps, call: ResilientCall<T>): Promise<T> {
-  const { stats, breakers, bulkheads } = deps;
-  const deadline = call.deadline;
-  const maxAttempts = call.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const state: CallState = { tried: undefined, skipped: undefined, lastError: undefined };
+  const run = new CallRun(deps, call);
+  try {
+    return await run.go();
+  } finally {
+    run.dispose();
+  }
+}
 
-  for (let attempts = 0; attempts < maxAttempts; attempts++) {
-    if (deadline.expired()) throw deadline.timeoutError(failureData(state));
-    const nodeId = pickAllowed(deps, call, state);
-    if (nodeId === undefined) break;
-    (state.tried ??= []).push(nodeId);
+/** One call's attempts: started, raced and accounted for. */
+class CallRun<T> {
+  private tried: string[] | undefined;
+  /** Nodes stepped over because a breaker refused. */
+  private skipped: string[] | undefined;
+  private lastError: P2PError | undefined;
+  private running = 0;
+  private started = 0;
+  private readonly maxAttempts: number;
+  /** Events not yet consumed, and the wake-up of go() when it waits for one. */
+  private readonly events: Event<T>[] = [];
+  private wake: (() => void) | undefined;
+  private readonly cleanups: Array<() => void> = [];
 
-    const token = stats.start(nodeId);
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly call: ResilientCall<T>,
+  ) {
+    this.maxAttempts = call.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  }
+
+  async go(): Promise<T> {
+    const { deadline } = this.call;
+    if (!this.startAttempt()) return this.giveUp();
+    for (;;) {
+      const event = await this.next();
+      if (event.kind === "hedge") {
+        if (this.running > 0) this.startAttempt();
+        continue;
+      }
+      const { outcome } = event;
+      this.running--;
+      if (outcome.ok) return outcome.value;
+      const err = outcome.err;
+      const c = classify(err);
+      // The caller's budget is spent: 504, whichever attempt noticed first.
+      if (c.kind === "deadline_exceeded") throw deadline.timeoutError(this.failureData());
+      const retry = c.retry === "always" || (c.retry === "idempotent" && this.call.idempotent);
+      if (!retry && !(c.kind === "unavailable" && this.running > 0)) throw err;
+      this.lastError = err;
+      if (this.running > 0 || this.startAttempt()) continue;
+      return this.giveUp();
+    }
+  }
+
+  dispose(): void {
+    for (const cleanup of this.cleanups) cleanup();
+    this.cleanups.length = 0;
+  }
+
+  private giveUp(): never {
+    const { deadline, service, method } = this.call;
+    if (deadline.remaining() < MIN_ATTEMPT_MS) throw deadline.timeoutError(this.failureData());
+    throw new P2PError("UNAVAILABLE", `no healthy node can take the call to ${service}.${method}`, this.failureData("no_healthy_node"));
+  }
+
+  /** Starts one more attempt if budget, attempts and a node allow; false if none started. */
+  private startAttempt(): boolean {
+    if (this.started >= this.maxAttempts || this.call.deadline.remaining() < MIN_ATTEMPT_MS) return false;
+    const nodeId = this.pickAllowed();
+    if (nodeId === undefined) return false;
+    (this.tried ??= []).push(nodeId);
+    this.started++;
+    this.running++;
+    void this.attemptOn(nodeId).then((outcome) => this.push({ kind: "settled", outcome }));
+    if (this.call.idempotent && this.started < this.maxAttempts) this.armHedge(nodeId);
+    return true;
+  }
+
+  /** A second attempt if this one runs long or its node turns suspect (idempotent calls only). */
+  private armHedge(nodeId: string): void {
+    const { clock, stats, health } = this.deps;
+    const { service, method, deadline } = this.call;
+    const expected = stats.expected(nodeId, service, method) ?? 0;
+    const delay = Math.max(HEDGE_FLOOR_MS, HEDGE_FACTOR * expected);
+    let fired = false;
+    const fire = () => {
+      if (fired) return;
+      fired = true;
+      this.push({ kind: "hedge" });
+    };
+    if (delay < deadline.remaining() - MIN_ATTEMPT_MS) {
+      const timer = clock.setTimeout(fire, delay);
+      this.cleanups.push(() => timer.cancel());
+    }
+    if (health) this.cleanups.push(health.watch(nodeId, fire));
+  }
+
+  /** Runs one attempt with its bookkeeping; never rejects. */
+  private async attemptOn(nodeId: string): Promise<Outcome<T>> {
+    const { stats, breakers, bulkheads, clock } = this.deps;
+    const { service, method, deadline } = this.call;
+    const token = stats.start(nodeId, service, method);
     const head = bulkheads.get(nodeId);
     let holdsSlot = false;
     try {
       const wait = head.enter(deadline);
       if (wait !== undefined) await wait;
       holdsSlot = true;
-      const result = await runAttempt(deps.clock, call, nodeId);
-      head.leave();
-      holdsSlot = false;
-      token.done(true);
-      breakers.onSuccess(nodeId);
-      return result;
+      const value = await withDeadline(invoke(this.call, nodeId, deadline.remaining()), deadline, clock);
+      token.done("elapsed");
+      breakers.onSuccess(nodeId, service, method);
+      return { ok: true, value };
     } catch (raw) {
-      if (holdsSlot) head.leave();
       const err = normalizeAttemptError(raw, nodeId);
-      if (isLocalRejection(err)) token.abandon();
-      else token.done(!isNodeFault(err));
-      breakers.onFailure(nodeId, err);
-      if (!shouldRetry(err, call.idempotent)) {
-        // The caller's deadline: say which nodes it was spent on.
-        if (err.code === "TIMEOUT" && deadline.expired()) throw deadline.timeoutError(failureData(state));
-        throw err;
-      }
-      state.lastError = err;
+      token.done(classify(err).sample);
+      breakers.onFailure(nodeId, service, method, err);
+      return { ok: false, err };
+    } finally {
+      if (holdsSlot) head.leave();
     }
   }
-  if (deadline.expired()) throw deadline.timeoutError(failureData(state));
-  throw new P2PError(
-    "UNAVAILABLE",
-    `no healthy node can take the call to ${call.service}.${call.method}`,
-    failureData(state, "no_healthy_node"),
-  );
-}
 
-/** What one call has been through so far; lists allocated only when needed. */
-interface CallState {
-  tried: string[] | undefined;
-  /** Nodes stepped over because their breaker refused. */
-  skipped: string[] | undefined;
-  lastError: P2PError | undefined;
-}
-
-function runAttempt<T>(clock: Clock, call: ResilientCall<T>, nodeId: string): Promise<T> {
-  const deadline = call.deadline;
-  let remaining = deadline.remaining();
-  let limit = deadline;
-  if (call.attemptTimeoutMs !== undefined && call.attemptTimeoutMs < remaining) {
-    // A per-attempt TIMEOUT carries no "deadline_exceeded": retry.ts may retry it.
-    remaining = call.attemptTimeoutMs;
-    limit = Deadline.after(remaining, clock);
-    return withDeadline(invoke(call, nodeId, remaining), limit, clock).catch((err: unknown) => {
-      throw err instanceof P2PError && err.code === "TIMEOUT" && !deadline.expired()
-        ? new P2PError("TIMEOUT", `attempt on ${nodeId} timed out after ${remaining} ms`, {
-            reason: "attempt_timeout",
-            node: nodeId,
-          })
-        : err;
-    });
+  private push(event: Event<T>): void {
+    this.events.push(event);
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
-  if (call.attemptEnforcesDeadline) return invoke(call, nodeId, remaining);
-  return withDeadline(invoke(call, nodeId, remaining), limit, clock);
+
+  private async next(): Promise<Event<T>> {
+    while (this.events.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    return this.events.shift()!;
+  }
+
+  /** Balancer pick among the eligible candidates whose breakers let the call through. */
+  private pickAllowed(): string | undefined {
+    const { balancer, breakers } = this.deps;
+    const { service, method } = this.call;
+    let pool = this.eligible();
+    for (;;) {
+      const candidate = balancer.pick(pool, this.call);
+      if (candidate === undefined) return undefined;
+      if (breakers.allow(candidate.nodeId, service, method)) return candidate.nodeId;
+      (this.skipped ??= []).push(candidate.nodeId);
+      pool = pool.filter((c) => c !== candidate);
+    }
+  }
+
+  /** The candidates left; the common first pick (nothing excluded) allocates nothing. */
+  private eligible(): readonly Candidate[] {
+    const { candidates, exclude } = this.call;
+    const { tried, skipped } = this;
+    if ((exclude === undefined || exclude.size === 0) && tried === undefined && skipped === undefined) return candidates;
+    return candidates.filter((c) => !exclude?.has(c.nodeId) && !tried?.includes(c.nodeId) && !skipped?.includes(c.nodeId));
+  }
+
+  private failureData(reason?: string): Record<string, unknown> {
+    const data: Record<string, unknown> = {};
+    if (reason !== undefined) data.reason = reason;
+    data.tried = this.tried ?? [];
+    if (this.skipped !== undefined) data.skipped = this.skipped;
+    if (this.lastError !== undefined) data.last_error = this.lastError.toJSON() satisfies WireError;
+    return data;
+  }
 }
 
 /** The attempt, with a synchronous throw turned into a rejection. */
@@ -178,40 +281,4 @@ function invoke<T>(call: ResilientCall<T>, nodeId: string, remainingMs: number):
   } catch (err) {
     return Promise.reject(err);
   }
-}
-
-/** Balancer pick among the eligible candidates whose breaker lets the call through. */
-function pickAllowed<T>(deps: PipelineDeps, call: ResilientCall<T>, state: CallState): string | undefined {
-  let pool = eligible(call.candidates, call.exclude, state);
-  for (;;) {
-    const candidate = deps.balancer.pick(pool, call);
-    if (candidate === undefined) return undefined;
-    if (deps.breakers.allow(candidate.nodeId)) return candidate.nodeId;
-    (state.skipped ??= []).push(candidate.nodeId);
-    pool = pool.filter((c) => c !== candidate);
-  }
-}
-
-/** The candidates left; the common first pick (nothing excluded) allocates nothing. */
-function eligible(
-  candidates: readonly Candidate[],
-  exclude: ReadonlySet<string> | undefined,
-  state: CallState,
-): readonly Candidate[] {
-  const { tried, skipped } = state;
-  if ((exclude === undefined || exclude.size === 0) && tried === undefined && skipped === undefined) {
-    return candidates;
-  }
-  return candidates.filter(
-    (c) => !exclude?.has(c.nodeId) && !tried?.includes(c.nodeId) && !skipped?.includes(c.nodeId),
-  );
-}
-
-function failureData(state: CallState, reason?: string): Record<string, unknown> {
-  const data: Record<string, unknown> = {};
-  if (reason !== undefined) data.reason = reason;
-  data.tried = state.tried ?? [];
-  if (state.skipped !== undefined) data.skipped = state.skipped;
-  if (state.lastError !== undefined) data.last_error = state.lastError.toJSON() satisfies WireError;
-  return data;
 }

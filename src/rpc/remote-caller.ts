@@ -10,6 +10,7 @@ import type { Candidate } from "./balancers/types.js";
 import { INTERNAL_SERVICE } from "./link-handler.js";
 import { callWithResilience, type PipelineDeps } from "./pipeline.js";
 import { Deadline } from "./deadline.js";
+import { withTimeout } from "../util/with-timeout.js";
 import type { CallContext } from "./context.js";
 import type { CallResult, RemoteCaller } from "./router.js";
 import type { RpcClientMetrics } from "./rpc-metrics.js";
@@ -59,8 +60,6 @@ export class ClusterCaller implements RemoteCaller {
         candidates: this.candidatesOf(hosts),
         deadline: Deadline.after(remaining, deps.clock),
         idempotent: meta.idempotent,
-        // The peer link times each call out at the budget it is given.
-        attemptEnforcesDeadline: true,
         attempt: (nodeId, remainingMs) => {
           attempts += 1;
           return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent });
@@ -99,12 +98,14 @@ export class ClusterCaller implements RemoteCaller {
 
   /** A node-to-node operation that is not a service method (see link-handler), to one member. */
   callInternal(member: MemberView, method: string, params: Record<string, unknown>, sender: string, timeoutMs: number): Promise<unknown> {
-    return this.deps.pool.call(this.targetOf(member), { service: INTERNAL_SERVICE, method, params, caller: { sub: sender, role: "service" }, timeoutMs });
+    const sent = this.deps.pool.call(this.targetOf(member), { service: INTERNAL_SERVICE, method, params, caller: { sub: sender, role: "service" }, timeoutMs });
+    return withTimeout(sent, timeoutMs, this.deps.clock, () => new P2PError("TIMEOUT", `no answer from ${member.nodeId} within ${timeoutMs} ms`, { reason: "deadline_exceeded" }));
   }
 
-  /** A node left or died: drop its cached link target. */
+  /** A node left or died: drop its cached link target and its metrics series. */
   forget(nodeId: string): void {
     this.targets.delete(nodeId);
+    this.deps.metrics.forget(nodeId);
   }
 
   private candidatesOf(hosts: MemberView[]): Candidate[] {

@@ -174,7 +174,9 @@ export class Router {
       hosts = hosts.filter((h) => h.nodeId === node);
       if (hosts.length === 0) throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${node}`);
     }
-    const healthy = hosts.filter((h) => h.state === "alive");
+    // No alive host: a suspect one may only be slow to answer probes, so it is tried rather than refused.
+    let healthy = hosts.filter((h) => h.state === "alive");
+    if (healthy.length === 0) healthy = hosts.filter((h) => h.state === "suspect");
     if (healthy.length === 0 && draining && hostedHere) throw new P2PError("UNAVAILABLE", "node is draining and no other node hosts the service", { reason: "draining" });
     if (healthy.length === 0 || !this.deps.remote) {
       throw new P2PError("UNAVAILABLE", `no healthy node can take ${service}.${method}`, { hosts: hosts.map((h) => ({ node_id: h.nodeId, state: h.state })) });

@@ -1,13 +1,13 @@
 /** Balancer strategies behind one factory; "least-latency" is the default. */
 import type { Random } from "../../util/random.js";
 import { LeastLatencyBalancer } from "./least-latency.js";
-import type { NodeStats } from "./node-stats.js";
+import type { CallStats } from "./call-stats.js";
 import { RandomBalancer } from "./random.js";
 import { RoundRobinBalancer } from "./round-robin.js";
 import type { Balancer, BalancerName } from "./types.js";
 
 export type { Balancer, BalancerName, BalanceContext, Candidate } from "./types.js";
-export { NodeStats, type CallToken, type NodeSnapshot, type NodeStatsOptions } from "./node-stats.js";
+export { CallStats, type CallToken, type CallStatsOptions } from "./call-stats.js";
 export { RoundRobinBalancer } from "./round-robin.js";
 export { RandomBalancer } from "./random.js";
 export { LeastLatencyBalancer } from "./least-latency.js";
@@ -18,7 +18,7 @@ export const BALANCER_NAMES: readonly BalancerName[] = ["round-robin", "random",
 export interface BalancerDeps {
   random: Random;
   /** Shared with the pipeline (which records outcomes) and metrics. */
-  stats: NodeStats;
+  stats: CallStats;
 }
 
 export function createBalancer(name: BalancerName, deps: BalancerDeps): Balancer {

@@ -1,20 +1,22 @@
 /**
- * The default strategy: power of two choices over NodeStats.score (latency EWMA × (in
- * flight + 1)). Two random candidates, keep the better: nearly the load spread of "always
- * the best" without the herd that sends every caller to the same node at once, and O(1)
- * per pick. Unseen nodes score the cluster average, so they get tried.
+ * The default strategy: power of two choices over CallStats.score (peak-EWMA latency of the
+ * endpoint × (in flight on the node + 1)). Two random candidates, keep the better: nearly the
+ * load spread of "always the best" without the herd that sends every caller to the same node
+ * at once, and O(1) per pick. With two candidates it is the better of the two; fairness then
+ * comes from the score itself: in-flight calls weigh on the busy node, and estimates decay
+ * between samples, so an idle node (or one slow once) wins again within seconds.
  */
 import { randomInt, type Random } from "../../util/random.js";
-import type { NodeStats } from "./node-stats.js";
-import type { Balancer, Candidate } from "./types.js";
+import type { CallStats } from "./call-stats.js";
+import type { BalanceContext, Balancer, Candidate } from "./types.js";
 
 export class LeastLatencyBalancer implements Balancer {
   constructor(
-    private readonly stats: NodeStats,
+    private readonly stats: CallStats,
     private readonly random: Random,
   ) {}
 
-  pick(candidates: readonly Candidate[]): Candidate | undefined {
+  pick(candidates: readonly Candidate[], ctx: BalanceContext): Candidate | undefined {
     const n = candidates.length;
     if (n === 0) return undefined;
     if (n === 1) return candidates[0];
@@ -31,8 +33,8 @@ export class LeastLatencyBalancer implements Balancer {
       b = candidates[j]!;
     }
     const now = this.stats.now();
-    const sa = this.stats.score(a.nodeId, now);
-    const sb = this.stats.score(b.nodeId, now);
+    const sa = this.stats.score(a.nodeId, ctx.service, ctx.method, now);
+    const sb = this.stats.score(b.nodeId, ctx.service, ctx.method, now);
     if (sa < sb) return a;
     if (sb < sa) return b;
     return this.random.next() < 0.5 ? a : b;

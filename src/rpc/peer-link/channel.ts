@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import type { Socket } from "node:net";
+import { systemClock, type Clock } from "../../util/clock.js";
 import type { FrameReader } from "./frame-reader.js";
 import type { SessionKeys } from "./handshake.js";
 
@@ -40,6 +41,7 @@ export class Channel {
     private readonly onMessage: ChannelMessageHandler,
     private readonly maxRecordBytes: number,
     private readonly reader: FrameReader,
+    private readonly clock: Clock = systemClock,
   ) {
     this.flushAt = Math.max(1, Math.min(FLUSH_AT_CHARS, Math.floor((maxRecordBytes - TAG_BYTES) / 3) - 1));
   }
@@ -91,7 +93,7 @@ export class Channel {
     this.flush();
     this.closeReason = reason;
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.clock.setTimeout(() => this.socket.destroy(), 1000);
   }
 
   private readonly flushSoon = (): void => {

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { P2PError } from "../../errors.js";
 import type { Keyring } from "../../security/keyring.js";
+import { systemClock, type Clock, type Timer } from "../../util/clock.js";
 import { connectUpgrade } from "../../transport/upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
@@ -17,11 +18,16 @@ import { LINK_PROTOCOL, type LinkCall, type LinkTarget } from "./types.js";
  * in the write queue, `connection_lost` if it may have reached the peer.
  */
 const CONGESTED_BYTES = 32 * 1024 * 1024;
+/**
+ * The link's own timer per call is only a backstop that frees the pending entry: the caller's
+ * pipeline times the call out on the same clock first, so this one fires this much later.
+ */
+export const LINK_TIMEOUT_SLACK_MS = 25;
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: P2PError) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
   seq: number;
 }
 
@@ -31,6 +37,8 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   maxFrameBytes: number;
   pingIntervalMs: number;
+  /** Every timer and time reading of the link. */
+  clock: Clock;
   /** Serves the peer's calls on this link; null: this side only calls (told to the peer). */
   responder: Responder | null;
 }
@@ -50,7 +58,9 @@ export class LinkConnection {
   /** The peer's calls running on this link (they hold a drained link open). */
   private serving = 0;
   private readonly channel: Channel;
-  private readonly liveness: NodeJS.Timeout;
+  private readonly liveness: Timer;
+  /** Clock time of the last message from the peer (pongs included). */
+  private lastHeardAt: number;
   private unusableHandlers: Array<() => void> = [];
   private closedHandlers: Array<() => void> = [];
   /** Either side said goaway: answers still flow both ways, new calls go to another connection. */
@@ -69,26 +79,27 @@ export class LinkConnection {
     sendLimit: number,
     pingIntervalMs: number,
     private readonly responder: Responder | null,
+    private readonly clock: Clock,
   ) {
-    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader);
+    this.lastHeardAt = clock.now();
+    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader, clock);
     socket.on("close", () => this.onClose());
     // Pings keep NAT/conntrack state warm and find a silently dead peer.
-    this.liveness = setInterval(() => {
-      const silentFor = performance.now() - reader.lastReceivedAt;
+    this.liveness = clock.setInterval(() => {
+      const silentFor = clock.now() - this.lastHeardAt;
       if (silentFor > pingIntervalMs * 3) this.close("peer unresponsive");
       else if (silentFor > pingIntervalMs) this.channel.send('{"t":"ping"}');
     }, pingIntervalMs);
-    this.liveness.unref();
     this.channel.start();
   }
 
   /** Connects, upgrades to p2p-link and runs the handshake. Rejects with HandshakeError or a socket error. */
   static async open(target: LinkTarget, opts: ConnectionOptions): Promise<LinkConnection> {
-    const started = performance.now();
+    const started = opts.clock.now();
     const socket = await connectUpgrade(target.host, target.port, LINK_PROTOCOL, opts.connectTimeoutMs);
     try {
       const reader = new FrameReader(socket, Buffer.alloc(0), opts.maxFrameBytes);
-      const left = Math.max(1, opts.connectTimeoutMs - (performance.now() - started));
+      const left = Math.max(1, opts.connectTimeoutMs - (opts.clock.now() - started));
       const { keys, sendLimit } = await clientHandshake(
         socket,
         reader,
@@ -100,7 +111,7 @@ export class LinkConnection {
         opts.responder !== null,
       );
       if (socket.destroyed) throw new Error("connection closed during handshake");
-      return new LinkConnection(target.nodeId, true, socket, reader, keys, sendLimit, opts.pingIntervalMs, opts.responder);
+      return new LinkConnection(target.nodeId, true, socket, reader, keys, sendLimit, opts.pingIntervalMs, opts.responder, opts.clock);
     } catch (err) {
       socket.destroy();
       throw err;
@@ -108,8 +119,8 @@ export class LinkConnection {
   }
 
   /** Wraps a link the server accepted and authenticated; starts delivering pipelined frames. */
-  static accepted(link: AcceptedLink, responder: Responder, pingIntervalMs: number): LinkConnection {
-    return new LinkConnection(link.remoteNodeId, false, link.socket, link.reader, link.keys, link.sendLimit, pingIntervalMs, responder);
+  static accepted(link: AcceptedLink, responder: Responder, pingIntervalMs: number, clock: Clock = systemClock): LinkConnection {
+    return new LinkConnection(link.remoteNodeId, false, link.socket, link.reader, link.keys, link.sendLimit, pingIntervalMs, responder, clock);
   }
 
   get open(): boolean {
@@ -163,7 +174,7 @@ export class LinkConnection {
       return Promise.reject(new P2PError("PAYLOAD_TOO_LARGE", `call of ${json.length} bytes exceeds the link frame limit`));
     }
     return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => this.expire(id), timeoutMs);
+      const timer = this.clock.setTimeout(() => this.expire(id), timeoutMs + LINK_TIMEOUT_SLACK_MS);
       const seq = this.channel.send(json);
       this.pending.set(id, { resolve, reject, timer, seq });
     });
@@ -177,18 +188,19 @@ export class LinkConnection {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    p.reject(new P2PError("TIMEOUT", `no answer from ${this.peerId} within the deadline`));
+    p.reject(new P2PError("TIMEOUT", `no answer from ${this.peerId} within the deadline`, { reason: "deadline_exceeded" }));
     this.closeIfDrained();
   }
 
   private onMessage(message: Record<string, unknown>): void {
+    this.lastHeardAt = this.clock.now();
     const t = message.t;
     if (t === "r" || t === "e") {
       const id = message.id as number;
       const p = this.pending.get(id);
       if (!p) return; // answered after its deadline
       this.pending.delete(id);
-      clearTimeout(p.timer);
+      p.timer.cancel();
       if (t === "r") p.resolve(message.r);
       else p.reject(P2PError.fromWire(message.e));
       this.closeIfDrained();
@@ -238,13 +250,13 @@ export class LinkConnection {
   }
 
   private onClose(): void {
-    clearInterval(this.liveness);
+    this.liveness.cancel();
     const reason = this.channel.reason ?? "connection closed by peer";
     const flushed = this.channel.flushed;
     const failed = [...this.pending.values()];
     this.pending.clear();
     for (const p of failed) {
-      clearTimeout(p.timer);
+      p.timer.cancel();
       const sent = p.seq <= flushed;
       p.reject(
         new P2PError("UNAVAILABLE", `peer link to ${this.peerId} lost: ${reason}`, {

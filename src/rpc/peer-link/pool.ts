@@ -1,5 +1,7 @@
 import { P2PError } from "../../errors.js";
 import type { Keyring } from "../../security/keyring.js";
+import { systemClock, type Clock } from "../../util/clock.js";
+import { withTimeout } from "../../util/with-timeout.js";
 import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
 import { LinkConnection } from "./connection.js";
 import { HandshakeError } from "./handshake.js";
@@ -22,6 +24,8 @@ export interface PeerLinkPoolOptions {
   pingIntervalMs?: number;
   maxFrameBytes?: number;
   logger?: LinkLogger;
+  /** Every timer and time reading of the pool's links (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface PeerLinkPoolStats {
@@ -53,6 +57,7 @@ export class PeerLinkPool {
   private readonly pingIntervalMs: number;
   private readonly maxFrameBytes: number;
   private readonly logger: LinkLogger;
+  private readonly clock: Clock;
   private closed = false;
   /** Every open connection (opened or adopted), including draining ones no longer in `entries`. */
   private readonly live = new Set<LinkConnection>();
@@ -65,6 +70,7 @@ export class PeerLinkPool {
     this.pingIntervalMs = opts.pingIntervalMs ?? 5000;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
     this.logger = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** Sends one call; resolves with its result or rejects with a P2PError (reasons: see index.ts). */
@@ -134,32 +140,13 @@ export class PeerLinkPool {
   }
 
   private async callAfterConnect(target: LinkTarget, call: LinkCall): Promise<unknown> {
-    const started = performance.now();
-    const conn = await this.waitForConnection(target, call.timeoutMs);
-    const left = call.timeoutMs - (performance.now() - started);
-    if (left <= 0) throw new P2PError("TIMEOUT", `deadline passed while connecting to ${target.nodeId}`, { reason: "not_sent" });
+    const started = this.clock.now();
+    // The shared connect attempt, bounded by this caller's own deadline.
+    const late = () => new P2PError("TIMEOUT", `deadline passed while connecting to ${target.nodeId}`, { reason: "deadline_exceeded", not_sent: true });
+    const conn = await withTimeout(this.connection(target), call.timeoutMs, this.clock, late);
+    const left = call.timeoutMs - (this.clock.now() - started);
+    if (left <= 0) throw late();
     return conn.call(call, left);
-  }
-
-  /** The shared connect attempt, raced against this caller's own deadline. */
-  private waitForConnection(target: LinkTarget, timeoutMs: number): Promise<LinkConnection> {
-    const attempt = this.connection(target);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new P2PError("TIMEOUT", `deadline passed while connecting to ${target.nodeId}`, { reason: "not_sent" })),
-        timeoutMs,
-      );
-      attempt.then(
-        (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
   }
 
   private connection(target: LinkTarget): Promise<LinkConnection> {
@@ -224,6 +211,7 @@ export class PeerLinkPool {
         connectTimeoutMs: this.connectTimeoutMs,
         maxFrameBytes: this.maxFrameBytes,
         pingIntervalMs: this.pingIntervalMs,
+        clock: this.clock,
         responder: this.responder,
       });
       entry.connecting = null;

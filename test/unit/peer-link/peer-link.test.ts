@@ -155,7 +155,7 @@ describe("peer link", () => {
       const long = rejection(pool.call(target, call("long", {}, 5000))).then((e) => ({ e, at: performance.now() - t0 }));
       const [s, l] = await Promise.all([short, long]);
       expect(s.e.code).toBe("TIMEOUT");
-      expect(s.e.data).toEqual({ reason: "not_sent" });
+      expect(s.e.data).toEqual({ reason: "deadline_exceeded", not_sent: true });
       expect(s.at).toBeLessThan(250);
       expect(l.e.code).toBe("UNAVAILABLE");
       expect(l.e.data).toEqual({ reason: "not_sent" });

@@ -3,7 +3,7 @@ import { FakeClock } from "../../../src/util/clock.js";
 import { SeededRandom } from "../../../src/util/random.js";
 import {
   createBalancer,
-  NodeStats,
+  CallStats,
   type Balancer,
   type BalancerName,
   type Candidate,
@@ -23,7 +23,7 @@ function counts(balancer: Balancer, candidates: readonly Candidate[], n: number,
 
 function make(name: BalancerName, seed = 1) {
   const clock = new FakeClock();
-  const stats = new NodeStats(clock);
+  const stats = new CallStats(clock);
   return { clock, stats, balancer: createBalancer(name, { random: new SeededRandom(seed), stats }) };
 }
 
@@ -62,8 +62,18 @@ describe("random", () => {
 });
 
 describe("least-latency", () => {
-  function observe(stats: NodeStats, nodeId: string, latencyMs: number, times = 5) {
-    for (let i = 0; i < times; i++) stats.start(nodeId).done(true, latencyMs);
+  function observe(stats: CallStats, nodeId: string, latencyMs: number, times = 5, clock?: FakeClock) {
+    for (let i = 0; i < times; i++) {
+      const token = stats.start(nodeId, "svc", "m");
+      clock?.advance(latencyMs);
+      if (clock) token.done("elapsed");
+      else sample(stats, nodeId, latencyMs);
+      token.done("none");
+    }
+  }
+  /** Records one finished call of `latencyMs` without moving the clock. */
+  function sample(stats: CallStats, nodeId: string, latencyMs: number) {
+    stats.observe(nodeId, "svc\u0000m", latencyMs, stats.now());
   }
 
   it("sends most calls to the fastest node", () => {
@@ -73,14 +83,14 @@ describe("least-latency", () => {
     observe(stats, "slow", 200);
     const seen = counts(balancer, nodes("fast", "mid", "slow"), 300);
     expect(seen.get("fast")!).toBeGreaterThan(180);
-    expect(seen.get("slow") ?? 0).toBe(0); // slow always loses its pair
+    expect(seen.get("fast")!).toBeGreaterThan(seen.get("mid") ?? 0);
   });
 
   it("avoids a node with many calls in flight", () => {
     const { balancer, stats } = make("least-latency");
     observe(stats, "a", 10);
     observe(stats, "b", 10);
-    for (let i = 0; i < 10; i++) stats.start("a");
+    for (let i = 0; i < 10; i++) stats.start("a", "svc", "m");
     const seen = counts(balancer, nodes("a", "b"), 50);
     expect(seen.get("b")).toBe(50);
   });
@@ -93,43 +103,103 @@ describe("least-latency", () => {
     expect(seen.get("new")!).toBeGreaterThan(30);
   });
 
-  it("gives a slow node another chance after it has not been observed for a while", () => {
+  it("two equal idle nodes each take at least a third of 60 concurrent calls", () => {
+    for (const warm of [false, true]) {
+      const { balancer, stats, clock } = make("least-latency", 3);
+      if (warm) {
+        observe(stats, "a", 2, 20, clock);
+        observe(stats, "b", 2, 20, clock);
+      }
+      const picked = new Map<string, number>();
+      for (let i = 0; i < 60; i++) {
+        const nodeId = balancer.pick(nodes("a", "b"), ctx)!.nodeId;
+        stats.start(nodeId, "svc", "m"); // all 60 in flight at once
+        picked.set(nodeId, (picked.get(nodeId) ?? 0) + 1);
+      }
+      expect(picked.get("a")!).toBeGreaterThanOrEqual(20);
+      expect(picked.get("b")!).toBeGreaterThanOrEqual(20);
+    }
+  });
+
+  it("two equal nodes share sequential calls too (no fixed argmin between two)", () => {
     const { balancer, stats, clock } = make("least-latency");
-    observe(stats, "a", 10, 20);
-    observe(stats, "b", 10, 20);
-    observe(stats, "slow", 500);
-    expect(balancer.pick(nodes("a", "slow"), ctx)!.nodeId).toBe("a");
-    const before = stats.latency("slow");
-    clock.advance(120_000);
-    stats.start("a").done(true, 10); // keep a fresh
-    expect(stats.latency("slow")).toBeLessThan(before / 10);
-    expect(stats.latency("slow")).toBeLessThan(2 * stats.latency("never-seen"));
-    expect(stats.latency("never-seen")).toBe(10); // the median, not dragged up by "slow"
+    const picked = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const nodeId = balancer.pick(nodes("a", "b"), ctx)!.nodeId;
+      const token = stats.start(nodeId, "svc", "m");
+      clock.advance(2);
+      token.done("elapsed");
+      clock.advance(5);
+      picked.set(nodeId, (picked.get(nodeId) ?? 0) + 1);
+    }
+    expect(picked.get("a")!).toBeGreaterThanOrEqual(67);
+    expect(picked.get("b")!).toBeGreaterThanOrEqual(67);
+  });
+
+  it("a node with one slow answer gets traffic again within 5 s of sequential calls", () => {
+    const { balancer, stats, clock } = make("least-latency");
+    observe(stats, "a", 2, 10, clock);
+    observe(stats, "b", 2, 10, clock);
+    observe(stats, "b", 2_000, 1, clock); // one slow answer
+    const start = clock.now();
+    let backAt = -1;
+    while (clock.now() - start < 10_000 && backAt < 0) {
+      const nodeId = balancer.pick(nodes("a", "b"), ctx)!.nodeId;
+      if (nodeId === "b") backAt = clock.now() - start;
+      const token = stats.start(nodeId, "svc", "m");
+      clock.advance(2);
+      token.done("elapsed");
+      clock.advance(8);
+    }
+    expect(backAt).toBeGreaterThanOrEqual(0);
+    expect(backAt).toBeLessThan(5_000);
+  });
+
+  it("keeps latency per method: a slow method on a node does not brand its other methods", () => {
+    const { balancer, stats } = make("least-latency");
+    stats.observe("a", "svc\u0000slow", 3_000, stats.now());
+    observe(stats, "a", 2);
+    observe(stats, "b", 2);
+    const seen = counts(balancer, nodes("a", "b"), 100);
+    expect(seen.get("a")!).toBeGreaterThan(20);
   });
 });
 
-describe("NodeStats", () => {
-  it("tracks calls in flight, measures latency on the clock and reports each call once", () => {
+describe("CallStats", () => {
+  it("tracks calls in flight per node, measures latency on the clock and reports each call once", () => {
     const clock = new FakeClock();
-    const stats = new NodeStats(clock, { alpha: 0.5, initialPriorMs: 10 });
-    const t1 = stats.start("a");
-    const t2 = stats.start("a");
+    const stats = new CallStats(clock, { initialPriorMs: 10 });
+    const t1 = stats.start("a", "svc", "m");
+    const t2 = stats.start("a", "svc", "other");
     expect(stats.inflight("a")).toBe(2);
     clock.advance(30);
-    t1.done(true);
-    t1.done(true);
+    t1.done("elapsed");
+    t1.done("elapsed");
     expect(stats.inflight("a")).toBe(1);
-    expect(stats.latency("a")).toBe(30); // first sample is taken as is
-    t2.abandon();
-    expect(stats.snapshot("a")).toEqual({ inflight: 0, ewmaMs: 30, calls: 1, failures: 0 });
+    expect(stats.latency("a", "svc", "m")).toBe(20); // the first sample is blended with the prior (10)
+    t2.done("none"); // e.g. the caller's own deadline: no sample
+    expect(stats.inflight("a")).toBe(0);
+    expect(stats.expected("a", "svc", "other")).toBeUndefined();
+  });
+
+  it("takes peaks at once, decays towards zero while unobserved, and forgets departed nodes", () => {
+    const clock = new FakeClock();
+    const stats = new CallStats(clock, { decayMs: 500 });
+    stats.observe("a", "svc\u0000m", 10, 0);
+    stats.observe("a", "svc\u0000m", 100, 0);
+    expect(stats.latency("a", "svc", "m")).toBe(100);
+    clock.advance(500);
+    expect(stats.latency("a", "svc", "m")).toBeCloseTo(100 / Math.E, 5);
+    expect(stats.expected("a", "svc", "m")).toBe(100);
+    stats.forget("a");
+    expect(stats.nodeIds()).toEqual([]);
   });
 
   it("counts a fast failure as slow so a node failing fast does not attract calls", () => {
     const clock = new FakeClock();
-    const stats = new NodeStats(clock, { initialPriorMs: 10 });
-    stats.start("ok").done(true, 10);
-    stats.start("broken").done(false, 0.1);
-    expect(stats.latency("broken")).toBeGreaterThan(stats.latency("ok"));
-    expect(stats.snapshot("broken").failures).toBe(1);
+    const stats = new CallStats(clock, { initialPriorMs: 10 });
+    stats.start("ok", "svc", "m").done("elapsed");
+    stats.start("broken", "svc", "m").done("penalty");
+    expect(stats.latency("broken", "svc", "m")).toBeGreaterThan(stats.latency("ok", "svc", "m"));
   });
 });

@@ -15,7 +15,7 @@ function simulate(seed: number) {
   const deps = createPipelineDeps({
     clock,
     random: new SeededRandom(seed),
-    breaker: { failureThreshold: 3, openMs: 10_000, halfOpenMax: 1 },
+    breaker: { node: { minCalls: 3, failureRate: 0.5, openMs: 10_000, halfOpenMax: 1 } },
   });
   const candidates: Candidate[] = ["fast", "medium", "slow", "dead"].map((nodeId) => ({ nodeId, local: false }));
   const served: Record<string, number> = { fast: 0, medium: 0, slow: 0, dead: 0 };
@@ -58,10 +58,10 @@ describe("pipeline under load", () => {
     expect(results).not.toContain("dead");
     // Only the first wave (20 concurrent calls, before any refusal came back) reached it.
     expect(served.dead).toBeLessThanOrEqual(20);
-    expect(deps.breakers.state("dead")).toBe("open");
+    expect(deps.breakers.nodeState("dead")).toBe("open");
     expect(served.fast!).toBeGreaterThan(served.medium!);
     expect(served.medium!).toBeGreaterThan(served.slow!);
     expect(served.fast!).toBeGreaterThan(300);
-    expect(deps.stats.snapshot("fast").ewmaMs).toBeCloseTo(5, 0);
+    expect(deps.stats.expected("fast", "svc", "m")).toBeCloseTo(5, 0);
   });
 });

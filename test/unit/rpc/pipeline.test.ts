@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { P2PError } from "../../../src/errors.js";
 import { FakeClock } from "../../../src/util/clock.js";
 import { SeededRandom } from "../../../src/util/random.js";
-import { createBalancer, NodeStats, type BalancerName, type Candidate } from "../../../src/rpc/balancers/index.js";
+import { createBalancer, CallStats, type BalancerName, type Candidate } from "../../../src/rpc/balancers/index.js";
 import { BreakerSet } from "../../../src/rpc/circuit-breaker.js";
 import { BulkheadSet } from "../../../src/rpc/bulkhead.js";
 import { Deadline } from "../../../src/rpc/deadline.js";
@@ -11,6 +11,8 @@ import {
   createPipelineDeps,
   forgetNode,
   type PipelineDeps,
+  HEDGE_FLOOR_MS,
+  type NodeHealth,
   type ResilientCall,
 } from "../../../src/rpc/pipeline.js";
 import { flush } from "./helpers.js";
@@ -20,12 +22,12 @@ const notSent = (node: string) => new P2PError("UNAVAILABLE", `cannot reach ${no
 
 function world(balancer: BalancerName = "round-robin", breakerThreshold = 3) {
   const clock = new FakeClock();
-  const stats = new NodeStats(clock);
+  const stats = new CallStats(clock);
   const deps: PipelineDeps = {
     clock,
     stats,
     balancer: createBalancer(balancer, { random: new SeededRandom(42), stats }),
-    breakers: new BreakerSet(clock, { failureThreshold: breakerThreshold, openMs: 5000, halfOpenMax: 1 }),
+    breakers: new BreakerSet(clock, { node: { minCalls: breakerThreshold, failureRate: 0.5, openMs: 5000, halfOpenMax: 1 } }),
     bulkheads: new BulkheadSet(clock, { maxInflight: 10, maxQueue: 10 }),
   };
   const calls: string[] = [];
@@ -65,7 +67,7 @@ describe("call pipeline", () => {
 
   it("skips a node whose breaker is open without spending an attempt", async () => {
     const { call, calls, deps } = world("round-robin", 1);
-    deps.breakers.onFailure("a", notSent("a"));
+    deps.breakers.onFailure("a", "svc", "m", notSent("a"));
     for (let i = 0; i < 6; i++) await call(async (n) => n, { maxAttempts: 1 });
     expect(calls).not.toContain("a");
     expect(calls.length).toBe(6);
@@ -99,7 +101,8 @@ describe("call pipeline", () => {
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "INTERNAL", message: "method failed" });
     expect(calls).toEqual(["a"]);
-    expect(deps.breakers.state("a")).toBe("closed");
+    expect(deps.breakers.state("a", "svc", "m")).toBe("closed");
+    expect(deps.breakers.nodeState("a")).toBe("closed");
   });
 
   it("does not retry a non-P2P exception either; it becomes INTERNAL", async () => {
@@ -126,16 +129,52 @@ describe("call pipeline", () => {
     expect(idem.calls).toEqual(["a", result]);
   });
 
-  it("caps one attempt with attemptTimeoutMs and moves on for an idempotent method", async () => {
+  it("hedges an idempotent call that runs far past its node's usual latency; the first answer wins", async () => {
     const { call, calls, clock } = world();
     const result = call(
       (nodeId) => (nodeId === "a" ? new Promise<string>(() => {}) : Promise.resolve(nodeId)),
-      { idempotent: true, attemptTimeoutMs: 200, candidates: nodes("a", "b") },
+      { idempotent: true, candidates: nodes("a", "b"), deadline: Deadline.after(30_000, clock) },
     );
     await flush();
-    clock.advance(200);
+    clock.advance(HEDGE_FLOOR_MS - 1);
+    await flush();
+    expect(calls).toEqual(["a"]);
+    clock.advance(1);
     await expect(result).resolves.toBe("b");
     expect(calls).toEqual(["a", "b"]);
+  });
+
+  it("never hedges a call that is not idempotent: it waits for its node", async () => {
+    const { call, calls, clock } = world();
+    const outcome = call(() => new Promise<string>(() => {}), { candidates: nodes("a", "b"), deadline: Deadline.after(5000, clock) }).catch((e: unknown) => e);
+    for (let t = 0; t < 50; t++) {
+      clock.advance(100);
+      await flush();
+    }
+    expect(await outcome).toMatchObject({ code: "TIMEOUT", data: { reason: "deadline_exceeded" } });
+    expect(calls).toEqual(["a"]);
+  });
+
+  it("fails over an in-flight idempotent call the moment its target turns suspect", async () => {
+    const { call, calls, deps, clock } = world();
+    const watchers = new Map<string, () => void>();
+    const health: NodeHealth = {
+      watch(nodeId, onTrouble) {
+        watchers.set(nodeId, onTrouble);
+        return () => watchers.delete(nodeId);
+      },
+    };
+    const result = call(
+      (nodeId) => (nodeId === "a" ? new Promise<string>(() => {}) : Promise.resolve(nodeId)),
+      { idempotent: true, candidates: nodes("a", "b"), deadline: Deadline.after(30_000, clock), deps: { ...deps, health } },
+    );
+    await flush();
+    clock.advance(250);
+    watchers.get("a")!();
+    await expect(result).resolves.toBe("b");
+    expect(calls).toEqual(["a", "b"]);
+    expect(clock.now()).toBe(250);
+    expect(watchers.size).toBe(0); // unsubscribed once the call ended
   });
 
   it("respects the deadline: TIMEOUT at the deadline, no later, nothing retried after", async () => {
@@ -186,7 +225,7 @@ describe("call pipeline", () => {
 
   it("with every breaker open: UNAVAILABLE at once, naming the skipped nodes", async () => {
     const { call, calls, deps } = world("random", 1);
-    for (const n of ["a", "b", "c"]) deps.breakers.onFailure(n, notSent(n));
+    for (const n of ["a", "b", "c"]) deps.breakers.onFailure(n, "svc", "m", notSent(n));
     const err = (await call(async (n) => n).catch((e: unknown) => e)) as P2PError;
     expect(calls).toEqual([]);
     expect(err.code).toBe("UNAVAILABLE");
@@ -203,7 +242,7 @@ describe("call pipeline", () => {
     });
   });
 
-  it("records outcomes: latency in NodeStats, node faults in the breaker", async () => {
+  it("records outcomes: latency in CallStats, unreachability in the node breaker", async () => {
     const { call, deps, clock } = world("round-robin", 2);
     const done = call(async (nodeId) => {
       if (nodeId === "a") throw notSent("a");
@@ -214,14 +253,55 @@ describe("call pipeline", () => {
     expect(deps.stats.inflight("b")).toBe(1);
     clock.advance(40);
     await done;
-    expect(deps.stats.snapshot("b")).toMatchObject({ inflight: 0, calls: 1, failures: 0, ewmaMs: 40 });
-    expect(deps.stats.snapshot("a")).toMatchObject({ inflight: 0, calls: 1, failures: 1 });
+    expect(deps.stats.inflight("b")).toBe(0);
+    expect(deps.stats.latency("b", "svc", "m")).toBeGreaterThan(20); // the first sample, blended with the prior
+    expect(deps.stats.latency("a", "svc", "m")).toBeGreaterThan(30); // a penalty: 4 × the prior of 10 ms
     await call(async (n) => {
-      if (n === "c") return n;
       throw notSent(n);
-    }, { candidates: nodes("a", "b", "c"), maxAttempts: 3 }); // a fails again (2nd in a row), b once
-    expect(deps.breakers.state("a")).toBe("open");
-    expect(deps.breakers.state("b")).toBe("closed");
+    }, { candidates: nodes("a") }).catch(() => undefined); // a fails again: 2 of 2
+    expect(deps.breakers.nodeState("a")).toBe("open");
+    expect(deps.breakers.nodeState("b")).toBe("closed");
+    expect(deps.breakers.state("a", "svc", "m")).toBe("closed"); // unreachability is the node's, not the method's
+  });
+
+  it("the caller's own deadline is never a fault nor a latency sample, and always answers 504", async () => {
+    const { call, deps, clock } = world("round-robin", 1);
+    for (let i = 0; i < 30; i++) {
+      const outcome = call(() => new Promise<string>(() => {}), { deadline: Deadline.after(30, clock), candidates: nodes("a") }).catch((e: unknown) => e);
+      await flush();
+      clock.advance(30);
+      expect(await outcome).toMatchObject({ code: "TIMEOUT", data: { reason: "deadline_exceeded" } });
+    }
+    expect(deps.breakers.nodeState("a")).toBe("closed");
+    expect(deps.breakers.state("a", "svc", "m")).toBe("closed");
+    expect(deps.stats.expected("a", "svc", "m")).toBeUndefined();
+    await expect(call(async (n) => n, { candidates: nodes("a") })).resolves.toBe("a");
+  });
+
+  it("a TIMEOUT from the link a hair before the deadline is still 504, never a retry with no budget", async () => {
+    const { call, calls, clock } = world();
+    const outcome = call(
+      (nodeId) => new Promise<string>((_, reject) => clock.setTimeout(() => reject(new P2PError("TIMEOUT", `no answer from ${nodeId}`)), 999.7)),
+      { idempotent: true },
+    ).catch((e: unknown) => e);
+    await flush();
+    clock.advance(999.7);
+    await flush();
+    expect(await outcome).toMatchObject({ code: "TIMEOUT", data: { reason: "deadline_exceeded" } });
+    expect(calls).toEqual(["a"]);
+  });
+
+  it("no attempt starts with less than a few ms left: a retryable failure then answers 504", async () => {
+    const { call, calls, clock } = world();
+    const outcome = call(
+      (nodeId) => new Promise<string>((_, reject) => clock.setTimeout(() => reject(notSent(nodeId)), 997)),
+      { idempotent: true },
+    ).catch((e: unknown) => e);
+    await flush();
+    clock.advance(997);
+    await flush();
+    expect(await outcome).toMatchObject({ code: "TIMEOUT" });
+    expect(calls).toEqual(["a"]);
   });
 
   it("a full bulkhead on one node sends the call to another", async () => {
@@ -251,7 +331,7 @@ describe("call pipeline with a queue", () => {
     clock.advance(100);
     expect(await outcome).toMatchObject({ code: "TIMEOUT", data: { reason: "deadline_exceeded", tried: ["a"] } });
     expect(calls).toEqual(["a"]); // only the first call reached the attempt
-    expect(deps.breakers.state("a")).toBe("closed");
+    expect(deps.breakers.nodeState("a")).toBe("closed");
     expect(tight.bulkheads.get("a").queued).toBe(0);
   });
 });
@@ -289,7 +369,7 @@ describe("call pipeline across retries", () => {
 describe("pipeline wiring", () => {
   it("createPipelineDeps builds working defaults and forgetNode clears a departed node", async () => {
     const clock = new FakeClock();
-    const deps = createPipelineDeps({ clock, random: new SeededRandom(1), breaker: { failureThreshold: 1 } });
+    const deps = createPipelineDeps({ clock, random: new SeededRandom(1), breaker: { node: { minCalls: 1 } } });
     const spec = {
       service: "svc",
       method: "m",
@@ -300,10 +380,11 @@ describe("pipeline wiring", () => {
     await expect(
       callWithResilience(deps, { ...spec, attempt: async () => Promise.reject(notSent("gone")) }),
     ).rejects.toMatchObject({ code: "UNAVAILABLE" });
-    expect(deps.breakers.state("gone")).toBe("open");
+    expect(deps.breakers.nodeState("gone")).toBe("open");
     forgetNode(deps, "gone");
-    expect(deps.breakers.state("gone")).toBe("closed");
-    expect(deps.stats.snapshot("gone").calls).toBe(0);
+    expect(deps.breakers.nodeState("gone")).toBe("closed");
+    expect(deps.breakers.endpoints()).toEqual([]);
+    expect(deps.stats.nodeIds()).toEqual([]);
     await expect(callWithResilience(deps, { ...spec, attempt: async () => "back" })).resolves.toBe("back");
   });
 });
