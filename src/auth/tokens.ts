@@ -43,13 +43,17 @@ export class TokenService {
   private readonly key: Uint8Array;
   private readonly verified = new Map<string, CachedToken>();
 
-  constructor(secret: string) {
+  constructor(
+    secret: string,
+    /** Wall-clock milliseconds (JWT times are wall-clock seconds); injected so expiry is testable. */
+    private readonly wallClock: () => number = Date.now,
+  ) {
     this.key = new TextEncoder().encode(secret);
   }
 
   async issue(sub: string, role: Role, ttlSeconds: number, kid: KeyId = "jwt-secret"): Promise<string> {
     if (!(ttlSeconds > 0 && ttlSeconds <= MAX_TOKEN_LIFETIME_S)) throw new RangeError(`token lifetime must be between 1 s and ${MAX_TOKEN_LIFETIME_S} s`);
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.wallClock() / 1000);
     return new SignJWT({ role, kid })
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(sub)
@@ -63,20 +67,20 @@ export class TokenService {
   async verify(token: string): Promise<Caller> {
     const cached = this.verified.get(token);
     if (cached !== undefined) {
-      if (cached.expiresAtMs > Date.now()) return cached.caller;
+      if (cached.expiresAtMs > this.wallClock()) return cached.caller;
       this.verified.delete(token);
       throw new P2PError("UNAUTHORIZED", "token expired");
     }
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER }));
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER, currentDate: new Date(this.wallClock()) }));
     } catch (err) {
       throw new P2PError("UNAUTHORIZED", err instanceof joseErrors.JWTExpired ? "token expired" : "invalid token");
     }
     if (typeof payload.sub !== "string" || !isRole(payload.role) || typeof payload.exp !== "number" || typeof payload.iat !== "number") {
       throw new P2PError("UNAUTHORIZED", "invalid token claims");
     }
-    if (payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_S) throw new P2PError("UNAUTHORIZED", "token issued in the future");
+    if (payload.iat > this.wallClock() / 1000 + MAX_CLOCK_SKEW_S) throw new P2PError("UNAUTHORIZED", "token issued in the future");
     if (payload.exp - payload.iat > MAX_TOKEN_LIFETIME_S) throw new P2PError("UNAUTHORIZED", `token lifetime over the maximum of ${MAX_TOKEN_LIFETIME_S / 86400} days`);
     // Tokens minted before key ids existed came from the secret's holders.
     const kid = typeof payload.kid === "string" && KEY_IDS.includes(payload.kid) ? (payload.kid as KeyId) : "jwt-secret";

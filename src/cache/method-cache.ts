@@ -4,6 +4,7 @@
  * a fresh entry on either node. Tags are scoped by service (as `this.cache` scopes them), and
  * `{param}` in a tag is replaced by that param's value.
  */
+import { P2PError } from "../errors.js";
 import type { CallResult, MethodResultCache } from "../rpc/router.js";
 import { methodCacheKey } from "./cache.js";
 import type { TwoLevelCache } from "./two-level.js";
@@ -43,6 +44,8 @@ export class MethodCache implements MethodResultCache {
         return ranHere.result;
       },
       methodTags(service, policy.tags, params),
+      // Another caller's deadline is not this caller's: its TIMEOUT makes this one load itself.
+      { ownFailure: (err) => err instanceof P2PError && err.code === "TIMEOUT" },
     );
     return ranHere ?? { result, nodeId: this.nodeId };
   }

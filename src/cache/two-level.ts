@@ -4,7 +4,9 @@
  * - on one node, concurrent misses of a key share one loader run (single flight);
  * - across nodes, a short Redis lock lets one node load while the others poll L2 briefly
  *   (lockWaitMs) and then load themselves if nothing arrived.
- * Loader errors are never cached; they reach every waiter of that flight.
+ * Loader errors are never cached; they reach every waiter of that flight, except those a
+ * waiter must not inherit (LoadOptions.ownFailure: the leader's own deadline), which make it
+ * load once itself. Each waiter bounds its own wait (the router wraps it in its deadline).
  * Results come back as a JSON round trip on every path (hit or load), so callers see the
  * same shapes whichever level answered and cannot mutate what others get.
  */
@@ -29,6 +31,14 @@ export interface TwoLevelCacheOptions {
 }
 
 type Loader<T> = () => Promise<T> | T;
+
+export interface LoadOptions {
+  /**
+   * A failure of a load another caller started that this caller must not inherit (e.g. that
+   * caller's own TIMEOUT): this caller then loads once itself.
+   */
+  ownFailure?: (err: unknown) => boolean;
+}
 
 interface Flight {
   promise: Promise<string | undefined>;
@@ -110,10 +120,20 @@ export class TwoLevelCache implements Cache {
   }
 
   /** The cached value of key, or the loader's result (cached for ttlMs unless it is undefined). */
-  async getOrLoad<T>(key: string, ttlMs: number, loader: Loader<T>, tags?: readonly string[]): Promise<T> {
+  async getOrLoad<T>(key: string, ttlMs: number, loader: Loader<T>, tags?: readonly string[], options: LoadOptions = {}): Promise<T> {
     const hit = this.l1.getEntry(key);
     if (hit) return JSON.parse(hit.json) as T;
     let flight = this.flights.get(key);
+    if (flight && options.ownFailure) {
+      const joined = flight;
+      try {
+        const json = await joined.promise;
+        return (json === undefined ? undefined : JSON.parse(json)) as T;
+      } catch (err) {
+        if (!options.ownFailure(err)) throw err;
+        return this.getOrLoad(key, ttlMs, loader, tags); // once, as a leader or behind a newer one
+      }
+    }
     if (!flight) {
       const created: Flight = { promise: Promise.resolve(undefined), tags, stale: false };
       created.promise = this.load(key, ttlMs, loader as Loader<unknown>, created).finally(() => {

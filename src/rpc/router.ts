@@ -79,8 +79,9 @@ export class Router {
         throw new P2PError("FORBIDDEN", `method ${service}.${method} is not public`);
       }
       const run = () => this.route(ctx, service, method, params, meta, options.node);
+      // A cached call may wait on another caller's load: it waits no longer than its own deadline.
       const out = meta.cache && this.deps.cache && options.node === undefined
-        ? await this.deps.cache.getOrLoad(service, method, params, meta.cache, run)
+        ? await withDeadline(this.deps.cache.getOrLoad(service, method, params, meta.cache, run), Deadline.after(ctx.deadline - this.deps.clock.now(), this.deps.clock), this.deps.clock)
         : await run();
       this.deps.metrics.rpc(service, method, "OK", (this.deps.clock.now() - started) / 1000);
       return out;

@@ -49,12 +49,18 @@ describe("tokens", () => {
     await expect(svc.issue("x", "admin", 31 * 86400)).rejects.toThrow(RangeError);
   });
 
-  it("a cached verified token still expires", async () => {
-    const svc = new TokenService(SECRET);
-    const token = await svc.issue("bob", "admin", 1);
+  it("a cached verified token still expires, on the injected clock", async () => {
+    let wall = Date.UTC(2030, 0, 1);
+    const svc = new TokenService(SECRET, () => wall);
+    const token = await svc.issue("bob", "admin", 60);
     expect((await svc.verify(token)).role).toBe("admin");
-    await new Promise((r) => setTimeout(r, 1100));
+    wall += 59_000;
+    expect((await svc.verify(token)).role).toBe("admin");
+    wall += 1_000;
     await expectUnauthorized(svc.verify(token));
+    // A fresh verifier (nothing cached) reads the same clock.
+    await expectUnauthorized(new TokenService(SECRET, () => wall).verify(token));
+    expect((await new TokenService(SECRET, () => wall - 30_000).verify(token)).sub).toBe("bob");
   });
 
   it("parses ttl durations", () => {

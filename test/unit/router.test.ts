@@ -99,3 +99,39 @@ describe("registry", () => {
     expect(registry.stateCounts()).toEqual({ alive: 3, suspect: 0, dead: 1, left: 0 });
   });
 });
+
+describe("router (remote hosts)", () => {
+  const remoteMember = (nodeId: string, state: MemberView["state"]): MemberView => ({
+    nodeId,
+    address: `127.0.0.1:${nodeId.length}`,
+    state,
+    incarnation: 0,
+    lastChange: 0,
+    meta: { role: "worker", version: "1", started_at: 0, services: [{ name: "s", version: "1", methods: [{ name: "m", public: true, idempotent: true }] }] },
+  });
+
+  async function routeWith(members: MemberView[]) {
+    const clock = new FakeClock(1000);
+    const self: MemberView = { ...remoteMember("self", "alive"), meta: { role: "coordinator", version: "1", started_at: 0, services: [] } };
+    const source: MembershipSource = { localId: "self", members: () => [self, ...members], onChange: () => () => undefined };
+    const router = new Router({ localId: "self", local: new LocalServices(), registry: new ClusterRegistry(source), clock, metrics: new NodeMetrics("self", false) });
+    const sentTo: string[][] = [];
+    router.setRemote({
+      call: async (hosts) => {
+        sentTo.push(hosts.map((h) => h.nodeId));
+        return { result: "ok", nodeId: hosts[0]!.nodeId };
+      },
+    });
+    const outcome = await codeOf(router.call(ctx("admin", clock), "s", "m", {}));
+    return { outcome, sentTo };
+  }
+
+  it("sends to alive hosts only while there are any", async () => {
+    expect(await routeWith([remoteMember("a", "alive"), remoteMember("b", "suspect")])).toEqual({ outcome: "OK", sentTo: [["a"]] });
+  });
+
+  it("falls back to suspect hosts when no alive one hosts the service; dead ones never", async () => {
+    expect(await routeWith([remoteMember("b", "suspect"), remoteMember("d", "dead")])).toEqual({ outcome: "OK", sentTo: [["b"]] });
+    expect(await routeWith([remoteMember("d", "dead")])).toEqual({ outcome: "UNAVAILABLE", sentTo: [] });
+  });
+});

@@ -28,6 +28,27 @@ describe("TwoLevelCache without Redis", () => {
     expect(runs).toBe(1);
   });
 
+  it("a waiter does not inherit a failure that belongs to the leader: it loads once itself", async () => {
+    const cache = new TwoLevelCache({ clock: new FakeClock() });
+    const leaderGate = deferred<number>();
+    let runs = 0;
+    const leader = cache.getOrLoad("k", 1_000, () => {
+      runs++;
+      return leaderGate.promise;
+    });
+    const mine = (err: unknown) => err instanceof Error && err.message === "leader's deadline";
+    const waiter = cache.getOrLoad("k", 1_000, async () => {
+      runs++;
+      return 7;
+    }, undefined, { ownFailure: mine });
+    const plain = cache.getOrLoad("k", 1_000, async () => 0);
+    leaderGate.reject(new Error("leader's deadline"));
+    await expect(leader).rejects.toThrow("leader's deadline");
+    await expect(plain).rejects.toThrow("leader's deadline"); // without the option: shared as before
+    expect(await waiter).toBe(7);
+    expect(runs).toBe(2);
+  });
+
   it("never caches an error and gives it to every waiter", async () => {
     const cache = new TwoLevelCache({ clock: new FakeClock() });
     let runs = 0;
