@@ -1,22 +1,23 @@
 /**
- * The one error catalog: every code of CONTRACT §5, its HTTP status and whether a
- * retry on another node is safe. Errors keep their code across nodes via toJSON/fromWire.
+ * The one error catalog: every code of the API, its HTTP status. Errors keep their code
+ * across nodes via toJSON/fromWire. Whether a failed call may run again elsewhere is not a
+ * property of the code: rpc/classify.ts decides from code and reason.
  */
 export const ERROR_CODES = {
-  BAD_REQUEST: { status: 400, retryable: false },
-  INVALID_PARAMS: { status: 400, retryable: false },
-  UNAUTHORIZED: { status: 401, retryable: false },
-  FORBIDDEN: { status: 403, retryable: false },
-  SERVICE_NOT_FOUND: { status: 404, retryable: false },
-  METHOD_NOT_FOUND: { status: 404, retryable: false },
-  NODE_NOT_FOUND: { status: 404, retryable: false },
-  NOT_FOUND: { status: 404, retryable: false },
-  CONFLICT: { status: 409, retryable: false },
-  PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
-  RATE_LIMITED: { status: 429, retryable: false },
-  INTERNAL: { status: 500, retryable: false },
-  UNAVAILABLE: { status: 503, retryable: true },
-  TIMEOUT: { status: 504, retryable: false },
+  BAD_REQUEST: { status: 400 },
+  INVALID_PARAMS: { status: 400 },
+  UNAUTHORIZED: { status: 401 },
+  FORBIDDEN: { status: 403 },
+  SERVICE_NOT_FOUND: { status: 404 },
+  METHOD_NOT_FOUND: { status: 404 },
+  NODE_NOT_FOUND: { status: 404 },
+  NOT_FOUND: { status: 404 },
+  CONFLICT: { status: 409 },
+  PAYLOAD_TOO_LARGE: { status: 413 },
+  RATE_LIMITED: { status: 429 },
+  INTERNAL: { status: 500 },
+  UNAVAILABLE: { status: 503 },
+  TIMEOUT: { status: 504 },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -60,10 +61,6 @@ export class P2PError extends Error {
 
   get status(): number {
     return ERROR_CODES[this.code].status;
-  }
-
-  get retryable(): boolean {
-    return ERROR_CODES[this.code].retryable;
   }
 
   toJSON(): WireError {

@@ -8,7 +8,7 @@
  * | `deadline_exceeded` | any TIMEOUT but an attempt cap            | no         | no             | never            | no             |
  * | `local_rejection`   | bulkhead_full, circuit_open, queued       | no         | no             | always (not run) | no             |
  * | `unreachable`       | not_sent, node_left, connection_lost      | yes        | no             | not_sent, node_left: always; lost: idempotent | penalty |
- * | `refused`           | draining                                  | no         | no             | always (not run) | no             |
+ * | `refused`           | draining; shutdown (cut while running)    | no         | no             | always; cut: idempotent | no      |
  * | `slow`              | attempt_timeout (the pipeline's own cap)  | no         | yes            | idempotent       | elapsed        |
  * | `unavailable`       | the method itself answered UNAVAILABLE    | no         | yes            | never            | elapsed        |
  * | `answered`          | INTERNAL, INVALID_PARAMS, FORBIDDEN, 404… | no         | no             | never            | elapsed        |
@@ -24,6 +24,7 @@ import { P2PError, toP2PError } from "../errors.js";
  * - `not_sent`: the request never left this node (no connection, write refused).
  * - `node_left`: the target left or died before the request was sent.
  * - `draining`: the target refused the call because it is shutting down.
+ * - `shutdown`: the target shut down while the call ran (cut after its grace period).
  * - `bulkhead_full` / `circuit_open`: this node refused to send (local protection).
  * - `connection_lost`: the connection broke after sending; the call may have run.
  * - `deadline_exceeded`: the caller's whole deadline passed.
@@ -34,6 +35,7 @@ export type FailureReason =
   | "not_sent"
   | "node_left"
   | "draining"
+  | "shutdown"
   | "bulkhead_full"
   | "circuit_open"
   | "connection_lost"
@@ -65,6 +67,7 @@ const LOCAL = C("local_rejection", false, false, true, "always", "none");
 const NOT_SENT = C("unreachable", true, false, true, "always", "penalty");
 const LOST = C("unreachable", true, false, false, "idempotent", "penalty");
 const REFUSED = C("refused", false, false, true, "always", "none");
+const CUT = C("refused", false, false, false, "idempotent", "none");
 const SLOW = C("slow", false, true, false, "idempotent", "elapsed");
 const UNAVAILABLE = C("unavailable", false, true, false, "never", "elapsed");
 const ANSWERED = C("answered", false, false, false, "never", "elapsed");
@@ -86,6 +89,8 @@ export function classify(err: P2PError): Classification {
       return LOST;
     case "draining":
       return REFUSED;
+    case "shutdown":
+      return CUT;
   }
   return err.code === "UNAVAILABLE" ? UNAVAILABLE : ANSWERED;
 }

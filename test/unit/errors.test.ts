@@ -22,6 +22,5 @@ describe("errors", () => {
     expect(toP2PError("text").message).toBe("text");
     expect(toP2PError(undefined).message).toBe("internal error");
     expect(toP2PError({ code: "TIMEOUT", message: "late" }).code).toBe("TIMEOUT");
-    expect(new P2PError("UNAVAILABLE", "x").retryable).toBe(true);
   });
 });
