@@ -1,23 +1,34 @@
 /**
- * Fixed log-scale latency bins shared by every node, so histograms from different nodes merge
- * by adding counts. Bin 0 holds everything up to BIN_BASE_MS; bin i ≥ 1 holds
- * (BIN_BASE_MS·R^(i-1), BIN_BASE_MS·R^i]; the last bin takes everything above. With R = 1.25 a
- * reported percentile is within about ±12 % of the true one, from 20 µs to about 15 minutes.
+ * Fixed latency bins shared by every node, so histograms from different nodes merge by adding
+ * counts. Bin 0 holds everything up to BIN_BASE_MS; above it each power of two is split into
+ * four equal bins (a log-linear layout, as in HdrHistogram), read straight from the bits of the
+ * float: no logarithm on the hot path. A reported percentile is within about ±11 % of the true
+ * one, from 20 µs to about 5 minutes (the last bin takes everything above).
  */
 export const BIN_BASE_MS = 0.02;
-export const BIN_RATIO = 1.25;
-export const BIN_COUNT = 80;
-const INV_LOG_RATIO = 1 / Math.log(BIN_RATIO);
+const SUB_BINS = 4;
+const OCTAVES = 24;
+export const BIN_COUNT = 1 + OCTAVES * SUB_BINS;
+
+const scratch = new Float64Array(1);
+const words = new Uint32Array(scratch.buffer);
+/** Index of the word holding the sign, exponent and top of the mantissa. */
+const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 export function binOf(ms: number): number {
   if (!(ms > BIN_BASE_MS)) return 0;
-  const i = Math.ceil(Math.log(ms / BIN_BASE_MS) * INV_LOG_RATIO);
-  return i < BIN_COUNT ? i : BIN_COUNT - 1;
+  scratch[0] = ms / BIN_BASE_MS;
+  const high = words[HIGH]!;
+  const bin = 1 + ((high >>> 20) - 1023) * SUB_BINS + ((high >>> 18) & (SUB_BINS - 1));
+  return bin < BIN_COUNT ? bin : BIN_COUNT - 1;
 }
 
-/** A representative value of a bin: its geometric middle (its upper bound for bin 0). */
+/** A representative value of a bin: its middle (its upper bound for bin 0). */
 export function binValueMs(bin: number): number {
-  return bin === 0 ? BIN_BASE_MS : BIN_BASE_MS * Math.pow(BIN_RATIO, bin - 0.5);
+  if (bin <= 0) return BIN_BASE_MS;
+  const octave = Math.floor((bin - 1) / SUB_BINS);
+  const sub = (bin - 1) % SUB_BINS;
+  return BIN_BASE_MS * 2 ** octave * (1 + (sub + 0.5) / SUB_BINS);
 }
 
 /** Sparse form for the wire: [bin, count] pairs of the non-empty bins. */
