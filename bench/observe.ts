@@ -96,9 +96,9 @@ async function clusterGather(): Promise<void> {
     for (let i = 1; i < N; i += 5) {
       const batch = Array.from({ length: Math.min(5, N - i) }, (_, k) => i + k);
       batch.forEach(start);
-      await Promise.all(batch.map((j) => waitHttp(`http://127.0.0.1:${BASE_PORT + j}/health`, 90_000)));
+      await Promise.all(batch.map((j) => waitHttp(`http://127.0.0.1:${BASE_PORT + j}/health`, 240_000)));
     }
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 240_000;
     while (Date.now() < deadline && ((await get("/cluster/status")).members as { alive: number }).alive < N) await new Promise((r) => setTimeout(r, 200));
     const times: number[] = [];
     let stale = 0;
