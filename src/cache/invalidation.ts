@@ -4,6 +4,8 @@
  * adds a gossip/broadcast one for clusters without Redis). Handlers must be idempotent:
  * a selector may arrive twice (e.g. over two buses) and that is harmless.
  */
+import { systemClock } from "../util/clock.js";
+import { withTimeout } from "../util/with-timeout.js";
 import { randomUUID } from "node:crypto";
 import { isInvalidationSelector, type InvalidationSelector } from "./cache.js";
 import { createRedisClient, type RedisClient } from "./redis-client.js";
@@ -60,11 +62,7 @@ export class RedisInvalidationBus implements InvalidationBus {
 
   /** Resolves once the first SUBSCRIBE is acknowledged (false if it failed or timed out). */
   ready(timeoutMs = 2_000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    return Promise.race([this.subscribed, timeout]).finally(() => clearTimeout(timer));
+    return withTimeout(this.subscribed, timeoutMs, systemClock, () => false).catch(() => false);
   }
 
   async publish(selector: InvalidationSelector): Promise<void> {
