@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { TokenService } from "../auth/tokens.js";
 
 /** Client commands (and the demo): a bad argument exits 1 like any other failure. */
-export const CLIENT_COMMANDS = new Set(["call", "nodes", "status", "services", "demo"]);
+export const CLIENT_COMMANDS = new Set(["call", "nodes", "status", "services", "demo", "deploy", "deployments", "undeploy", "rollback"]);
 
 export const DEFAULT_URL = "http://127.0.0.1:8001";
 /** How long a client command waits for a node before giving up (calls add their own deadline). */
@@ -69,6 +69,8 @@ export async function resolveToken(url: string, env: NodeJS.ProcessEnv = process
 export interface SendOptions {
   method?: string;
   body?: unknown;
+  /** Bytes sent as they are (e.g. an artifact), instead of a JSON body. */
+  raw?: { data: Buffer; type: string };
   token?: string;
   headers?: Record<string, string>;
   timeoutMs?: number;
@@ -79,12 +81,13 @@ export async function send<T>(url: string, path: string, options: SendOptions = 
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
+  if (options.raw) headers["content-type"] = options.raw.type;
   let res: Response;
   try {
     res = await fetch(`${url}${path}`, {
       method: options.method ?? "GET",
       headers,
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : options.raw ? { body: options.raw.data } : {}),
       signal: AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS),
     });
   } catch (err) {

@@ -10,6 +10,10 @@ import { nodesCommand } from "./commands/nodes.js";
 import { statusCommand } from "./commands/status.js";
 import { servicesCommand } from "./commands/services.js";
 import { demoCommand } from "./commands/demo.js";
+import { deployCommand } from "./commands/deploy.js";
+import { deploymentsCommand } from "./commands/deployments.js";
+import { undeployCommand } from "./commands/undeploy.js";
+import { rollbackCommand } from "./commands/rollback.js";
 import { CLIENT_COMMANDS } from "./client.js";
 
 const DEV_TOKEN_TTL_S = 24 * 3600;
@@ -160,7 +164,11 @@ const program = new Command("p2p")
   .addCommand(nodesCommand())
   .addCommand(statusCommand())
   .addCommand(servicesCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(deployCommand())
+  .addCommand(deploymentsCommand())
+  .addCommand(undeployCommand())
+  .addCommand(rollbackCommand());
 
 for (const sub of program.commands) sub.exitOverride();
 

@@ -22,7 +22,7 @@ export async function serveChunk(store: ArtifactStore, params: Record<string, un
   const sha = String(params.sha256 ?? "");
   const offset = Number(params.offset ?? 0);
   if (!Number.isSafeInteger(offset) || offset < 0) return null;
-  const chunk = await store.readChunk(sha, offset, CHUNK_BYTES);
+  const chunk = await store.readChunk(sha, offset, params.signature_only === true ? 0 : CHUNK_BYTES);
   if (!chunk) return null;
   const signature = offset === 0 ? await store.signature(sha) : undefined;
   return { size: chunk.size, data: chunk.data.toString("base64"), ...(signature ? { signature: signature.toString("base64") } : {}) };
@@ -41,6 +41,28 @@ export class ArtifactFetcher {
       this.inProgress.set(sha, work);
     }
     return work;
+  }
+
+  /**
+   * A signature can arrive after the artifact (uploaded unsigned first, then signed): when this
+   * node has the artifact but no signature, ask peers for theirs. The caller verifies it.
+   */
+  async signature(sha: string, peers: MemberView[]): Promise<Buffer | undefined> {
+    const local = await this.store.signature(sha);
+    if (local) return local;
+    for (const peer of peers) {
+      try {
+        const answer = (await this.call(peer, "deploy_chunk", { sha256: sha, offset: 0, signature_only: true }, CHUNK_TIMEOUT_MS)) as ChunkAnswer | null;
+        if (answer?.signature) {
+          const signature = Buffer.from(answer.signature, "base64");
+          await this.store.putSignature(sha, signature);
+          return signature;
+        }
+      } catch {
+        // try the next peer
+      }
+    }
+    return undefined;
   }
 
   private async fetch(sha: string, peers: MemberView[]): Promise<boolean> {

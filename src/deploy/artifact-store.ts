@@ -69,6 +69,10 @@ export class ArtifactStore {
     return { sha256: sha, size: bytes.length };
   }
 
+  async putSignature(sha: string, signature: Buffer): Promise<void> {
+    if (isSha256(sha) && signature.length === 64) await this.writeAtomically(this.sigPath(sha), signature);
+  }
+
   async has(sha: string): Promise<boolean> {
     if (!isSha256(sha)) return false;
     return stat(this.blobPath(sha)).then((s) => s.isFile(), () => false);
