@@ -229,6 +229,7 @@ export class P2PNode {
     this.cacheInstance = await NodeCache.create(config, this.metrics, logger, (selector) => this.sendInvalidation(selector));
     this.router.setCache(this.cacheInstance);
     await this.deploy.init();
+    if (config.watch) logger.warn("--watch: hot reload of --services-dir is not implemented yet; services load once at start");
     await loadAllServices({
       local: this.local,
       servicesDir: config.servicesDir,
