@@ -155,6 +155,10 @@ export class P2PNode {
       nodeId: config.nodeId,
       keyring: this.keyring,
       pool: this.pool, // one two-way link per pair of nodes
+      knownAddress: (nodeId) => {
+        const member = this.registry.member(nodeId);
+        return member && (member.state === "alive" || member.state === "suspect") ? member.address : undefined;
+      },
       logger: this.logger.child({ component: "link" }),
       handler: createLinkHandler({
         router: this.router,

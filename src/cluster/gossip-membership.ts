@@ -8,6 +8,7 @@ import { systemClock, type Clock, type Timer } from "../util/clock.js";
 import type { MembershipSource } from "./registry.js";
 import type { MemberState, MemberView, NodeMeta } from "./types.js";
 import { decodeMeta, encodeMeta, isValidMeta } from "./meta-codec.js";
+import { SyncTickets } from "./sync-tickets.js";
 import { MAX_REMEMBERED_PEERS, type PeerStore } from "./peer-store.js";
 
 /** Membership changes are written to the peer store at most this often. */
@@ -50,7 +51,13 @@ export class GossipMembership implements MembershipSource {
 
   async start(meta: NodeMeta): Promise<void> {
     const { opts } = this;
-    this.transport = await UdpTransport.create({ bindAddress: opts.bindAddress, port: opts.port, advertise: opts.advertise, upgradeRouter: opts.upgrades });
+    this.transport = await UdpTransport.create({
+      bindAddress: opts.bindAddress,
+      port: opts.port,
+      advertise: opts.advertise,
+      upgradeRouter: opts.upgrades,
+      guard: new SyncTickets(opts.keyring),
+    });
     const membership = new Membership({
       name: opts.nodeId,
       transport: this.transport,

@@ -15,14 +15,25 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
+  /** Checked on each frame's announced length, before its bytes are buffered; may be raised once the peer is trusted. */
+  maxFrame: number;
 
-  /** Feeds bytes; returns complete frames. Throws when a frame announces more than maxFrame. */
-  push(chunk: Buffer): Buffer[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+  constructor(maxFrame = DEFAULT_MAX_FRAME) {
+    this.maxFrame = maxFrame;
+  }
+
+  /**
+   * Feeds bytes; returns complete frames (at most `limit`: the rest stays buffered, to be
+   * read by a later push, e.g. under another maxFrame). Throws when a frame announces more
+   * than maxFrame.
+   */
+  push(chunk: Buffer, limit = Infinity): Buffer[] {
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
     const frames: Buffer[] = [];
-    for (;;) {
+    while (frames.length < limit) {
       if (this.buffered < 4) break;
       const head = this.peek(4);
       const length = head.readUInt32BE(0);

@@ -3,17 +3,42 @@ import { isIPv6 } from "node:net";
 import type { Socket } from "node:net";
 import { encodeFrame, FrameDecoder } from "./framing.js";
 import { splitHostPort, type ExchangeHandler, type PacketHandler, type Transport } from "./transport.js";
-import { connectUpgrade, type UpgradeRouter } from "./upgrade.js";
+import { connectUpgrade, type Admission, type UpgradeRouter } from "./upgrade.js";
 
 /**
- * The production Transport: UDP packets on the node's port number, exchanges as one
- * request frame and one response frame over a TCP stream upgraded ("p2p-sync") on the
- * node's HTTP port. Payloads are opaque and unauthenticated here: sealing happens above.
+ * The production Transport: UDP packets on the node's port number, exchanges over a TCP
+ * stream upgraded ("p2p-sync") on the node's HTTP port: a small ticket frame, then one
+ * request frame; one response frame back. Payloads are opaque here (sealing happens above),
+ * but the ticket is checked by the ExchangeGuard before the request is read: until then
+ * the server reads at most TICKET_MAX bytes, and the request may not exceed the length
+ * the ticket vouches for. So an unauthenticated client can make it buffer a few KiB, never
+ * megabytes (the upgrade router bounds how many such clients and for how long).
  */
 export const SYNC_PROTOCOL = "p2p-sync";
 export const UDP_MAX_PACKET = 1400;
 const MAX_EXCHANGE_FRAME = 8 * 1024 * 1024;
+const TICKET_MAX = 1024;
 const DEFAULT_EXCHANGE_TIMEOUT_MS = 10_000;
+
+/** Vouches for an exchange request before its bytes are read (cluster-key proof in production). */
+export interface ExchangeGuard {
+  /** The ticket sent ahead of a request of `length` bytes. */
+  ticket(length: number): Uint8Array;
+  /** The request length a ticket allows, or null when it proves nothing. */
+  admit(ticket: Uint8Array): number | null;
+}
+
+/** No proof (development mode, tests): the ticket only announces the length. */
+export const lengthOnlyGuard: ExchangeGuard = {
+  ticket(length) {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(length);
+    return out;
+  },
+  admit(ticket) {
+    return ticket.length === 4 ? Buffer.from(ticket.buffer, ticket.byteOffset, 4).readUInt32BE(0) : null;
+  },
+};
 
 export interface UdpTransportOptions {
   /** Address both sockets bind to, e.g. "0.0.0.0", "127.0.0.1", "::". */
@@ -25,6 +50,8 @@ export interface UdpTransportOptions {
   upgradeRouter: UpgradeRouter;
   /** Idle limit for the server side of an exchange stream (default 10 s). */
   exchangeTimeoutMs?: number;
+  /** Checks exchange tickets (default: lengthOnlyGuard). */
+  guard?: ExchangeGuard;
 }
 
 export interface UdpTransportStats {
@@ -58,6 +85,7 @@ export class UdpTransport implements Transport {
     private readonly udp: DgramSocket,
     private readonly exchangeTimeoutMs: number,
     advertise: string,
+    private readonly guard: ExchangeGuard,
   ) {
     this.localAddress = advertise;
   }
@@ -75,12 +103,12 @@ export class UdpTransport implements Transport {
       });
     });
     const advertise = normaliseAdvertise(opts.advertise, opts.port);
-    const transport = new UdpTransport(udp, opts.exchangeTimeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS, advertise);
+    const transport = new UdpTransport(udp, opts.exchangeTimeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS, advertise, opts.guard ?? lengthOnlyGuard);
     udp.on("message", (msg, rinfo) => transport.onPacket(msg, rinfo));
     udp.on("error", () => {
       transport.counters.sendErrors++;
     });
-    opts.upgradeRouter.register(SYNC_PROTOCOL, (socket, head) => transport.serveExchange(socket, head));
+    opts.upgradeRouter.register(SYNC_PROTOCOL, (socket, head, _req, admission) => transport.serveExchange(socket, head, admission));
     return transport;
   }
 
@@ -141,7 +169,7 @@ export class UdpTransport implements Transport {
       });
       socket.on("error", (err) => finish(err));
       socket.on("close", () => finish(new Error(`exchange with ${to}: connection closed before a response`)));
-      socket.write(encodeFrame(data));
+      socket.write(Buffer.concat([encodeFrame(this.guard.ticket(data.length)), encodeFrame(data)]));
     });
   }
 
@@ -163,8 +191,8 @@ export class UdpTransport implements Transport {
     }
   }
 
-  /** Server side of one exchange: read one frame, answer one frame, close. Never throws. */
-  private serveExchange(socket: Socket, head: Buffer): void {
+  /** Server side of one exchange: read the ticket, then one frame, answer one frame, close. Never throws. */
+  private serveExchange(socket: Socket, head: Buffer, admission: Admission): void {
     if (this.closed) {
       socket.destroy();
       return;
@@ -172,7 +200,8 @@ export class UdpTransport implements Transport {
     this.serverSockets.add(socket);
     const address = socket.remoteAddress ?? "unknown";
     const from = isIPv6(address) ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;
-    const decoder = new FrameDecoder(MAX_EXCHANGE_FRAME);
+    const decoder = new FrameDecoder(TICKET_MAX);
+    let admitted = false;
     let answered = false;
     const fail = () => {
       this.counters.exchangeServerFailures++;
@@ -185,7 +214,15 @@ export class UdpTransport implements Transport {
       if (answered) return;
       let frames: Buffer[];
       try {
-        frames = decoder.push(chunk);
+        frames = decoder.push(chunk, 1);
+        if (!admitted && frames.length > 0) {
+          const allowed = this.guard.admit(frames[0]!);
+          if (allowed === null || allowed > MAX_EXCHANGE_FRAME) return fail();
+          admitted = true;
+          admission.trusted();
+          decoder.maxFrame = allowed;
+          frames = decoder.push(Buffer.alloc(0), 1);
+        }
       } catch {
         return fail();
       }

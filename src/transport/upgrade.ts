@@ -1,17 +1,56 @@
 import { connect, type Socket } from "node:net";
 import type { IncomingMessage } from "node:http";
+import { systemClock, type Clock } from "../util/clock.js";
 
 /**
  * One TCP port per node: HTTP for clients, and node-to-node streams (gossip sync, the
  * peer link) reached through an HTTP/1.1 `Upgrade: <protocol>` on that same port.
+ *
+ * Until a stream's peer proves the cluster key it is untrusted, and the router bounds what
+ * untrusted streams can hold: at most `perSource` of them from one IP address and `total`
+ * in all (more are answered 503 and closed), and each gets `authTimeoutMs` in all to prove
+ * itself (it is cut then, however slowly it trickles bytes). The protocol handler calls
+ * `admission.trusted()` once the peer is authenticated; a closed stream frees its place.
  */
-export type UpgradeHandler = (socket: Socket, head: Buffer, req: IncomingMessage) => void;
+export interface Admission {
+  trusted(): void;
+}
+export type UpgradeHandler = (socket: Socket, head: Buffer, req: IncomingMessage, admission: Admission) => void;
+
+export interface UpgradeLimits {
+  perSource: number;
+  total: number;
+  authTimeoutMs: number;
+}
+
+export const DEFAULT_UPGRADE_LIMITS: UpgradeLimits = { perSource: 32, total: 256, authTimeoutMs: 3_000 };
+
+export interface UpgradeStats {
+  untrusted: number;
+  refused: number;
+  timedOut: number;
+}
 
 export class UpgradeRouter {
   private readonly handlers = new Map<string, UpgradeHandler>();
+  private readonly untrusted = new Map<string, number>();
+  private untrustedTotal = 0;
+  private readonly counters = { refused: 0, timedOut: 0 };
+  private readonly limits: UpgradeLimits;
+
+  constructor(
+    limits: Partial<UpgradeLimits> = {},
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.limits = { ...DEFAULT_UPGRADE_LIMITS, ...limits };
+  }
 
   register(protocol: string, handler: UpgradeHandler): void {
     this.handlers.set(protocol.toLowerCase(), handler);
+  }
+
+  stats(): UpgradeStats {
+    return { untrusted: this.untrustedTotal, ...this.counters };
   }
 
   /** Wire to `httpServer.on("upgrade", router.handle)`. Unknown protocols get 400 and close. */
@@ -22,10 +61,43 @@ export class UpgradeRouter {
       socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
+    const source = sourceOf(socket);
+    const fromSource = this.untrusted.get(source) ?? 0;
+    if (fromSource >= this.limits.perSource || this.untrustedTotal >= this.limits.total) {
+      this.counters.refused++;
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      socket.destroySoon();
+      return;
+    }
+    this.untrusted.set(source, fromSource + 1);
+    this.untrustedTotal++;
+    let pending = true;
+    const release = (): void => {
+      if (!pending) return;
+      pending = false;
+      timer.cancel();
+      this.untrustedTotal--;
+      const left = (this.untrusted.get(source) ?? 1) - 1;
+      if (left <= 0) this.untrusted.delete(source);
+      else this.untrusted.set(source, left);
+    };
+    const timer = this.clock.setTimeout(() => {
+      if (!pending) return;
+      this.counters.timedOut++;
+      release();
+      socket.destroy();
+    }, this.limits.authTimeoutMs);
+    socket.once("close", release);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n\r\n`);
     socket.setNoDelay(true);
-    handler(socket, head, req);
+    handler(socket, head, req, { trusted: release });
   };
+}
+
+/** The peer's IP address (IPv4-mapped IPv6 written as IPv4). */
+export function sourceOf(socket: Socket): string {
+  const address = socket.remoteAddress ?? "unknown";
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
 }
 
 /**

@@ -7,7 +7,7 @@ import { FrameDecoder } from "../../transport/framing.js";
  * so nothing is lost at the switch.
  */
 /** Before the handshake completes the peer is unauthenticated: it gets this little buffer. */
-const HANDSHAKE_BUFFER_LIMIT = 64 * 1024;
+const HANDSHAKE_BUFFER_LIMIT = 8 * 1024;
 
 export class FrameReader {
   private unframedBytes = 0;

@@ -1,7 +1,11 @@
 import type { Socket } from "node:net";
 import type { Keyring } from "../../security/keyring.js";
 import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
-import type { UpgradeRouter } from "../../transport/upgrade.js";
+import { isIP } from "node:net";
+import { BadInputLog } from "../../api/bad-input-log.js";
+import { sourceOf, type Admission, type UpgradeRouter } from "../../transport/upgrade.js";
+import { splitHostPort } from "../../transport/transport.js";
+import { systemClock } from "../../util/clock.js";
 import { LinkConnection } from "./connection.js";
 import { FrameReader } from "./frame-reader.js";
 import { HandshakeError, serverHandshake } from "./handshake.js";
@@ -29,6 +33,12 @@ export interface PeerLinkServerOptions {
   /** Idle ping period on accepted links; a peer silent for 3 periods is dropped (default 5 s). */
   pingIntervalMs?: number;
   maxFrameBytes?: number;
+  /**
+   * The "host:port" membership knows for a node id (undefined: not a member yet). A link
+   * that proves the key but claims to be a member from another IP address is refused; one
+   * from a node not known yet serves its calls but never carries this node's calls to it.
+   */
+  knownAddress?: (nodeId: string) => string | undefined;
 }
 
 export interface PeerLinkServerStats {
@@ -49,16 +59,18 @@ export class PeerLinkServer {
   private readonly maxFrameBytes: number;
   private closed = false;
   private readonly counters = { accepted: 0, handshakeFailures: 0 };
+  private readonly badHandshakes: BadInputLog;
 
   constructor(private readonly opts: PeerLinkServerOptions) {
     this.logger = opts.logger ?? silentLogger;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
     this.responder = new Responder(opts.handler, this.logger);
+    this.badHandshakes = new BadInputLog({ logger: { warn: (obj, msg) => this.logger.warn(obj, msg) }, clock: systemClock, message: "peer link handshake failed" });
     opts.pool?.serveIncoming(this.responder);
   }
 
   attach(router: UpgradeRouter): void {
-    router.register(LINK_PROTOCOL, (socket, head) => this.accept(socket, head));
+    router.register(LINK_PROTOCOL, (socket, head, _req, admission) => this.accept(socket, head, admission));
   }
 
   /**
@@ -68,6 +80,7 @@ export class PeerLinkServer {
    */
   async close(graceMs = 0): Promise<void> {
     this.closed = true;
+    this.badHandshakes.stop();
     if (graceMs > 0 && this.links.size > 0) {
       for (const link of this.links) link.goaway();
       await this.responder.idle(graceMs);
@@ -87,7 +100,7 @@ export class PeerLinkServer {
     return { connections: this.sockets.size, ...this.responder.stats(), ...this.counters };
   }
 
-  private accept(socket: Socket, head: Buffer): void {
+  private accept(socket: Socket, head: Buffer, admission: Admission = { trusted() {} }): void {
     if (this.closed) {
       socket.destroy();
       return;
@@ -101,21 +114,42 @@ export class PeerLinkServer {
     serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, timeout, this.maxFrameBytes).then(
       ({ remoteNodeId, keys, sendLimit, peerServes }) => {
         if (socket.destroyed) return;
+        const known = this.opts.knownAddress?.(remoteNodeId);
+        if (known !== undefined && !fromAddress(socket, known)) {
+          this.counters.handshakeFailures++;
+          this.badHandshakes.note(sourceOf(socket), "address", { claimed: remoteNodeId, known, reason: `claims to be ${remoteNodeId}, which membership knows at ${known}` });
+          socket.destroy();
+          return;
+        }
+        admission.trusted();
         this.counters.accepted++;
         this.logger.debug({ peer: remoteNodeId, remote }, "peer link accepted");
         const link = LinkConnection.accepted({ socket, reader, keys, sendLimit, remoteNodeId }, this.responder, this.opts.pingIntervalMs ?? 5000);
         this.links.add(link);
         link.onClosed(() => this.links.delete(link));
-        if (peerServes) this.opts.pool?.adopt(link);
+        // Carry our calls to it only once membership vouches for where that node is.
+        if (peerServes && (known !== undefined || !this.opts.knownAddress)) this.opts.pool?.adopt(link);
       },
       (err: unknown) => {
         this.counters.handshakeFailures++;
         const kind = err instanceof HandshakeError ? err.kind : "io";
-        this.logger.warn({ remote, kind }, `peer link handshake failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.badHandshakes.note(sourceOf(socket), kind, { remote, reason: err instanceof Error ? err.message : String(err) });
         // end() lets a reject frame reach the client; destroy() if it never drains.
         socket.end();
         setTimeout(() => socket.destroy(), 1000).unref();
       },
     );
   }
+}
+
+/** The link comes from the IP address membership knows for its node (hostnames are not resolved: accepted). */
+function fromAddress(socket: Socket, known: string): boolean {
+  let host: string;
+  try {
+    host = splitHostPort(known).host;
+  } catch {
+    return false;
+  }
+  if (isIP(host) === 0) return true;
+  return sourceOf(socket) === host;
 }

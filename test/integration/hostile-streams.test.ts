@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { afterAll, describe, expect, it } from "vitest";
+import { FrameReader } from "../../src/rpc/peer-link/frame-reader.js";
+import { clientHandshake } from "../../src/rpc/peer-link/handshake.js";
+import { Keyring } from "../../src/security/keyring.js";
+import { startNode, stopAll, TEST_SECRETS, waitFor } from "../helpers/launcher.js";
+import { request, testToken } from "../helpers/http.js";
+import { waitConverged } from "../helpers/cluster.js";
+
+afterAll(stopAll);
+
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
+  return Number(line.replace(/\D+/g, "")) * 1024;
+}
+
+/** Opens an upgraded stream as an unauthenticated client would, from `localAddress`. */
+function upgrade(port: number, protocol: string, localAddress = "127.0.0.1"): Promise<{ socket: Socket; status: string; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, localAddress });
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.removeListener("data", onData);
+      resolve({ socket, status: buffered.subarray(0, end).toString("latin1").split("\r\n")[0]!, rest: buffered.subarray(end + 4) });
+    };
+    socket.on("data", onData);
+    socket.once("error", reject);
+    socket.once("connect", () => socket.write(`GET /_p2p/${protocol} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`));
+  });
+}
+
+describe("hostile streams against a real node", { timeout: 120_000 }, () => {
+  it("slowloris p2p-sync streams are capped per source, cut within seconds, frames over the limit refused unread; memory stays bounded", async () => {
+    const node = await startNode({ nodeId: "slow-c" });
+    const before = rssBytes(node.pid);
+    const open = async () => {
+      const s = await upgrade(node.port, "p2p-sync");
+      s.socket.on("error", () => undefined);
+      return { ...s, closed: new Promise<void>((r) => s.socket.once("close", () => r())) };
+    };
+    // 60 unauthenticated streams from one address: a ticket of 500 bytes announced, then a byte a second.
+    const streams = await Promise.all(Array.from({ length: 60 }, open));
+    const accepted = streams.filter((s) => s.status.startsWith("HTTP/1.1 101"));
+    expect(accepted.length).toBeLessThanOrEqual(32);
+    expect(streams.filter((s) => s.status.startsWith("HTTP/1.1 503")).length).toBeGreaterThanOrEqual(28);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(500);
+    for (const s of accepted) s.socket.write(header);
+    const started = Date.now();
+    for (let round = 0; round < 10 && accepted.some((s) => !s.socket.destroyed); round++) {
+      for (const s of accepted) if (!s.socket.destroyed) s.socket.write(Buffer.from([round]));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await Promise.all(accepted.map((s) => s.closed));
+    expect(Date.now() - started).toBeLessThan(8_000); // the 3 s limit to authenticate, whatever the trickle
+    // 40 streams announcing an 8 MiB frame each: refused before a byte of it is buffered.
+    for (let i = 0; i < 40; i++) {
+      const s = await open();
+      expect(s.status).toMatch(/^HTTP\/1\.1 101/);
+      const big = Buffer.alloc(4 + 64 * 1024);
+      big.writeUInt32BE(8 * 1024 * 1024);
+      s.socket.write(big);
+      await s.closed;
+    }
+    expect(rssBytes(node.pid) - before).toBeLessThan(40 * 1024 * 1024);
+    expect((await fetch(`${node.url}/health`)).status).toBe(200);
+  });
+
+  it("a link that proves the key but claims to be a member from another address is refused", async () => {
+    const c = await startNode({ nodeId: "bind-c" });
+    const w = await startNode({ role: "worker", nodeId: "bind-w", args: ["--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const { socket, rest } = await upgrade(c.port, "p2p-link", "127.0.0.2");
+    const reader = new FrameReader(socket, rest, 1024 * 1024);
+    const closed = new Promise<void>((r) => socket.once("close", () => r()));
+    socket.on("error", () => undefined);
+    await clientHandshake(socket, reader, Keyring.fromSecret(TEST_SECRETS.P2P_CLUSTER_KEY), "bind-w", "bind-c", 5000, 1024 * 1024, true).catch(() => undefined);
+    await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error("impostor link still open")), 5000))]);
+    // Calls for bind-w still reach the real bind-w.
+    const token = await testToken();
+    const res = await request(`${c.url}/rpc/example_service/hello?node=bind-w`, { token, body: {} });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-p2p-node")).toBe("bind-w");
+    await waitFor(() => /peer link handshake failed/.test(c.output()), 5000, () => "warning logged");
+  });
+});
