@@ -237,6 +237,7 @@ export class P2PNode {
     await loadAllServices({
       local: this.local,
       servicesDir: config.servicesDir,
+      strictLoad: config.strictLoad,
       builtin: config.builtinServices,
       logger,
       lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs,

@@ -38,6 +38,7 @@ function nodeCommand(role: Role): Command {
     .option("--max-local-calls <n>", "service methods this node runs at once; 4x as many may queue, beyond that 503 (env P2P_MAX_LOCAL_CALLS; default 256)")
     .option("--data-dir <dir>", "the node's persistent state: deployments, artifacts, peers last known (env P2P_DATA_DIR; default ./data)")
     .option("--labels <list>", "key=value,... describing the node, gossiped and used by placement (env P2P_LABELS)")
+    .option("--strict-load", "type-check --services-dir first and skip services with type errors (env P2P_STRICT_LOAD=1)")
     .option("--watch", "reload a service of --services-dir when its files change (env P2P_WATCH=1)")
     .option("--release-key <file>", "Ed25519 public key (PEM): run only deployed artifacts signed by it (env P2P_RELEASE_KEY)")
     .option("-v, --verbose", "debug logging (env P2P_LOG_LEVEL=debug)")

@@ -45,6 +45,8 @@ export interface Config {
   labels: Record<string, string>;
   /** Reload a service of servicesDir when its files change. */
   watch: boolean;
+  /** Type-check servicesDir before loading; skip services with type errors. */
+  strictLoad: boolean;
   /** Ed25519 public key (PEM file path): only artifacts signed by it run here. */
   releaseKeyFile: string | undefined;
 }
@@ -66,6 +68,7 @@ export interface CliOptions {
   labels?: string;
   watch?: boolean;
   releaseKey?: string;
+  strictLoad?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -198,6 +201,9 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
   if (watchEnv !== undefined && !["0", "1", "true", "false"].includes(watchEnv)) throw new ConfigError(`P2P_WATCH: "${watchEnv}" must be 1 or 0`);
   const watch = cli.watch === true || watchEnv === "1" || watchEnv === "true";
   const releaseKeyFile = pick(cli.releaseKey, "P2P_RELEASE_KEY")?.value;
+  const strictEnv = nonEmpty(env.P2P_STRICT_LOAD);
+  if (strictEnv !== undefined && !["0", "1", "true", "false"].includes(strictEnv)) throw new ConfigError(`P2P_STRICT_LOAD: "${strictEnv}" must be 1 or 0`);
+  const strictLoad = cli.strictLoad === true || strictEnv === "1" || strictEnv === "true";
 
   let logLevel: LogLevel = DEFAULTS.logLevel;
   const envLevel = nonEmpty(env.P2P_LOG_LEVEL);
@@ -233,6 +239,7 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     dataDir,
     labels,
     watch,
+    strictLoad,
     releaseKeyFile,
   };
 }

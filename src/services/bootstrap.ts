@@ -9,6 +9,8 @@ import { SystemService } from "./builtin/system.js";
 export async function loadAllServices(options: {
   local: LocalServices;
   servicesDir: string;
+  /** Type-check the folder first; services with type errors are skipped. */
+  strictLoad?: boolean;
   builtin: boolean;
   logger: Logger;
   lifecycleTimeoutMs: number;
@@ -26,7 +28,13 @@ export async function loadAllServices(options: {
   };
   if (options.builtin) add(await instantiate(SystemService, "system", loadOptions));
   const entries = await discoverServiceEntries(options.servicesDir);
+  const refused = options.strictLoad && entries.length > 0 ? await typeErrorsByService(options.servicesDir) : new Map<string, string[]>();
   for (const { folder, file } of entries) {
+    const errors = refused.get(folder) ?? refused.get("");
+    if (errors) {
+      logger.error({ folder, file, type_errors: errors.slice(0, 20), count: errors.length }, "service has type errors (--strict-load); skipped");
+      continue;
+    }
     try {
       const service = await loadServiceFile(folder, file, loadOptions);
       if (local.get(service.name)) {
@@ -40,6 +48,18 @@ export async function loadAllServices(options: {
     }
   }
   if (entries.length > 0) await releaseCompiler();
+}
+
+/** --strict-load: type errors by service folder ("" = errors that concern every service). */
+async function typeErrorsByService(servicesDir: string): Promise<Map<string, string[]>> {
+  const byService = new Map<string, string[]>();
+  try {
+    const { typecheckServices } = await import("./typecheck.js");
+    for (const error of typecheckServices(servicesDir).errors) byService.set(error.service, [...(byService.get(error.service) ?? []), error.text]);
+  } catch (err) {
+    byService.set("", [`cannot check types: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  return byService;
 }
 
 /** Runs every service's cleanup(), each bounded; errors are logged, never thrown. */

@@ -47,6 +47,8 @@ export interface StartOptions {
   secrets?: boolean;
   cwd?: string;
   waitHealthy?: boolean;
+  /** The CLI to run (default: this repo's bin/p2p.js), e.g. an application's installed copy. */
+  bin?: string;
 }
 
 export interface RunningNode {
@@ -69,7 +71,7 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   const port = options.port ?? (await freePort());
   const nodeId = options.nodeId ?? `${role}-${port}`;
   const logDir = mkdtempSync(join(tmpdir(), "p2p-test-"));
-  const args = [BIN, role, "--port", String(port), "--node-id", nodeId, "--log-file", join(logDir, "p2p.log"), ...(options.args ?? [])];
+  const args = [options.bin ?? BIN, role, "--port", String(port), "--node-id", nodeId, "--log-file", join(logDir, "p2p.log"), ...(options.args ?? [])];
   if (!args.includes("--services-dir")) args.push("--services-dir", join(REPO_ROOT, "services"));
   // Each node keeps its state (remembered peers) in its own temporary dir, unless the test
   // chose a working directory (then ./data there, as a user running the README would).
