@@ -1,10 +1,11 @@
 import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
+import { Cancellation } from "./cancellation.js";
 import type { CallContext } from "./context.js";
 
 /** What a running method sees as `this.call`. */
 export interface MethodCall {
-  /** Fires at the caller's deadline, when the caller goes away, or once the call is over. */
+  /** Fires at the caller's deadline or when the caller goes away. */
   readonly signal: AbortSignal;
   /** When the caller stops waiting, in epoch milliseconds (compare with Date.now()). */
   readonly deadline: number;
@@ -17,35 +18,34 @@ export interface MethodCall {
 }
 
 /**
- * One execution of a method on this node. Its AbortSignal is created on first use only (most
- * methods never look at it), follows the caller's own signal (HTTP client gone, peer link
- * cancel), and fires when the execution ends: at the deadline, or once an answer is sent.
+ * One execution of a method on this node. Its Cancellation fires at the deadline or when the
+ * caller's own Cancellation fires (HTTP client gone, peer link cancel, parent call abandoned);
+ * calls the method makes inherit it. The AbortSignal of `this.call.signal` is created on first
+ * use only.
  */
 export class CallScope implements MethodCall {
   readonly context: CallContext;
   readonly deadline: number;
+  private readonly ended = new Cancellation();
   private controller: AbortController | null = null;
-  private endReason: unknown = null;
-  private ended = false;
-  private readonly onParentAbort = (): void => this.abort(callerGone(this.parent.signal?.reason));
+  private done = false;
+  private readonly unsubscribe: (() => void) | null;
 
   constructor(
     private readonly parent: CallContext,
     private readonly clock: Clock,
   ) {
     this.deadline = Math.round(Date.now() + (parent.deadline - clock.now()));
-    const scope = this;
     this.context = {
       caller: parent.caller,
       deadline: parent.deadline,
       traceId: parent.traceId,
       ...(parent.traceparent ? { traceparent: parent.traceparent } : {}),
       ...(parent.balancer ? { balancer: parent.balancer } : {}),
-      get signal() {
-        return scope.signal;
-      },
-      scope,
+      cancel: this.ended,
+      scope: this,
     };
+    this.unsubscribe = parent.cancel ? parent.cancel.onCancel((reason) => this.end(callerGone(reason))) : null;
   }
 
   get caller(): MethodCall["caller"] {
@@ -58,10 +58,9 @@ export class CallScope implements MethodCall {
 
   get signal(): AbortSignal {
     if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.ended) this.controller.abort(this.endReason);
-      else if (this.parent.signal?.aborted) this.controller.abort(callerGone(this.parent.signal.reason));
-      else this.parent.signal?.addEventListener("abort", this.onParentAbort, { once: true });
+      const controller = new AbortController();
+      this.controller = controller;
+      this.ended.onCancel((reason) => controller.abort(reason));
     }
     return this.controller.signal;
   }
@@ -70,41 +69,39 @@ export class CallScope implements MethodCall {
     return Math.max(0, Math.ceil(this.parent.deadline - this.clock.now()));
   }
 
-  /** The execution is over (answered, failed or timed out): whoever still listens is told. */
+  /**
+   * The execution is over. With a reason (its deadline passed, its caller went away) whoever
+   * still listens is told: `this.call.signal` and the calls it started. Without one (answered,
+   * or failed on its own) work it left running on purpose goes on.
+   */
   end(reason?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.endReason = reason ?? new Error("the call is over");
-    this.parent.signal?.removeEventListener("abort", this.onParentAbort);
-    this.controller?.abort(this.endReason);
-  }
-
-  private abort(reason: unknown): void {
-    this.controller?.abort(reason);
+    if (this.done) return;
+    this.done = true;
+    this.unsubscribe?.();
+    if (reason !== undefined) this.ended.cancel(reason);
   }
 }
 
-/** Why a call stops when its caller's signal fired: the caller's own P2PError (e.g. its TIMEOUT), else "went away". */
+/** Why a call stops when its caller's Cancellation fired: the caller's own P2PError (e.g. its TIMEOUT), else "went away". */
 export function callerGone(reason: unknown): P2PError {
   return reason instanceof P2PError ? reason : new P2PError("UNAVAILABLE", "call cancelled: the caller went away");
 }
 
-/** Rejects as soon as `signal` fires (the caller went away), else settles like `work`. */
-export function abandonWhen<T>(work: Promise<T>, signal: AbortSignal, error: (reason: unknown) => unknown): Promise<T> {
-  if (signal.aborted) {
+/** Rejects as soon as `cancel` fires (the caller went away), else settles like `work`. */
+export function abandonWhen<T>(work: Promise<T>, cancel: Cancellation, error: (reason: unknown) => unknown): Promise<T> {
+  if (cancel.cancelled) {
     work.then(undefined, () => undefined);
-    return Promise.reject(error(signal.reason));
+    return Promise.reject(error(cancel.reason));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(error(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
+    const unsubscribe = cancel.onCancel((reason) => reject(error(reason)));
     work.then(
       (value) => {
-        signal.removeEventListener("abort", onAbort);
+        unsubscribe();
         resolve(value);
       },
       (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
+        unsubscribe();
         reject(err);
       },
     );

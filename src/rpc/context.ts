@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Caller } from "../auth/tokens.js";
 import type { BalancerName } from "./balancers/types.js";
 import type { CallScope } from "./call-scope.js";
+import type { Cancellation } from "./cancellation.js";
 
 /** What travels with a call and every nested call it makes. */
 export interface CallContext {
@@ -16,7 +17,7 @@ export interface CallContext {
   /** Balancing strategy asked for by this call (x-p2p-balancer / proxy option). */
   balancer?: BalancerName;
   /** Fires when the caller no longer waits (HTTP client gone, peer link cancel, parent call over). */
-  signal?: AbortSignal;
+  cancel?: Cancellation;
   /** The method execution this context belongs to (set by the router for the method it runs). */
   scope?: CallScope;
 }

@@ -26,7 +26,13 @@ export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
     if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params, fromNodeId);
     if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
     const traceId = traceIdOf(call.traceparent) ?? newTraceId();
-    const ctx = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId, ...(call.traceparent ? { traceparent: call.traceparent } : {}) };
+    const ctx = {
+      caller: call.caller,
+      deadline: deps.clock.now() + call.timeoutMs,
+      traceId,
+      ...(call.traceparent ? { traceparent: call.traceparent } : {}),
+      ...(call.cancel ? { cancel: call.cancel } : {}),
+    };
     return deps.inflight.track(() => deps.router.serveRemote(ctx, call.service, call.method, call.params));
   };
 }

@@ -12,6 +12,7 @@ import { callWithResilience, type PipelineDeps } from "./pipeline.js";
 import { Deadline } from "./deadline.js";
 import { withTimeout } from "../util/with-timeout.js";
 import type { CallContext } from "./context.js";
+import { callerGone } from "./call-scope.js";
 import type { CallResult, RemoteCaller } from "./router.js";
 import type { RpcClientMetrics } from "./rpc-metrics.js";
 import type { BalancerName } from "./balancers/types.js";
@@ -62,7 +63,8 @@ export class ClusterCaller implements RemoteCaller {
         idempotent: meta.idempotent,
         attempt: (nodeId, remainingMs) => {
           attempts += 1;
-          return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent });
+          if (ctx.cancel?.cancelled) throw callerGone(ctx.cancel.reason); // nobody waits: no (re)try
+          return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent, ...(ctx.cancel ? { cancel: ctx.cancel } : {}) });
         },
       });
       span.setAttribute("p2p.node", out.nodeId);

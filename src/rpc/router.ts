@@ -130,7 +130,7 @@ export class Router {
     try {
       let work = currentCall.run(scope.context, () => invokeMethod(m.invoke, params));
       if (release) work.then(release, release);
-      if (ctx.signal) work = abandonWhen(work, ctx.signal, callerGone);
+      if (ctx.cancel) work = abandonWhen(work, ctx.cancel, callerGone);
       const result = await withDeadline(work, deadline, this.deps.clock);
       this.deps.metrics.executed(service, method, "OK");
       scope.end();
@@ -138,8 +138,8 @@ export class Router {
     } catch (err) {
       const error = answeredError(err);
       this.deps.metrics.executed(service, method, error.code);
-      // Fires this.call.signal: slow work of the method stops when nobody waits any more.
-      scope.end(error);
+      // Past the deadline or abandoned by its caller: this.call.signal fires, so slow work stops.
+      scope.end(error.code === "TIMEOUT" || ctx.cancel?.cancelled ? error : undefined);
       throw error;
     }
   }

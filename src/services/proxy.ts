@@ -14,13 +14,13 @@ export function outgoingContext(clock: Clock, serviceName: string, defaultTimeou
   const now = clock.now();
   let deadline = parent ? parent.deadline : now + defaultTimeoutMs;
   if (options.timeoutMs !== undefined) deadline = Math.min(deadline, now + options.timeoutMs);
-  const signal = parent?.signal;
+  const cancel = parent?.cancel;
   return {
     caller: { sub: parent?.caller.sub ?? `service:${serviceName}`, role: "service" },
     deadline,
     traceId: parent?.traceId ?? newTraceId(),
     ...(options.balancer ? { balancer: options.balancer } : {}),
-    ...(signal ? { signal } : {}),
+    ...(cancel ? { cancel } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { NodeMetrics } from "../metrics/metrics.js";
 import { ClusterRegistry } from "../cluster/registry.js";
 import { Router } from "../rpc/router.js";
 import { newTraceId, type CallContext } from "../rpc/context.js";
+import { Cancellation } from "../rpc/cancellation.js";
 import { TwoLevelCache } from "../cache/two-level.js";
 import { MethodCache } from "../cache/method-cache.js";
 import { ServiceCache } from "../cache/service-cache.js";
@@ -77,7 +78,7 @@ export class TestBed {
       caller: { sub: "test", role: options.role ?? "admin" },
       deadline: this.clock.now() + (options.timeoutMs ?? this.timeoutMs),
       traceId: newTraceId(),
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.signal ? { cancel: cancellationOf(options.signal) } : {}),
     };
     const out = await this.router.call(ctx, target.slice(0, dot), target.slice(dot + 1), params);
     return out.result as T;
@@ -107,6 +108,13 @@ export class TestBed {
 }
 
 class StubService extends BaseService {}
+
+function cancellationOf(signal: AbortSignal): Cancellation {
+  const cancel = new Cancellation();
+  if (signal.aborted) cancel.cancel(signal.reason);
+  else signal.addEventListener("abort", () => cancel.cancel(signal.reason), { once: true });
+  return cancel;
+}
 
 /** Builds the bed: stubs first, then each real service constructed and initialised in order. */
 export async function createTestBed(options: TestBedOptions): Promise<TestBed> {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { P2PError } from "../../errors.js";
 import { newTraceId, traceIdOf, type CallContext } from "../../rpc/context.js";
+import { Cancellation } from "../../rpc/cancellation.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { sendError } from "../errors.js";
@@ -108,12 +109,12 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
           throw new P2PError("BAD_REQUEST", `x-p2p-balancer must be one of ${BALANCER_NAMES.join(", ")}`);
         }
         // The client hanging up aborts the call (this.call.signal in the method, link cancel to another node).
-        const gone = new AbortController();
+        const gone = new Cancellation();
         reply.raw.once("close", () => {
-          if (!reply.raw.writableEnded) gone.abort();
+          if (!reply.raw.writableEnded) gone.cancel(new P2PError("UNAVAILABLE", "the client went away"));
         });
         const callCtx: CallContext = {
-          signal: gone.signal,
+          cancel: gone,
           ...(balancer ? { balancer } : {}),
           caller: request.caller!,
           deadline: clock.now() + timeoutMs,

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { P2PError } from "../../errors.js";
+import { callerGone } from "../call-scope.js";
 import type { Keyring } from "../../security/keyring.js";
 import { systemClock, type Clock, type Timer } from "../../util/clock.js";
 import { connectUpgrade } from "../../transport/upgrade.js";
@@ -173,11 +174,35 @@ export class LinkConnection {
     if (json.length * 3 > this.channel.maxMessageBytes && Buffer.byteLength(json) > this.channel.maxMessageBytes) {
       return Promise.reject(new P2PError("PAYLOAD_TOO_LARGE", `call of ${json.length} bytes exceeds the link frame limit`));
     }
+    const cancel = call.cancel;
+    if (cancel?.cancelled) return Promise.reject(callerGone(cancel.reason));
     return new Promise<unknown>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => this.expire(id), timeoutMs + LINK_TIMEOUT_SLACK_MS);
       const seq = this.channel.send(json);
-      this.pending.set(id, { resolve, reject, timer, seq });
+      if (!cancel) {
+        this.pending.set(id, { resolve, reject, timer, seq });
+        return;
+      }
+      const unsubscribe = cancel.onCancel((reason) => this.abandon(id, reason));
+      const settle =
+        <T>(fn: (value: T) => void) =>
+        (value: T): void => {
+          unsubscribe();
+          fn(value);
+        };
+      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), timer, seq });
     });
+  }
+
+  /** The caller no longer waits: fail the call here and tell the peer to stop running it. */
+  private abandon(id: number, reason: unknown): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (this.channel.open) this.channel.send(`{"t":"c","id":${id}}`);
+    p.reject(callerGone(reason));
+    this.closeIfDrained();
   }
 
   close(reason: string): void {
@@ -206,6 +231,8 @@ export class LinkConnection {
       this.closeIfDrained();
     } else if (t === "q") {
       this.serve(message);
+    } else if (t === "c") {
+      if (typeof message.id === "number") this.responder?.cancel(this.channel, message.id);
     } else if (t === "ping") {
       this.channel.send('{"t":"pong"}');
     } else if (t === "goaway") {

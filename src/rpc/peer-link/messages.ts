@@ -5,6 +5,7 @@ import type { CallerRole, LinkCall } from "./types.js";
  *   request  {t:"q", id, s: service, m: method, p: params, c: caller, to: timeoutMs, tp?: traceparent}
  *   result   {t:"r", id, r}          error {t:"e", id, e: WireError}
  *   ping     {t:"ping"}              pong  {t:"pong"}
+ *   cancel   {t:"c", id}             the caller no longer waits for its request id
  * Unknown `t` values are ignored, so later versions can add kinds.
  */
 const ROLES: ReadonlySet<string> = new Set<CallerRole>(["admin", "client", "service"]);

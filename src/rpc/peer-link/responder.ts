@@ -1,6 +1,7 @@
 import { P2PError, toP2PError } from "../../errors.js";
 import type { Channel } from "./channel.js";
 import { parseRequest } from "./messages.js";
+import { Cancellation } from "../cancellation.js";
 import type { LinkHandler, LinkLogger } from "./types.js";
 
 /**
@@ -19,6 +20,8 @@ export class Responder {
   private running = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly counters = { callsServed: 0, malformed: 0 };
+  /** Calls running per channel, by request id, so a cancel message reaches the right one. */
+  private readonly cancellable = new WeakMap<Channel, Map<number, Cancellation>>();
 
   constructor(
     private readonly handler: LinkHandler,
@@ -52,6 +55,13 @@ export class Responder {
       return;
     }
     const { id, call } = request;
+    call.cancel = new Cancellation();
+    let open = this.cancellable.get(channel);
+    if (!open) this.cancellable.set(channel, (open = new Map()));
+    open.set(id, call.cancel);
+    const forget = (): void => {
+      open.delete(id);
+    };
     let result: Promise<unknown>;
     this.running++;
     try {
@@ -62,10 +72,12 @@ export class Responder {
     }
     result.then(
       (value) => {
+        forget();
         answer(channel, id, value);
         this.done(settled);
       },
       (err: unknown) => {
+        forget();
         if (!(err instanceof P2PError)) {
           // Unexpected: answered as INTERNAL without the stack, which is logged here instead.
           const stack = err instanceof Error ? err.stack : String(err);
@@ -75,6 +87,11 @@ export class Responder {
         this.done(settled);
       },
     );
+  }
+
+  /** The peer no longer waits for request `id`: the running call's Cancellation fires. */
+  cancel(channel: Channel, id: number): void {
+    this.cancellable.get(channel)?.get(id)?.cancel(new P2PError("UNAVAILABLE", "call cancelled by the caller"));
   }
 
   private done(settled: () => void): void {

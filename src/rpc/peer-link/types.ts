@@ -2,6 +2,8 @@
  * Public shapes of the peer link: one persistent, multiplexed, authenticated and encrypted
  * connection per pair of nodes, carrying routed calls (never the public HTTP API).
  */
+import type { Cancellation } from "../cancellation.js";
+
 export const LINK_PROTOCOL = "p2p-link";
 
 export type CallerRole = "admin" | "client" | "service";
@@ -14,6 +16,11 @@ export interface LinkCall {
   /** Remaining budget in milliseconds; the server sees what was left when the call was sent. */
   timeoutMs: number;
   traceparent?: string;
+  /**
+   * Caller side: when it fires, the call is abandoned and the peer told to cancel it.
+   * Target side: fires when the caller cancels.
+   */
+  cancel?: Cancellation;
 }
 
 /** Serves one call; throws P2PError (anything else becomes INTERNAL). */
