@@ -138,7 +138,7 @@ export class ServiceHost {
       this.calls.set(id, { resolve, reject, ctx });
       const call: CallInfo | undefined = ctx ? { deadline: Math.round(Date.now() + (ctx.deadline - this.deps.clock.now())), caller: ctx.caller, traceId: ctx.traceId } : undefined;
       this.send({ t: "call", id, method, params, ...(call ? { call } : {}) });
-      ctx?.signal?.addEventListener("abort", () => this.send({ t: "cancel", id }), { once: true });
+      ctx?.cancel?.onCancel(() => this.send({ t: "cancel", id }));
     });
   }
 

@@ -199,7 +199,7 @@ export class LinkConnection {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    clearTimeout(p.timer);
+    p.timer.cancel();
     if (this.channel.open) this.channel.send(`{"t":"c","id":${id}}`);
     p.reject(callerGone(reason));
     this.closeIfDrained();
