@@ -127,21 +127,27 @@ describe("distributed RPC", () => {
   it("kill -9 of a worker during sustained idempotent load: not one failed call", async () => {
     const victim = workers[2]!;
     const results: number[] = [];
+    let killedAt = Number.POSITIVE_INFINITY;
+    let startedAfterKill = 0;
     let stop = false;
     const loop = async () => {
       while (!stop) {
+        if (Date.now() >= killedAt) startedAfterKill++;
         const res = await call(coord, "worker_svc/work", { token: client, body: { params: { ms: 5 } }, headers: { "x-p2p-timeout-ms": "10000" } });
         results.push(res.status);
       }
     };
     const loops = Array.from({ length: 8 }, loop);
     await new Promise((r) => setTimeout(r, 800));
+    killedAt = Date.now();
     victim.signal("SIGKILL");
     await waitFor(async () => (await statesSeenBy(coord))[victim.nodeId] === "dead", 15_000);
     await new Promise((r) => setTimeout(r, 500));
     stop = true;
     await Promise.all(loops);
-    expect(results.length).toBeGreaterThan(100);
+    // The load went on through the kill and the detection (counts are loose: a busy CI machine
+    // makes each call slow; what matters is that none of them failed).
+    expect(startedAfterKill).toBeGreaterThan(8);
     expect(results.filter((s) => s !== 200)).toEqual([]);
   });
 
