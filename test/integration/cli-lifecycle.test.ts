@@ -107,8 +107,13 @@ export default class extends BaseService {
     expect((await request(`${node.url}/rpc/my_service/double`, { token, body: { params: { n: 21 } } })).body).toMatchObject({ result: { n2: 42 } });
     expect((await request(`${node.url}/rpc/my_service/double`, { token, body: { params: { n: 1.5 } } })).body).toMatchObject({ error: { code: "INVALID_PARAMS" } });
     expect((await request(`${node.url}/rpc/my_service/via_proxy`, { token, body: {} })).body).toMatchObject({ result: { status: "ok" } });
-    const services = await request<{ services: { name: string }[] }>(`${node.url}/local/services`, { token });
-    expect(services.body.services.map((s) => s.name).sort()).toEqual(["my_service", "system"]);
+    const services = await request<{ services: { name: string; status: string }[] }>(`${node.url}/local/services`, { token });
+    // Broken services are skipped: listed as failed (with their error), never run.
+    const running = services.body.services.filter((s) => s.status !== "failed").map((s) => s.name).sort();
+    expect(running).toEqual(["my_service", "system"]);
+    const failed = services.body.services.filter((s) => s.status === "failed").map((s) => s.name);
+    expect(failed).toContain("bad_init");
+    expect((await request<{ status: string }>(`${node.url}/health`)).body.status).toBe("degraded");
     expect(node.output()).toMatch(/service failed to load; skipped/);
     expect(node.output()).toMatch(/cannot start/);
     await node.stop();
