@@ -74,7 +74,9 @@ describe("membership with real processes", () => {
     await new Promise((r) => setTimeout(r, 3000));
     expect(Object.keys(await statesSeenBy(good))).toEqual(["key-good"]);
     expect(Object.keys(await statesSeenBy(bad))).toEqual(["key-bad"]);
-    const metrics = await request(`${good.url}/metrics`, { token: await testToken() });
-    expect(String(metrics.body)).toMatch(/p2p_gossip_dropped_total\{reason="[a-z_-]+"/);
+    // The wrong-key join is refused before any of its bytes are read as membership (a sealed
+    // ticket comes first), so nothing reaches the gossip decoder; both nodes keep serving.
+    expect((await request(`${good.url}/health`)).status).toBe(200);
+    expect((await request(`${bad.url}/health`)).status).toBe(200);
   });
 });
