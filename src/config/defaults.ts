@@ -13,7 +13,7 @@ export const DEFAULTS = {
   /** Log file of a node: one per node id, so nodes sharing a working directory never mix logs. */
   logFileFor: (nodeId: string) => `logs/${nodeId}.log`,
   logLevel: "info" as const,
-  /** Largest accepted request body (CONTRACT §5: 413 above it). */
+  /** Largest accepted request body (a larger body is answered 413 PAYLOAD_TOO_LARGE). */
   bodyLimitBytes: 1024 * 1024,
   /** Deadline of a call without x-p2p-timeout-ms nor a method timeout_ms. */
   rpcTimeoutMs: 30_000,

@@ -1,6 +1,6 @@
 /**
  * A call's deadline: an absolute point on the injected clock, so every hop and every
- * retry reads the same budget (CONTRACT §5: the deadline travels with every hop).
+ * retry reads the same budget (the deadline travels with every hop of a call).
  */
 import type { Clock } from "../util/clock.js";
 import { P2PError } from "../errors.js";
