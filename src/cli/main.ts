@@ -14,6 +14,7 @@ import { deployCommand } from "./commands/deploy.js";
 import { deploymentsCommand } from "./commands/deployments.js";
 import { undeployCommand } from "./commands/undeploy.js";
 import { rollbackCommand } from "./commands/rollback.js";
+import { caCommand } from "./commands/ca.js";
 import { CLIENT_COMMANDS } from "./client.js";
 
 const DEV_TOKEN_TTL_S = 24 * 3600;
@@ -169,9 +170,13 @@ const program = new Command("p2p")
   .addCommand(deployCommand())
   .addCommand(deploymentsCommand())
   .addCommand(undeployCommand())
-  .addCommand(rollbackCommand());
+  .addCommand(rollbackCommand())
+  .addCommand(caCommand());
 
-for (const sub of program.commands) sub.exitOverride();
+for (const sub of program.commands) {
+  sub.exitOverride();
+  for (const nested of sub.commands) nested.exitOverride();
+}
 
 try {
   await program.parseAsync(process.argv);
