@@ -175,6 +175,7 @@ export class P2PNode {
     });
     this.linkServer.attach(this.upgrades);
     this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
+    this.membership.onForget((nodeId) => this.forgetDeparted(nodeId));
     this.memberEvents = new MembershipEventPublisher(this.membership, () => this.registry.leader(), this.events);
     this.deploy = new DeployManager({
       nodeId: config.nodeId,

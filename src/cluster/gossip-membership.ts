@@ -1,5 +1,7 @@
 import { Membership, type Member, type MembershipConfig, type MembershipMetricsSink, type NameConflict } from "./membership/index.js";
 import { UdpTransport } from "../transport/udp.js";
+import type { Transport } from "../transport/transport.js";
+import type { Random } from "../util/random.js";
 import type { UpgradeRouter } from "../transport/upgrade.js";
 import type { Keyring } from "../security/keyring.js";
 import type { NodeMetrics } from "../metrics/metrics.js";
@@ -26,6 +28,9 @@ export interface GossipOptions {
   logger: Logger;
   config?: Partial<MembershipConfig>;
   clock?: Clock;
+  random?: Random;
+  /** A transport made elsewhere (tests: a simulated network); by default the node's UDP/TCP one. */
+  transport?: Transport;
   /** Remembers peers across restarts; they are joined at start next to `seeds`. */
   peerStore?: PeerStore;
   /** A seed refused the join: another live node holds this node's id. */
@@ -37,10 +42,11 @@ export class GossipMembership implements MembershipSource {
   readonly localId: string;
   private readonly clock: Clock;
   private membership: Membership | null = null;
-  private transport: UdpTransport | null = null;
+  private transport: Transport | null = null;
   private readonly decoded = new WeakMap<Uint8Array, NodeMeta | null>();
   private readonly listeners = new Set<() => void>();
   private readonly departureListeners = new Set<(nodeId: string) => void>();
+  private readonly forgetListeners = new Set<(nodeId: string) => void>();
   private peerSaveTimer: Timer | null = null;
   private savedPeers = "";
 
@@ -51,19 +57,22 @@ export class GossipMembership implements MembershipSource {
 
   async start(meta: NodeMeta): Promise<void> {
     const { opts } = this;
-    this.transport = await UdpTransport.create({
-      bindAddress: opts.bindAddress,
-      port: opts.port,
-      advertise: opts.advertise,
-      upgradeRouter: opts.upgrades,
-      guard: new SyncTickets(opts.keyring),
-    });
+    this.transport =
+      opts.transport ??
+      (await UdpTransport.create({
+        bindAddress: opts.bindAddress,
+        port: opts.port,
+        advertise: opts.advertise,
+        upgradeRouter: opts.upgrades,
+        guard: new SyncTickets(opts.keyring),
+      }));
     const membership = new Membership({
       name: opts.nodeId,
       transport: this.transport,
       keyring: opts.keyring,
       meta: encodeMeta(meta),
       clock: this.clock,
+      random: opts.random,
       config: opts.config,
       logger: opts.logger.child({ component: "membership" }),
       metrics: this.metricsSink(),
@@ -79,6 +88,13 @@ export class GossipMembership implements MembershipSource {
       const departed = (member.state === "dead" || member.state === "left") && previous?.state !== member.state;
       if (departed) for (const l of this.departureListeners) l(member.name);
       this.schedulePeerSave();
+    });
+    // A reaped member leaves members(): every view built from it (registry, routing,
+    // /cluster/nodes, events) is told now, not at the next unrelated change.
+    membership.onForget((member) => {
+      opts.logger.info({ peer: member.name, address: member.address, state: member.state }, "member forgotten");
+      for (const l of this.listeners) l();
+      for (const l of this.forgetListeners) l(member.name);
     });
     membership.start();
     const seeds = this.seeds();
@@ -143,6 +159,12 @@ export class GossipMembership implements MembershipSource {
   onDeparture(listener: (nodeId: string) => void): () => void {
     this.departureListeners.add(listener);
     return () => this.departureListeners.delete(listener);
+  }
+
+  /** Called once each time a departed member is reaped (it is no longer in members()). */
+  onForget(listener: (nodeId: string) => void): () => void {
+    this.forgetListeners.add(listener);
+    return () => this.forgetListeners.delete(listener);
   }
 
   /** Broadcasts that this node leaves (peers mark it left at once), bounded by timeoutMs. */

@@ -16,6 +16,12 @@ export interface MemberEventData {
   address: string;
 }
 
+/** A departed member was reaped: it is no longer listed anywhere. */
+export interface MemberRemovedEventData {
+  node_id: string;
+  previous: MemberState;
+}
+
 export interface LeaderEventData {
   leader: string | null;
   previous: string | null;
@@ -49,7 +55,17 @@ export class MembershipEventPublisher {
   }
 
   private update(): void {
-    for (const m of this.source.members()) this.compare(m);
+    const members = this.source.members();
+    for (const m of members) this.compare(m);
+    if (members.length < this.seen.size) {
+      const present = new Set(members.map((m) => m.nodeId));
+      for (const [nodeId, seen] of this.seen) {
+        if (present.has(nodeId)) continue;
+        this.seen.delete(nodeId);
+        const data: MemberRemovedEventData = { node_id: nodeId, previous: seen.state };
+        this.bus.publish("member_removed", data);
+      }
+    }
     const leader = this.leaderOf();
     if (leader !== this.leader) {
       const data: LeaderEventData = { leader, previous: this.leader };

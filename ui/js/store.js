@@ -130,6 +130,12 @@ export class ClusterStore {
         this.addTimeline({ id: event.id, time }, `member ${data.state}`, `${data.node_id} is ${data.state}${was}`);
         break;
       }
+      case "member_removed":
+        this.nodes.delete(data.node_id);
+        this.refreshNodes();
+        this.refreshServices();
+        this.addTimeline({ id: event.id, time }, "member removed", `${data.node_id} forgotten (was ${data.previous})`);
+        break;
       case "leader":
         if (this.status) this.status = { ...this.status, leader: data.leader };
         this.addTimeline({ id: event.id, time }, "leader", data.leader ? `${data.leader} leads${data.previous ? ` (was ${data.previous})` : ""}` : "no leader");

@@ -37,6 +37,7 @@ export interface MembershipOptions {
 }
 
 type ChangeListener = (member: Member, previous: Member | null) => void;
+type ForgetListener = (member: Member) => void;
 
 const silentLogger: Logger = { info() {}, debug() {}, warn() {} };
 const noMetrics: MembershipMetricsSink = { message() {}, dropped() {}, probeRtt() {} };
@@ -62,6 +63,7 @@ export class Membership {
   private readonly prober: Prober;
   private readonly pushPull: PushPull;
   private readonly listeners = new Set<ChangeListener>();
+  private readonly forgetListeners = new Set<ForgetListener>();
   private readonly timers: Timer[] = [];
   /** Accusers heard during the current packet: answered directly once it is processed. */
   private readonly accusers = new Set<string>();
@@ -180,6 +182,16 @@ export class Membership {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Fires when a departed member is reaped (forgotten): it no longer appears in members().
+   * Every view built from members() must drop it then, or it lingers there until the next
+   * unrelated change. Returns an unsubscribe function.
+   */
+  onForget(listener: ForgetListener): () => void {
+    this.forgetListeners.add(listener);
+    return () => this.forgetListeners.delete(listener);
+  }
+
   private emit(member: Member, previous: Member | null): void {
     const relevant =
       !previous || previous.state !== member.state || previous.address !== member.address || !sameBytes(previous.meta, member.meta);
@@ -296,9 +308,21 @@ export class Membership {
    */
   private reap(): void {
     const now = this.clock.now();
+    const forgotten: Member[] = [];
     for (const m of this.table.members.values()) {
       if ((m.state === "dead" || m.state === "left") && m.name !== this.table.selfName && now - m.stateChangedAt > this.config.gossipToTheDeadMs) {
-        this.table.remove(m.name, m.state === "left" ? this.config.leftReconnectTimeoutMs : this.config.reconnectTimeoutMs);
+        forgotten.push({ ...m });
+      }
+    }
+    for (const m of forgotten) {
+      this.table.remove(m.name, m.state === "left" ? this.config.leftReconnectTimeoutMs : this.config.reconnectTimeoutMs);
+      this.log.debug({ peer: m.name, state: m.state }, "membership: forgot a departed member");
+      for (const listener of this.forgetListeners) {
+        try {
+          listener(m);
+        } catch (err) {
+          this.log.warn({ err: err instanceof Error ? err.message : String(err) }, "membership: forget listener threw");
+        }
       }
     }
     this.table.expireTombstones();
