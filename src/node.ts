@@ -38,6 +38,7 @@ import { DeployManager, DEPLOY_OPERATIONS } from "./deploy/manager.js";
 import { NodeObserver, SNAPSHOT_OPERATION } from "./observe/node-observer.js";
 import { SCHEMAS_OPERATION, ServiceCatalogue } from "./observe/service-catalogue.js";
 import { ServiceHost, type HostSpec } from "./deploy/service-host.js";
+import { HotReloader } from "./services/hot-reload.js";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -97,6 +98,7 @@ export class P2PNode {
   private state: NodeState = "starting";
   private readonly fatalListeners = new Set<(message: string) => void>();
   private appInstance: FastifyInstance | null = null;
+  private hotReload: HotReloader | null = null;
 
   constructor(config: Config, options: NodeOptions = {}) {
     this.config = config;
@@ -234,8 +236,7 @@ export class P2PNode {
     this.cacheInstance = await NodeCache.create(config, this.metrics, logger, (selector) => this.sendInvalidation(selector));
     this.router.setCache(this.cacheInstance);
     await this.deploy.init();
-    if (config.watch) logger.warn("--watch: hot reload of --services-dir is not implemented yet; services load once at start");
-    await loadAllServices({
+    const folders = await loadAllServices({
       local: this.local,
       servicesDir: config.servicesDir,
       strictLoad: config.strictLoad,
@@ -267,6 +268,22 @@ export class P2PNode {
     this.appInstance.server.on("upgrade", this.upgrades.handle);
     await this.membership.start(this.meta());
     this.deploy.start();
+    if (config.watch) {
+      this.hotReload = new HotReloader({
+        nodeId: config.nodeId,
+        servicesDir: config.servicesDir,
+        local: this.local,
+        folders,
+        startHost: (spec) => this.hostService(spec),
+        announce: () => this.membership.updateMeta(this.meta()),
+        publish: (type, data) => this.events.publish(type, data),
+        logger,
+        clock: this.clock,
+        lifecycleTimeoutMs: config.serviceLifecycleTimeoutMs,
+        graceMs: config.shutdownGraceMs,
+      });
+      this.hotReload.start();
+    }
     this.memberEvents.start();
     for (const f of this.local.failures()) this.events.publish("service", { node_id: config.nodeId, service: f.name, status: "failed", error: f.error });
     this.observer.start();
@@ -302,6 +319,7 @@ export class P2PNode {
       }
       await this.membership.leave(LEAVE_TIMEOUT_MS);
     }
+    this.hotReload?.stop();
     await this.deploy.stop();
     await cleanupAllServices(this.local, logger, config.serviceLifecycleTimeoutMs);
     await this.pool.close();

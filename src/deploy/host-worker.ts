@@ -129,7 +129,7 @@ try {
   if (/\.m?ts$/.test(init.file)) await import("esbuild").then((e) => e.stop()).catch(() => undefined);
   if (service.name !== init.name) {
     await service.instance.cleanup().catch(() => undefined);
-    throw new Error(`the artifact declares service "${service.name}", not "${init.name}"`);
+    throw new Error(`the code declares service "${service.name}", not "${init.name}" (a running service cannot be renamed)`);
   }
   const { name, version, description, balancer } = service;
   post({ t: "ready", service: { name, version, description, ...(balancer ? { balancer } : {}), methods: [...service.methods.values()].map((m) => m.descriptor) } });

@@ -5,7 +5,17 @@ import { releaseCompiler } from "./compile.js";
 import type { LocalServices } from "./local-services.js";
 import { SystemService } from "./builtin/system.js";
 
-/** Loads the built-in services and every folder of the services dir; a failing one is logged and skipped. */
+/** A folder of the services dir and the service it holds (no name: it failed to load). */
+export interface ServiceFolder {
+  folder: string;
+  file: string;
+  name?: string;
+}
+
+/**
+ * Loads the built-in services and every folder of the services dir; a failing one is logged and
+ * skipped. Returns what each folder gave (hot reload maps a changed folder to its service).
+ */
 export async function loadAllServices(options: {
   local: LocalServices;
   servicesDir: string;
@@ -15,8 +25,9 @@ export async function loadAllServices(options: {
   logger: Logger;
   lifecycleTimeoutMs: number;
   contextFor(info: ServiceInfo): ServiceContext;
-}): Promise<void> {
+}): Promise<ServiceFolder[]> {
   const { local, logger } = options;
+  const folders: ServiceFolder[] = [];
   const loadOptions: LoadOptions = {
     logger,
     lifecycleTimeoutMs: options.lifecycleTimeoutMs,
@@ -31,6 +42,7 @@ export async function loadAllServices(options: {
   const refused = options.strictLoad && entries.length > 0 ? await typeErrorsByService(options.servicesDir) : new Map<string, string[]>();
   for (const { folder, file } of entries) {
     const errors = refused.get(folder) ?? refused.get("");
+    folders.push({ folder, file });
     if (errors) {
       logger.error({ folder, file, type_errors: errors.slice(0, 20), count: errors.length }, "service has type errors (--strict-load); skipped");
       continue;
@@ -42,12 +54,14 @@ export async function loadAllServices(options: {
         throw new Error(`a service named "${service.name}" is already loaded`);
       }
       add(service);
+      folders[folders.length - 1]!.name = service.name;
     } catch (err) {
       logger.error({ folder, file, err: err instanceof Error ? { message: err.message, stack: err.stack } : err }, "service failed to load; skipped");
       local.recordFailure(folder, err instanceof Error ? err.message : String(err));
     }
   }
   if (entries.length > 0) await releaseCompiler();
+  return folders;
 }
 
 /** --strict-load: type errors by service folder ("" = errors that concern every service). */

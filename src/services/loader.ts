@@ -30,15 +30,19 @@ export async function discoverServiceEntries(dir: string): Promise<{ folder: str
   }
   const entries: { folder: string; file: string }[] = [];
   for (const folder of names) {
-    for (const candidate of ENTRY_FILES) {
-      const file = join(root, folder, candidate);
-      if (await isFile(file)) {
-        entries.push({ folder, file });
-        break;
-      }
-    }
+    const file = await entryFileOf(join(root, folder));
+    if (file) entries.push({ folder, file });
   }
   return entries;
+}
+
+/** The entry file of one service folder (main.ts, main.mts, main.js, main.mjs — first found), or null. */
+export async function entryFileOf(folderPath: string): Promise<string | null> {
+  for (const candidate of ENTRY_FILES) {
+    const file = join(folderPath, candidate);
+    if (await isFile(file)) return file;
+  }
+  return null;
 }
 
 async function isFile(path: string): Promise<boolean> {

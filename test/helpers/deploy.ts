@@ -45,3 +45,22 @@ export async function callService(node: RunningNode, path: string, params: Recor
   const res = await request(`${node.url}/rpc/${path}`, { token: await testToken("admin"), body: { params } });
   return { status: res.status, node: res.headers.get("x-p2p-node"), body: res.body };
 }
+
+/** Calls `path` from `from` in `parallel` loops until stop() (bounded by count and time); keeps every failure and what `pick` takes of each result. */
+export function loadLoop(from: RunningNode, path: string, options: { params?: Record<string, unknown>; parallel?: number; maxCalls?: number; pick?: (result: Record<string, unknown>) => unknown } = {}) {
+  const { params = { ms: 20 }, parallel = 4, maxCalls = 5_000, pick = (r) => r.version } = options;
+  const failures: string[] = [];
+  const seen = new Set<unknown>();
+  let calls = 0;
+  let stopped = false;
+  const until = Date.now() + 90_000;
+  const loops = Array.from({ length: parallel }, async () => {
+    while (!stopped && calls < maxCalls && Date.now() < until) {
+      calls += 1;
+      const res = await callService(from, path, params);
+      if (res.status !== 200) failures.push(`${res.status} ${JSON.stringify(res.body)}`);
+      else seen.add(pick(res.body.result as Record<string, unknown>));
+    }
+  });
+  return { failures, seen, calls: () => calls, stop: async () => ((stopped = true), await Promise.all(loops)) };
+}

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { REPO_ROOT, startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
 import { waitConverged } from "../helpers/cluster.js";
-import { callService, deploy, fixtureBundle, upload, waitForDeployment } from "../helpers/deploy.js";
+import { callService, deploy, fixtureBundle, loadLoop, upload, waitForDeployment } from "../helpers/deploy.js";
 
 const NO_SERVICES = join(REPO_ROOT, "test/fixtures/empty-services");
 let coord: RunningNode;
@@ -22,24 +22,6 @@ beforeAll(async () => {
 afterAll(stopAll);
 
 const workerIds = () => workers.map((w) => w.nodeId).sort();
-
-/** Calls `path` from `from` in `parallel` loops until stop() (bounded by count and time); returns every failure. */
-function loadLoop(from: RunningNode, path: string, parallel = 4, maxCalls = 5_000) {
-  const failures: string[] = [];
-  const versions = new Set<number>();
-  let calls = 0;
-  let stopped = false;
-  const until = Date.now() + 90_000;
-  const loops = Array.from({ length: parallel }, async () => {
-    while (!stopped && calls < maxCalls && Date.now() < until) {
-      calls += 1;
-      const res = await callService(from, path, { ms: 20 });
-      if (res.status !== 200) failures.push(`${res.status} ${JSON.stringify(res.body)}`);
-      else versions.add((res.body.result as { version: number }).version);
-    }
-  }, 180_000);
-  return { failures, versions, calls: () => calls, stop: async () => ((stopped = true), await Promise.all(loops)) };
-}
 
 describe("deploying services to a running cluster", () => {
   it("deploys to a role, runs on every matching node, and answers from any node", async () => {
@@ -69,14 +51,14 @@ describe("deploying services to a running cluster", () => {
     const res = await deploy(workers[1]!, "greeter", "greeter-v2", { role: "worker" });
     expect(res.body).toMatchObject({ generation: 2 });
     await waitForDeployment(coord, "greeter", (d) => d.status === "ready" && d.version === "2.0.0", 60_000);
-    await waitFor(() => load.versions.has(2), 10_000);
+    await waitFor(() => load.seen.has(2), 10_000);
     await load.stop();
     expect(load.failures).toEqual([]);
     expect(load.calls()).toBeGreaterThan(40);
   }, 180_000);
 
   it("a version that fails to initialise stops the rollout; the node keeps the previous version and the status says why", async () => {
-    const load = loadLoop(coord, "greeter/slow", 2);
+    const load = loadLoop(coord, "greeter/slow", { parallel: 2 });
     const res = await deploy(coord, "greeter", "broken-init", { role: "worker" });
     expect(res.body).toMatchObject({ generation: 3 });
     const view = await waitForDeployment(coord, "greeter", (d) => d.status === "failed", 60_000);
@@ -88,7 +70,7 @@ describe("deploying services to a running cluster", () => {
     expect(Object.values(view.nodes).every((n) => n.artifact === v2)).toBe(true);
     await load.stop();
     expect(load.failures).toEqual([]);
-    expect([...load.versions]).toEqual([2]);
+    expect([...load.seen]).toEqual([2]);
   }, 180_000);
 
   it("rollback returns to the previous artifact everywhere", async () => {

@@ -1,0 +1,153 @@
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import pino from "pino";
+import { FakeClock } from "../../src/util/clock.js";
+import { BaseService } from "../../src/services/base-service.js";
+import { LocalServices, type LocalService } from "../../src/services/local-services.js";
+import { HotReloader, RELOAD_DEBOUNCE_MS, type ReloadedHost } from "../../src/services/hot-reload.js";
+
+const dir = mkdtempSync(join(tmpdir(), "p2p-hot-"));
+mkdirSync(join(dir, "hot"));
+writeFileSync(join(dir, "hot", "main.js"), "export {}\n");
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+class Stub extends BaseService {
+  cleaned = 0;
+  override async cleanup() {
+    this.cleaned += 1;
+  }
+}
+
+function serviceOf(version: string, answer: (p: Record<string, unknown>) => unknown): LocalService {
+  const instance = new Stub();
+  return { name: "hot", version, description: "", instance, status: "running", methods: new Map([["value", { descriptor: { name: "value" }, invoke: answer, validate: null }]]) };
+}
+
+let clock: FakeClock;
+let local: LocalServices;
+let change: (path: string) => void;
+let started: string[];
+let nextHost: () => Promise<ReloadedHost>;
+let events: { type: string; data: Record<string, unknown> }[];
+let reloader: HotReloader;
+
+function hostOf(version: string): ReloadedHost {
+  const service = serviceOf(version, () => version);
+  return { service, stop: async () => void (service.status = "stopped"), onExit: () => undefined };
+}
+
+/** Lets promise chains run, advancing the fake clock by `ms` in small steps. */
+async function run(ms = 0): Promise<void> {
+  for (let t = 0; t <= ms; t += 10) {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 1));
+    clock.advance(10);
+  }
+}
+
+beforeEach(() => {
+  clock = new FakeClock();
+  local = new LocalServices();
+  local.add(serviceOf("1", () => "v1"));
+  started = [];
+  events = [];
+  nextHost = async () => hostOf(`${started.length + 1}`);
+  reloader = new HotReloader({
+    nodeId: "n1",
+    servicesDir: dir,
+    local,
+    folders: [{ folder: "hot", file: join(dir, "hot", "main.js"), name: "hot" }],
+    startHost: (spec) => (started.push(spec.file), nextHost()),
+    announce: () => undefined,
+    publish: (type, data) => events.push({ type, data: data as Record<string, unknown> }),
+    logger: pino({ level: "silent" }),
+    clock,
+    lifecycleTimeoutMs: 1_000,
+    graceMs: 5_000,
+    watch: (_dir, onChange) => ((change = onChange), { close: () => undefined }),
+  });
+  reloader.start();
+});
+
+describe("hot reload of the services dir", () => {
+  it("debounces a burst of changes into one reload, after the folder is quiet", async () => {
+    change(join("hot", "main.js"));
+    await run(RELOAD_DEBOUNCE_MS - 50);
+    change(join("hot", "lib", "x.js"));
+    await run(RELOAD_DEBOUNCE_MS - 50);
+    expect(started).toEqual([]);
+    await run(100);
+    expect(started).toEqual([join(dir, "hot", "main.js")]);
+    expect(local.get("hot")!.version).toBe("2");
+    expect(events).toContainEqual({ type: "service", data: { node_id: "n1", service: "hot", status: "reloaded", version: "2" } });
+  });
+
+  it("ignores hidden files, backups, node_modules and files outside a service folder", async () => {
+    for (const path of [join("hot", ".main.js.1a2b.p2p.mjs"), join("hot", ".main.js.swp"), join("hot", "main.js~"), join("hot", "node_modules", "x", "i.js"), "README.md"]) change(path);
+    await run(2 * RELOAD_DEBOUNCE_MS);
+    expect(started).toEqual([]);
+  });
+
+  it("a version that fails to load keeps the running one and says why", async () => {
+    nextHost = async () => {
+      throw new Error("main.ts:3:1: ERROR: Unexpected }");
+    };
+    change(join("hot", "main.js"));
+    await run(2 * RELOAD_DEBOUNCE_MS);
+    expect(started).toHaveLength(1);
+    expect(local.get("hot")!.version).toBe("1");
+    expect(await local.get("hot")!.methods.get("value")!.invoke({})).toBe("v1");
+    expect(events).toContainEqual({ type: "service", data: { node_id: "n1", service: "hot", status: "reload_failed", error: "main.ts:3:1: ERROR: Unexpected }" } });
+  });
+
+  it("the replaced version finishes its call in flight before its cleanup runs", async () => {
+    let finish: (v: unknown) => void = () => undefined;
+    const old = local.get("hot")!;
+    // A call that started on the old version (the router holds the method it looked up).
+    old.methods.set("value", { ...old.methods.get("value")!, invoke: () => new Promise((r) => (finish = r)) });
+    reloader.stop();
+    const counted = new HotReloader({
+      nodeId: "n1",
+      servicesDir: dir,
+      local,
+      folders: [{ folder: "hot", file: join(dir, "hot", "main.js"), name: "hot" }],
+      startHost: async () => hostOf("2"),
+      announce: () => undefined,
+      publish: () => undefined,
+      logger: pino({ level: "silent" }),
+      clock,
+      lifecycleTimeoutMs: 1_000,
+      graceMs: 5_000,
+      watch: (_dir, onChange) => ((change = onChange), { close: () => undefined }),
+    });
+    counted.start();
+    const inFlight = old.methods.get("value")!.invoke({}) as Promise<unknown>;
+    change(join("hot", "main.js"));
+    await run(2 * RELOAD_DEBOUNCE_MS);
+    expect(local.get("hot")!.version).toBe("2");
+    expect((old.instance as Stub).cleaned).toBe(0);
+    finish("late answer");
+    expect(await inFlight).toBe("late answer");
+    await run(100);
+    expect((old.instance as Stub).cleaned).toBe(1);
+    expect(old.status).toBe("stopped");
+  });
+
+  it("a second reload stops the host of the first", async () => {
+    const hosts: ReloadedHost[] = [];
+    nextHost = async () => {
+      const h = hostOf(`${hosts.length + 2}`);
+      hosts.push(h);
+      return h;
+    };
+    change(join("hot", "main.js"));
+    await run(2 * RELOAD_DEBOUNCE_MS);
+    change(join("hot", "main.js"));
+    await run(2 * RELOAD_DEBOUNCE_MS);
+    expect(hosts).toHaveLength(2);
+    expect(hosts[0]!.service.status).toBe("stopped");
+    expect(local.get("hot")).toBe(hosts[1]!.service);
+  });
+});
