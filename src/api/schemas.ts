@@ -40,3 +40,17 @@ export const nodeSchema = {
 export const bearer = [{ bearerAuth: [] }];
 
 export const authErrors = { 401: errorSchema, 403: errorSchema };
+
+/** A method as /local/services and /cluster/services describe it (see MethodDescription). */
+export const methodDescriptionSchema = {
+  type: "object",
+  properties: {
+    name: { type: "string" },
+    description: { type: "string" },
+    public: { type: "boolean", description: "whether clients may call it" },
+    idempotent: { type: "boolean" },
+    cache: { type: ["object", "null"], properties: { ttl_s: { type: "number" } } },
+    params: { type: ["object", "null"], additionalProperties: true, description: "JSON schema of the params object, or null" },
+    timeout_ms: { type: "integer" },
+  },
+} as const;

@@ -2,18 +2,9 @@ import type { Clock } from "../util/clock.js";
 import type { MemberView } from "../cluster/types.js";
 import { cacheTotals, type CacheFigures } from "./cache-figures.js";
 import { addSparse, BIN_COUNT, quantileMs, round } from "./latency-bins.js";
-import { WINDOW_S } from "./method-window.js";
+import { WINDOW_S, type MethodRow } from "./method-window.js";
 import type { ProcessFigures } from "./process-sampler.js";
 import { parseSnapshot, type NodeSnapshot } from "./snapshot.js";
-
-export interface MethodRow {
-  service: string;
-  method: string;
-  calls_per_s: number;
-  errors_per_s: number;
-  p50_ms: number;
-  p99_ms: number;
-}
 
 export interface NodeMetricsRow {
   node_id: string;

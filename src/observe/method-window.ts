@@ -4,14 +4,18 @@ import { BIN_COUNT, binOf, quantileMs, round, toSparse, type SparseBins } from "
 /** Length of the sliding window, in one-second slots. */
 export const WINDOW_S = 60;
 
-/** One method's figures over the last WINDOW_S seconds, as this node saw them. */
-export interface MethodFigures {
+/** A method's rates and latency percentiles over the window (one node's, or merged over the cluster). */
+export interface MethodRow {
   service: string;
   method: string;
   calls_per_s: number;
   errors_per_s: number;
   p50_ms: number;
   p99_ms: number;
+}
+
+/** One method's figures over the last WINDOW_S seconds, as this node saw them. */
+export interface MethodFigures extends MethodRow {
   /** Totals since the node started (not windowed): clients derive instant rates from them. */
   calls: number;
   errors: number;

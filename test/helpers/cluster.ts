@@ -1,5 +1,6 @@
+import { join } from "node:path";
 import { request, testToken } from "./http.js";
-import { waitFor, type RunningNode } from "./launcher.js";
+import { REPO_ROOT, startNode, waitFor, type RunningNode } from "./launcher.js";
 
 export type States = Record<string, string>;
 
@@ -33,4 +34,21 @@ export async function waitConverged(nodes: RunningNode[], timeoutMs = 15_000): P
     }
     return true;
   }, timeoutMs, () => `all of ${ids.join(", ")} alive everywhere`);
+}
+
+export interface RoutedCluster {
+  coord: RunningNode;
+  workers: RunningNode[];
+}
+
+/**
+ * A coordinator without services and workers that host the test worker services
+ * (test/fixtures/worker-services), all alive everywhere: every call through the coordinator is routed.
+ */
+export async function startRoutedCluster(coordId: string, workerIds: string[]): Promise<RoutedCluster> {
+  const coord = await startNode({ nodeId: coordId, args: ["--services-dir", join(REPO_ROOT, "test/fixtures/empty-services")] });
+  const seed = ["--coord", `127.0.0.1:${coord.port}`, "--services-dir", join(REPO_ROOT, "test/fixtures/worker-services")];
+  const workers = await Promise.all(workerIds.map((nodeId) => startNode({ role: "worker", nodeId, args: seed })));
+  await waitConverged([coord, ...workers]);
+  return { coord, workers };
 }

@@ -3,13 +3,10 @@
  * without services routes every call to two equal workers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join } from "node:path";
-import { REPO_ROOT, startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
+import { stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
-import { statesSeenBy, waitConverged } from "../helpers/cluster.js";
+import { startRoutedCluster, statesSeenBy } from "../helpers/cluster.js";
 
-const WORKER_SERVICES = join(REPO_ROOT, "test/fixtures/worker-services");
-const NO_SERVICES = join(REPO_ROOT, "test/fixtures/empty-services");
 
 let coord: RunningNode;
 let workers: RunningNode[];
@@ -17,10 +14,7 @@ let admin: string;
 let client: string;
 
 beforeAll(async () => {
-  coord = await startNode({ nodeId: "c-route", args: ["--services-dir", NO_SERVICES] });
-  const seed = ["--coord", `127.0.0.1:${coord.port}`, "--services-dir", WORKER_SERVICES];
-  workers = await Promise.all(["w-1", "w-2"].map((nodeId) => startNode({ role: "worker", nodeId, args: seed })));
-  await waitConverged([coord, ...workers]);
+  ({ coord, workers } = await startRoutedCluster("c-route", ["w-1", "w-2"]));
   admin = await testToken("admin");
   client = await testToken("client", 3600, "mallory");
 });

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join } from "node:path";
-import { REPO_ROOT, startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
+import { stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
-import { statesSeenBy, waitConverged } from "../helpers/cluster.js";
+import { startRoutedCluster, statesSeenBy } from "../helpers/cluster.js";
 
-const WORKER_SERVICES = join(REPO_ROOT, "test/fixtures/worker-services");
-const NO_SERVICES = join(REPO_ROOT, "test/fixtures/empty-services");
 
 let coord: RunningNode;
 let workers: RunningNode[];
@@ -13,10 +10,7 @@ let admin: string;
 let client: string;
 
 beforeAll(async () => {
-  coord = await startNode({ nodeId: "c-rpc", args: ["--services-dir", NO_SERVICES] });
-  const seed = ["--coord", `127.0.0.1:${coord.port}`, "--services-dir", WORKER_SERVICES];
-  workers = await Promise.all(["w-a", "w-b", "w-c"].map((nodeId) => startNode({ role: "worker", nodeId, args: seed })));
-  await waitConverged([coord, ...workers]);
+  ({ coord, workers } = await startRoutedCluster("c-rpc", ["w-a", "w-b", "w-c"]));
   admin = await testToken("admin");
   client = await testToken("client");
 });

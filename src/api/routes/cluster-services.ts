@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.js";
-import { authErrors, bearer } from "../schemas.js";
+import { authErrors, bearer, methodDescriptionSchema } from "../schemas.js";
 
 const body = {
   type: "object",
@@ -25,21 +25,7 @@ const body = {
               },
             },
           },
-          methods: {
-            type: "array",
-            items: {
-              type: "object",
-              properties: {
-                name: { type: "string" },
-                description: { type: "string" },
-                public: { type: "boolean" },
-                idempotent: { type: "boolean" },
-                cache: { type: ["object", "null"], properties: { ttl_s: { type: "number" } } },
-                params: { type: ["object", "null"], additionalProperties: true, description: "JSON schema of the params object, or null" },
-                timeout_ms: { type: "integer" },
-              },
-            },
-          },
+          methods: { type: "array", items: methodDescriptionSchema },
         },
       },
     },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../context.js";
-import { authErrors, bearer } from "../schemas.js";
+import { authErrors, bearer, methodDescriptionSchema } from "../schemas.js";
 import { describeMethods } from "../../observe/service-catalogue.js";
 
 export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -28,14 +28,7 @@ export function localRoutes(app: FastifyInstance, ctx: ApiContext): void {
                     description: { type: "string" },
                     status: { type: "string", enum: ["running", "stopped", "failed"] },
                     error: { type: "string" },
-                    methods: {
-                      type: "array",
-                      items: {
-                        type: "object",
-                        additionalProperties: true,
-                        properties: { name: { type: "string" }, description: { type: "string" }, public: { type: "boolean" } },
-                      },
-                    },
+                    methods: { type: "array", items: methodDescriptionSchema },
                   },
                 },
               },
