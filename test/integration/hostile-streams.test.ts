@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { FrameReader } from "../../src/rpc/peer-link/frame-reader.js";
-import { clientHandshake } from "../../src/rpc/peer-link/handshake.js";
+import { clientHandshake, HandshakeError } from "../../src/rpc/peer-link/handshake.js";
 import { Keyring } from "../../src/security/keyring.js";
 import { startNode, stopAll, TEST_SECRETS, waitFor } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
@@ -70,16 +70,14 @@ describe("hostile streams against a real node", { timeout: 120_000 }, () => {
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
   });
 
-  it("a link that proves the key but claims to be a member from another address is refused", async () => {
+  it("a link that proves the key but claims to be a member from another address is refused before it is ready", async () => {
     const c = await startNode({ nodeId: "bind-c" });
     const w = await startNode({ role: "worker", nodeId: "bind-w", args: ["--coord", `127.0.0.1:${c.port}`] });
     await waitConverged([c, w]);
-    const { socket, rest } = await upgrade(c.port, "p2p-link", "127.0.0.2");
-    const reader = new FrameReader(socket, rest, 1024 * 1024);
-    const closed = new Promise<void>((r) => socket.once("close", () => r()));
-    socket.on("error", () => undefined);
-    await clientHandshake(socket, reader, Keyring.fromSecret(TEST_SECRETS.P2P_CLUSTER_KEY), "bind-w", "bind-c", 5000, 1024 * 1024, true).catch(() => undefined);
-    await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error("impostor link still open")), 5000))]);
+    const claim = await claimLink(c.port, "bind-w", "bind-c", "127.0.0.2");
+    expect(claim.refused).toMatchObject({ kind: "identity" });
+    expect(claim.refused?.message).toMatch(/does not link from this address/);
+    await claim.closed;
     // Calls for bind-w still reach the real bind-w.
     const token = await testToken();
     const res = await request(`${c.url}/rpc/example_service/hello?node=bind-w`, { token, body: {} });
@@ -87,4 +85,68 @@ describe("hostile streams against a real node", { timeout: 120_000 }, () => {
     expect(res.headers.get("x-p2p-node")).toBe("bind-w");
     await waitFor(() => /peer link handshake failed/.test(c.output()), 5000, () => "warning logged");
   });
+
+  it("a second link claiming a member that has a live link is refused, even from the member's own address", async () => {
+    const c = await startNode({ nodeId: "dup-link-c" });
+    const w = await startNode({ role: "worker", nodeId: "dup-link-w", args: ["--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const token = await testToken();
+    const callW = () => request<{ result: unknown }>(`${c.url}/rpc/example_service/hello?node=dup-link-w`, { token, body: { params: { name: "x" } } });
+    const before = await callW(); // opens c's link to the real dup-link-w
+    expect(before.status).toBe(200);
+    const claim = await claimLink(c.port, "dup-link-w", "dup-link-c", "127.0.0.1");
+    expect(claim.refused).toMatchObject({ kind: "duplicate" });
+    await claim.closed;
+    for (let i = 0; i < 5; i++) {
+      const res = await callW();
+      expect(res.status).toBe(200);
+      expect(res.body.result).toEqual(before.body.result);
+    }
+    expect(claim.framesAfterHandshake()).toBe(0);
+  });
+
+  it("a member advertised by host name is bound to the addresses the name resolves to", async () => {
+    const c = await startNode({ nodeId: "name-c" });
+    const w = await startNode({ role: "worker", nodeId: "name-w", args: ["--advertise", "localhost", "--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const token = await testToken();
+    const nodes = await request<{ nodes: { node_id: string; address: string }[] }>(`${c.url}/cluster/nodes`, { token });
+    expect(nodes.body.nodes.find((n) => n.node_id === "name-w")?.address).toBe(`localhost:${w.port}`);
+    const claim = await claimLink(c.port, "name-w", "name-c", "127.0.0.2"); // localhost is 127.0.0.1 only
+    expect(claim.refused).toMatchObject({ kind: "identity" });
+    await claim.closed;
+    // The real name-w links from 127.0.0.1, both ways.
+    const toW = await request(`${c.url}/rpc/example_service/hello?node=name-w`, { token, body: {} });
+    expect(toW.headers.get("x-p2p-node")).toBe("name-w");
+    const toC = await request(`${w.url}/rpc/example_service/hello?node=name-c`, { token, body: {} });
+    expect(toC.headers.get("x-p2p-node")).toBe("name-c");
+  });
 });
+
+/**
+ * A peer that proves the cluster key and claims `claimed` on a two-way link to `port`, from
+ * `localAddress`: whether it was refused (and how), when it closed, and how many frames it
+ * was sent after the handshake (a call routed onto it would be one).
+ */
+async function claimLink(port: number, claimed: string, server: string, localAddress: string) {
+  const { socket, rest } = await upgrade(port, "p2p-link", localAddress);
+  socket.on("error", () => undefined);
+  const closed = new Promise<void>((r) => socket.once("close", () => r()));
+  const reader = new FrameReader(socket, rest, 1024 * 1024);
+  const refused = await clientHandshake(socket, reader, Keyring.fromSecret(TEST_SECRETS.P2P_CLUSTER_KEY), claimed, server, 5000, 1024 * 1024, true).then(
+    () => null,
+    (err: unknown) => (err instanceof HandshakeError ? err : Promise.reject(err)),
+  );
+  let frames = 0;
+  if (!refused) void (async () => {
+    for (;;) {
+      await reader.next(60_000);
+      frames++;
+    }
+  })().catch(() => undefined);
+  return {
+    refused,
+    closed: Promise.race([closed, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("refused link still open")), 5000))]),
+    framesAfterHandshake: () => frames,
+  };
+}

@@ -3,7 +3,7 @@ import { P2PError } from "../../errors.js";
 import { callerGone } from "../call-scope.js";
 import type { Keyring } from "../../security/keyring.js";
 import { systemClock, type Clock, type Timer } from "../../util/clock.js";
-import { connectUpgrade } from "../../transport/upgrade.js";
+import { connectUpgrade, sourceOf } from "../../transport/upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
 import { clientHandshake, type SessionKeys } from "./handshake.js";
@@ -63,6 +63,8 @@ export class LinkConnection {
   /** Clock time of the last message from the peer (pongs included). */
   private lastHeardAt: number;
   private unusableHandlers: Array<() => void> = [];
+  /** alive() checks waiting for the next message from the peer. */
+  private heardWaiters: Array<() => void> = [];
   private closedHandlers: Array<() => void> = [];
   /** Either side said goaway: answers still flow both ways, new calls go to another connection. */
   private draining = false;
@@ -81,6 +83,8 @@ export class LinkConnection {
     pingIntervalMs: number,
     private readonly responder: Responder | null,
     private readonly clock: Clock,
+    /** Where the link goes: the address this side dialled, or the IP address an accepted link came from (port null). */
+    readonly remote: { host: string; port: number | null },
   ) {
     this.lastHeardAt = clock.now();
     this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader, clock);
@@ -112,7 +116,7 @@ export class LinkConnection {
         opts.responder !== null,
       );
       if (socket.destroyed) throw new Error("connection closed during handshake");
-      return new LinkConnection(target.nodeId, true, socket, reader, keys, sendLimit, opts.pingIntervalMs, opts.responder, opts.clock);
+      return new LinkConnection(target.nodeId, true, socket, reader, keys, sendLimit, opts.pingIntervalMs, opts.responder, opts.clock, { host: target.host, port: target.port });
     } catch (err) {
       socket.destroy();
       throw err;
@@ -121,7 +125,7 @@ export class LinkConnection {
 
   /** Wraps a link the server accepted and authenticated; starts delivering pipelined frames. */
   static accepted(link: AcceptedLink, responder: Responder, pingIntervalMs: number, clock: Clock = systemClock): LinkConnection {
-    return new LinkConnection(link.remoteNodeId, false, link.socket, link.reader, link.keys, link.sendLimit, pingIntervalMs, responder, clock);
+    return new LinkConnection(link.remoteNodeId, false, link.socket, link.reader, link.keys, link.sendLimit, pingIntervalMs, responder, clock, { host: sourceOf(link.socket), port: null });
   }
 
   get open(): boolean {
@@ -140,6 +144,30 @@ export class LinkConnection {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /**
+   * Whether the peer still answers: true as soon as anything arrives after a ping sent now,
+   * false if nothing does within `timeoutMs` or the link closes (a half-open link left by a
+   * crashed or restarted peer looks open until it is tried).
+   */
+  alive(timeoutMs: number): Promise<boolean> {
+    if (!this.channel.open) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      let done = false;
+      const settle = (value: boolean): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        this.heardWaiters = this.heardWaiters.filter((w) => w !== heard);
+        resolve(value);
+      };
+      const heard = (): void => settle(this.channel.open);
+      const timer = this.clock.setTimeout(() => settle(false), timeoutMs);
+      // Checks running at once share one ping.
+      if (this.heardWaiters.length === 0) this.channel.send('{"t":"ping"}');
+      this.heardWaiters.push(heard);
+    });
   }
 
   onClosed(handler: () => void): void {
@@ -219,6 +247,7 @@ export class LinkConnection {
 
   private onMessage(message: Record<string, unknown>): void {
     this.lastHeardAt = this.clock.now();
+    if (this.heardWaiters.length > 0) for (const heard of this.heardWaiters.splice(0)) heard();
     const t = message.t;
     if (t === "r" || t === "e") {
       const id = message.id as number;
@@ -291,6 +320,7 @@ export class LinkConnection {
         }),
       );
     }
+    for (const heard of this.heardWaiters.splice(0)) heard();
     this.notifyUnusable();
     for (const handler of this.closedHandlers) handler();
     this.closedHandlers = [];

@@ -9,7 +9,9 @@ import type { FrameReader } from "./frame-reader.js";
  *   C→S hello   {v, node, nonce, auth, max, duplex?}    duplex: the client also serves calls on this link
  *   S→C welcome {v, node, nonce, auth, max, proof}     proof = HMAC(K, "server" | Nc | Ns | ids)
  *   C→S proof   {proof}                     proof = HMAC(K, "client" | Nc | Ns | ids)
- *   S→C ready   (or reject {reason})
+ *   S→C ready   (or reject {reason, code?})
+ * The server decides whether the proven id may link from where it connects (`admit`)
+ * before it says ready: a refused link never carries a call, either way.
  * Both nonces are fresh, so a recorded proof never verifies again (no replays); the
  * "server"/"client" labels stop one side's proof being reflected as the other's.
  * Session keys: HKDF(K, salt = Nc|Ns, ids) → one AES-256-GCM key per direction.
@@ -18,7 +20,22 @@ import type { FrameReader } from "./frame-reader.js";
 export const LINK_VERSION = 1;
 const NONCE_BYTES = 32;
 
-export type HandshakeFailure = "auth" | "mode" | "node_id" | "protocol";
+/**
+ * "identity": the key is proven but the claimed node id may not link from there (another
+ * address than membership knows for it); "duplicate": that node already has a live link.
+ */
+export type HandshakeFailure = "auth" | "mode" | "node_id" | "protocol" | "identity" | "duplicate";
+
+/** Refusal codes the server names in its reject frame (so the client can tell them apart). */
+const REJECT_CODES: readonly HandshakeFailure[] = ["identity", "duplicate"];
+
+export interface Refusal {
+  kind: "identity" | "duplicate";
+  reason: string;
+}
+
+/** Server side, once the peer has proven the key: null lets `remoteNodeId` link, a Refusal refuses it. */
+export type AdmitLink = (remoteNodeId: string) => Promise<Refusal | null> | Refusal | null;
 
 export class HandshakeError extends Error {
   constructor(
@@ -97,7 +114,10 @@ async function readJson(reader: FrameReader, timeoutMs: number): Promise<Record<
   }
   if (!value || typeof value !== "object") throw new HandshakeError("protocol", "handshake frame is not an object");
   const obj = value as Record<string, unknown>;
-  if (obj.t === "reject") throw new HandshakeError("auth", `refused by peer: ${String(obj.reason)}`);
+  if (obj.t === "reject") {
+    const kind = REJECT_CODES.find((code) => code === obj.code) ?? "auth";
+    throw new HandshakeError(kind, `refused by peer: ${String(obj.reason)}`);
+  }
   return obj;
 }
 
@@ -157,6 +177,7 @@ export async function serverHandshake(
   localNodeId: string,
   timeoutMs: number,
   maxFrame = DEFAULT_MAX_FRAME,
+  admit: AdmitLink = () => null,
 ): Promise<HandshakeResult> {
   const hello = await readJson(reader, timeoutMs);
   if (hello.t !== "hello" || hello.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected hello");
@@ -184,17 +205,25 @@ export async function serverHandshake(
   if (reply.t !== "proof") throw new HandshakeError("protocol", "expected proof");
   if (!key) {
     if (hello.auth !== false) return reject(socket, "mode", "this node runs without a cluster key");
+    await admitOrReject(socket, admit, clientId);
     sendJson(socket, { t: "ready" });
     return { remoteNodeId: clientId, keys: { send: null, receive: null }, sendLimit, peerServes: hello.duplex === true };
   }
   if (hello.auth !== true) return reject(socket, "mode", "a cluster key is required");
   const clientProof = b64(reply.proof, "client proof");
   if (!sameBytes(proofOf(key, "client", nc, ns, ids), clientProof)) return reject(socket, "auth", "cluster key mismatch");
+  await admitOrReject(socket, admit, clientId);
   sendJson(socket, { t: "ready" });
   return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server"), sendLimit, peerServes: hello.duplex === true };
 }
 
+async function admitOrReject(socket: Socket, admit: AdmitLink, clientId: string): Promise<void> {
+  const refusal = await admit(clientId);
+  if (refusal) reject(socket, refusal.kind, refusal.reason);
+  if (socket.destroyed) throw new HandshakeError("protocol", "connection closed during handshake");
+}
+
 function reject(socket: Socket, kind: HandshakeFailure, reason: string): never {
-  sendJson(socket, { t: "reject", reason });
+  sendJson(socket, REJECT_CODES.includes(kind) ? { t: "reject", reason, code: kind } : { t: "reject", reason });
   throw new HandshakeError(kind, reason);
 }

@@ -107,6 +107,11 @@ export class PeerLinkPool {
     } else this.settle(entry, conn.peerId);
   }
 
+  /** The open links (opened or adopted) to `nodeId`. */
+  linksTo(nodeId: string): LinkConnection[] {
+    return [...this.live].filter((conn) => conn.peerId === nodeId && conn.open);
+  }
+
   /** Closes the connections to `nodeId` (their in-flight calls fail at once); the next call reconnects. */
   drop(nodeId: string): void {
     const entry = this.entries.get(nodeId);
@@ -228,6 +233,9 @@ export class PeerLinkPool {
     } catch (err) {
       entry.connecting = null;
       if (err instanceof P2PError) throw err;
+      // Both nodes dialled at once and the peer kept the link we accepted from it: use that one.
+      const accepted = err instanceof HandshakeError && err.kind === "duplicate" ? this.usableLink(target.nodeId) : null;
+      if (accepted && this.entries.get(target.nodeId) === entry) return (entry.conn = accepted);
       if (err instanceof HandshakeError) {
         this.counters.handshakeFailures++;
         this.logger.warn({ peer: target.nodeId, kind: err.kind }, `peer link handshake failed: ${err.message}`);

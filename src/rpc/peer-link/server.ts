@@ -1,14 +1,14 @@
 import type { Socket } from "node:net";
 import type { Keyring } from "../../security/keyring.js";
 import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
-import { isIP } from "node:net";
 import { BadInputLog } from "../../api/bad-input-log.js";
+import { HostAddresses } from "../../transport/host-addresses.js";
 import { sourceOf, type Admission, type UpgradeRouter } from "../../transport/upgrade.js";
 import { splitHostPort } from "../../transport/transport.js";
 import { systemClock } from "../../util/clock.js";
 import { LinkConnection } from "./connection.js";
 import { FrameReader } from "./frame-reader.js";
-import { HandshakeError, serverHandshake } from "./handshake.js";
+import { HandshakeError, serverHandshake, type Refusal } from "./handshake.js";
 import type { PeerLinkPool } from "./pool.js";
 import { Responder } from "./responder.js";
 import { LINK_PROTOCOL, silentLogger, type LinkHandler, type LinkLogger } from "./types.js";
@@ -35,10 +35,15 @@ export interface PeerLinkServerOptions {
   maxFrameBytes?: number;
   /**
    * The "host:port" membership knows for a node id (undefined: not a member yet). A link
-   * that proves the key but claims to be a member from another IP address is refused; one
-   * from a node not known yet serves its calls but never carries this node's calls to it.
+   * that proves the key but claims to be a member from another IP address (a host name is
+   * resolved) is refused before it is ready; one from a node not known yet serves its calls
+   * but never carries this node's calls to it.
    */
   knownAddress?: (nodeId: string) => string | undefined;
+  /** Resolves host names of known addresses (default: dns.lookup, cached a minute). */
+  hostAddresses?: HostAddresses;
+  /** How long a live link to the claimed node has to answer before a new claim replaces it (default 1 s). */
+  livenessCheckMs?: number;
 }
 
 export interface PeerLinkServerStats {
@@ -60,11 +65,13 @@ export class PeerLinkServer {
   private closed = false;
   private readonly counters = { accepted: 0, handshakeFailures: 0 };
   private readonly badHandshakes: BadInputLog;
+  private readonly hostAddresses: HostAddresses;
 
   constructor(private readonly opts: PeerLinkServerOptions) {
     this.logger = opts.logger ?? silentLogger;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
     this.responder = new Responder(opts.handler, this.logger);
+    this.hostAddresses = opts.hostAddresses ?? new HostAddresses({ clock: systemClock });
     this.badHandshakes = new BadInputLog({ logger: { warn: (obj, msg) => this.logger.warn(obj, msg) }, clock: systemClock, message: "peer link handshake failed" });
     opts.pool?.serveIncoming(this.responder);
   }
@@ -111,16 +118,15 @@ export class PeerLinkServer {
     const reader = new FrameReader(socket, head, this.maxFrameBytes);
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const timeout = this.opts.handshakeTimeoutMs ?? 5000;
-    serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, timeout, this.maxFrameBytes).then(
+    let known: string | undefined;
+    const admit = async (claimed: string): Promise<Refusal | null> => {
+      known = this.opts.knownAddress?.(claimed);
+      const where = known === undefined ? undefined : await this.whereIs(known);
+      return this.fromElsewhere(socket, claimed, known, where) ?? (await this.alreadyLinked(claimed, where));
+    };
+    serverHandshake(socket, reader, this.opts.keyring, this.opts.nodeId, timeout, this.maxFrameBytes, admit).then(
       ({ remoteNodeId, keys, sendLimit, peerServes }) => {
         if (socket.destroyed) return;
-        const known = this.opts.knownAddress?.(remoteNodeId);
-        if (known !== undefined && !fromAddress(socket, known)) {
-          this.counters.handshakeFailures++;
-          this.badHandshakes.note(sourceOf(socket), "address", { claimed: remoteNodeId, known, reason: `claims to be ${remoteNodeId}, which membership knows at ${known}` });
-          socket.destroy();
-          return;
-        }
         admission.trusted();
         this.counters.accepted++;
         this.logger.debug({ peer: remoteNodeId, remote }, "peer link accepted");
@@ -133,23 +139,54 @@ export class PeerLinkServer {
       (err: unknown) => {
         this.counters.handshakeFailures++;
         const kind = err instanceof HandshakeError ? err.kind : "io";
-        this.badHandshakes.note(sourceOf(socket), kind, { remote, reason: err instanceof Error ? err.message : String(err) });
+        this.badHandshakes.note(sourceOf(socket), kind, { remote, ...(known ? { known } : {}), reason: err instanceof Error ? err.message : String(err) });
         // end() lets a reject frame reach the client; destroy() if it never drains.
         socket.end();
         setTimeout(() => socket.destroy(), 1000).unref();
       },
     );
   }
+
+  /** The known "host:port" with the IP addresses its host stands for. */
+  private async whereIs(known: string): Promise<KnownPlace> {
+    try {
+      const { host, port } = splitHostPort(known);
+      return { host, port, ips: await this.hostAddresses.of(host) };
+    } catch {
+      return { host: "", port: 0, ips: [] };
+    }
+  }
+
+  /** Refused when membership knows `claimed` at another IP address than the link comes from. */
+  private fromElsewhere(socket: Socket, claimed: string, known: string | undefined, where: KnownPlace | undefined): Refusal | null {
+    if (known === undefined || where === undefined || where.ips.includes(sourceOf(socket))) return null;
+    return { kind: "identity", reason: `node "${claimed}" does not link from this address (membership knows it at ${known})` };
+  }
+
+  /**
+   * Refused while another link to `claimed` still answers: one link per node id, so a second
+   * claimant (even from the same address) never takes over a live node's calls. Links left
+   * to where the node was before it moved (another place than membership knows now), and
+   * links silent for the liveness check (the node restarted), are closed instead.
+   */
+  private async alreadyLinked(claimed: string, where: KnownPlace | undefined): Promise<Refusal | null> {
+    const links = new Set([...(this.opts.pool?.linksTo(claimed) ?? []), ...[...this.links].filter((l) => l.peerId === claimed && l.open)]);
+    const current = [...links].filter((link) => where === undefined || isAt(link, where));
+    const checks = await Promise.all(current.map((link) => link.alive(this.opts.livenessCheckMs ?? 1000)));
+    if (checks.some(Boolean)) return { kind: "duplicate", reason: `node "${claimed}" already has a live link to this node` };
+    for (const link of links) link.close("replaced by a new link from its node");
+    return null;
+  }
 }
 
-/** The link comes from the IP address membership knows for its node (hostnames are not resolved: accepted). */
-function fromAddress(socket: Socket, known: string): boolean {
-  let host: string;
-  try {
-    host = splitHostPort(known).host;
-  } catch {
-    return false;
-  }
-  if (isIP(host) === 0) return true;
-  return sourceOf(socket) === host;
+interface KnownPlace {
+  host: string;
+  port: number;
+  ips: string[];
+}
+
+/** The link goes to the place membership knows: dialled to that host and port, or accepted from one of its IPs. */
+function isAt(link: LinkConnection, where: KnownPlace): boolean {
+  if (link.remote.port === null) return where.ips.includes(link.remote.host);
+  return link.remote.port === where.port && (link.remote.host === where.host || where.ips.includes(link.remote.host));
 }

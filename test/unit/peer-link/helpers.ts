@@ -31,6 +31,8 @@ export async function startLinkNode(opts: {
   port?: number;
   /** Shares links both ways with this pool. */
   pool?: PeerLinkPool;
+  /** Stands in for membership: where a node id is known to be. */
+  knownAddress?: (nodeId: string) => string | undefined;
 }): Promise<TestLinkNode> {
   const router = new UpgradeRouter();
   const link = new PeerLinkServer({
@@ -38,6 +40,7 @@ export async function startLinkNode(opts: {
     keyring: Keyring.fromSecret(opts.secret),
     handler: opts.handler,
     ...(opts.pool ? { pool: opts.pool } : {}),
+    ...(opts.knownAddress ? { knownAddress: opts.knownAddress } : {}),
   });
   link.attach(router);
   const http = createServer((_req, res) => res.end("ok"));
@@ -88,7 +91,7 @@ export interface TestPeer extends TestLinkNode {
   pool: PeerLinkPool;
 }
 
-export async function startPeer(opts: { nodeId: string; secret?: string; handler: LinkHandler; port?: number }): Promise<TestPeer> {
+export async function startPeer(opts: { nodeId: string; secret?: string; handler: LinkHandler; port?: number; knownAddress?: (nodeId: string) => string | undefined }): Promise<TestPeer> {
   const pool = newPool(opts.nodeId, opts.secret);
   const node = await startLinkNode({ ...opts, pool });
   return {

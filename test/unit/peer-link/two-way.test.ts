@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { P2PError } from "../../../src/errors.js";
 import type { LinkCall } from "../../../src/rpc/peer-link/index.js";
+import { LINK_PROTOCOL } from "../../../src/rpc/peer-link/types.js";
+import { FrameReader } from "../../../src/rpc/peer-link/frame-reader.js";
+import { clientHandshake } from "../../../src/rpc/peer-link/handshake.js";
+import { Keyring } from "../../../src/security/keyring.js";
+import { connectUpgrade } from "../../../src/transport/upgrade.js";
 import { call, cleanupAll, startPeer, type TestPeer } from "./helpers.js";
 
 const SECRET = "cluster-secret-1";
@@ -139,17 +144,54 @@ describe("two-way peer link", () => {
     expect(a.pool.stats().connectsOpened).toBe(1); // only the first link, before the restart
   });
 
-  it("a node back on another address is reached over the link it opened", async () => {
-    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a") });
+  it("a node back on another address, known there by membership, is reached over the link it opened", async () => {
+    const known = new Map<string, string>();
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a"), knownAddress: (id) => known.get(id) });
     const b1 = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b1") });
+    known.set("b", `127.0.0.1:${b1.port}`);
     await a.pool.call(b1.target, call("x"));
     const b2 = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b2") });
     expect(b2.port).not.toBe(b1.port);
+    known.set("b", `127.0.0.1:${b2.port}`); // membership accepted the move
     // The new process dials first, while the old one is still up on its old address.
     expect(await b2.pool.call(a.target, call("x", { i: 1 }))).toEqual({ at: "a", from: "b", i: 1 });
     expect(await a.pool.call(b2.target, call("x", { i: 2 }))).toEqual({ at: "b2", from: "a", i: 2 });
     expect(b2.connections()).toBe(0);
     expect(a.pool.stats().connectsOpened).toBe(1); // only the link to the old address
     await expect.poll(() => b1.link.stats().connections).toBe(0); // the stale link was closed
+  });
+
+  it("a second process claiming a node that still answers on its link is refused before the link is ready", async () => {
+    const known = new Map<string, string>();
+    let servedAtImpostor = 0;
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a"), knownAddress: (id) => known.get(id) });
+    const b = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b") });
+    known.set("b", `127.0.0.1:${b.port}`);
+    expect(await a.pool.call(b.target, call("x", { i: 1 }))).toEqual({ at: "b", from: "a", i: 1 });
+    // Same address (127.0.0.1), same key, same id: only the live link can tell them apart.
+    const impostor = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("impostor", () => servedAtImpostor++) });
+    const err = await impostor.pool.call(a.target, call("x")).catch((e: unknown) => e);
+    expect(reasonOf(err)).toEqual({ reason: "not_sent" });
+    expect((err as P2PError).message).toMatch(/already has a live link/);
+    for (let i = 0; i < 5; i++) expect(await a.pool.call(b.target, call("x", { i }))).toEqual({ at: "b", from: "a", i });
+    expect(impostor.link.stats().callsServed).toBe(0);
+    expect(a.link.stats().accepted).toBe(0);
+    expect(a.link.stats().handshakeFailures).toBe(1);
+  });
+
+  it("a link whose node no longer answers is replaced by the node's new link", async () => {
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a") });
+    // b's first process completed the handshake, then hung: its link is open but silent.
+    const socket = await connectUpgrade("127.0.0.1", a.port, LINK_PROTOCOL, 2000);
+    await clientHandshake(socket, new FrameReader(socket, Buffer.alloc(0), 1 << 20), Keyring.fromSecret(SECRET), "b", "a", 2000, 1 << 20, true);
+    socket.pause();
+    await expect.poll(() => a.link.stats().accepted).toBe(1);
+    const b2 = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b2") });
+    const t0 = performance.now();
+    expect(await b2.pool.call(a.target, call("x", { i: 1 }))).toEqual({ at: "a", from: "b", i: 1 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(900); // the old link had its second to answer
+    expect(await a.pool.call(b2.target, call("x", { i: 2 }))).toEqual({ at: "b2", from: "a", i: 2 });
+    expect(a.link.stats().connections).toBe(1); // the hung link was closed, b2's serves both ways
+    socket.destroy();
   });
 });
