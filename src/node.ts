@@ -39,6 +39,9 @@ import { NodeObserver, SNAPSHOT_OPERATION } from "./observe/node-observer.js";
 import { SCHEMAS_OPERATION, ServiceCatalogue } from "./observe/service-catalogue.js";
 import { ServiceHost, type HostSpec } from "./deploy/service-host.js";
 import { HotReloader } from "./services/hot-reload.js";
+import { NodeTls } from "./identity/node-tls.js";
+import { BadInputLog } from "./api/bad-input-log.js";
+import type { Server as TlsServer } from "node:tls";
 
 export interface NodeOptions {
   logger?: Logger;
@@ -63,6 +66,8 @@ const LEAVE_TIMEOUT_MS = 2_000;
 const CUT_ANSWER_MS = 1_000;
 /** Bound on closing the HTTP server once everything else stopped (then every socket is cut). */
 const HTTP_CLOSE_MS = 1_000;
+/** A certificate expiring sooner than this makes /health say degraded. */
+const CERT_WARNING_MS = 7 * 86_400_000;
 
 /** The composition root: builds every layer from one Config, starts them, stops them in order. */
 export class P2PNode {
@@ -99,6 +104,10 @@ export class P2PNode {
   private readonly fatalListeners = new Set<(message: string) => void>();
   private appInstance: FastifyInstance | null = null;
   private hotReload: HotReloader | null = null;
+  /** Node certificate, key and cluster CAs (null: no TLS, the cluster key alone). */
+  readonly tls: NodeTls | null;
+  /** Node streams refused for their certificate, logged once per source per interval. */
+  private readonly refusedStreams: BadInputLog;
 
   constructor(config: Config, options: NodeOptions = {}) {
     this.config = config;
@@ -106,6 +115,9 @@ export class P2PNode {
     this.logger = options.logger ?? createLogger({ nodeId: config.nodeId, level: config.logLevel, file: config.logFile });
     this.metrics = new NodeMetrics(config.nodeId);
     this.keyring = Keyring.fromSecret(config.secrets.clusterKey);
+    this.tls = config.tls ? NodeTls.load(config.tls, config.nodeId) : null;
+    this.refusedStreams = new BadInputLog({ logger: this.logger, clock: this.clock, message: "node stream refused: no valid node certificate of the cluster CA" });
+    if (this.tls) this.upgrades.requireCertificates(this.tls, (source, reason) => this.refusedStreams.note(source, "certificate", { reason }));
     this.membership = new GossipMembership({
       nodeId: config.nodeId,
       bindAddress: config.address,
@@ -118,11 +130,12 @@ export class P2PNode {
       logger: this.logger,
       clock: this.clock,
       peerStore: new PeerStore(config.dataDir, config.nodeId),
+      security: this.tls ?? undefined,
       onNameConflict: ({ name, address, seed }) =>
         this.fatal(`node id "${name}" is already in use by a live node at ${address} (join refused by ${seed}); choose another --node-id`),
     });
     this.registry = new ClusterRegistry(this.membership);
-    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }), clock: this.clock });
+    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }), clock: this.clock, security: this.tls ?? undefined });
     // One pipeline per balancing strategy, all sharing stats, breakers, bulkheads and health.
     const health = new MemberHealth(this.registry, (nodeId) => shared.breakers.confirmAlive(nodeId));
     const shared = createPipelineDeps({ clock: this.clock, random: systemRandom, health });
@@ -222,7 +235,7 @@ export class P2PNode {
 
   /** What this node gossips about itself. */
   meta(): NodeMeta {
-    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels, ...this.failedMeta(), deployments: this.deploy.reports() };
+    return { role: this.config.role, version: VERSION, started_at: this.startedAt, services: this.local.meta(), load: this.lastLoad, labels: this.config.labels, ...this.failedMeta(), deployments: this.deploy.reports(), ...(this.tls ? { cert_expires: this.tls.notAfter } : {}) };
   }
 
   /** Services that failed here, gossiped so every node's /cluster/nodes lists them (with a short reason). */
@@ -264,8 +277,10 @@ export class P2PNode {
       startedAt: this.startedAt,
       invalidateCache: (selector) => this.cache.invalidateEverywhere(selector),
       deploy: this.deploy,
+      tls: this.tls ?? undefined,
     });
     this.appInstance.server.on("upgrade", this.upgrades.handle);
+    this.refusedStreams.start();
     await this.membership.start(this.meta());
     this.deploy.start();
     if (config.watch) {
@@ -291,14 +306,42 @@ export class P2PNode {
     this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
     this.state = "running";
-    logger.info({ address: `${config.advertise}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name), seeds: config.coord, encrypted: this.keyring.encrypted }, "node started");
+    const tls = this.tls ? { tls: true, cert_expires: new Date(this.tls.notAfter).toISOString() } : { tls: false };
+    logger.info({ address: `${config.advertise}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name), seeds: config.coord, encrypted: this.keyring.encrypted, ...tls }, "node started");
   }
 
-  /** Why the node is degraded: a cache level down, services that failed to load or initialise. */
+  /** Why the node is degraded: a cache level down, services that failed to load or initialise, a certificate about to expire. */
   private degradedReasons(): string[] {
     const reasons = this.local.failures().map((f) => `service ${f.name} failed: ${f.error}`);
     const cache = this.cacheInstance?.degradedReason();
-    return cache ? [cache, ...reasons] : reasons;
+    return [...(cache ? [cache] : []), ...reasons, ...this.certificateReasons()];
+  }
+
+  private certificateReasons(): string[] {
+    if (!this.tls) return [];
+    const now = Date.now();
+    return this.tls
+      .expiries()
+      .filter((e) => e.notAfter - now < CERT_WARNING_MS)
+      .map((e) => (e.notAfter <= now ? `${e.what} expired at ${new Date(e.notAfter).toISOString()}` : `${e.what} expires in ${Math.floor((e.notAfter - now) / 3_600_000)} h (${new Date(e.notAfter).toISOString()}): issue a new one and send SIGHUP`));
+  }
+
+  /**
+   * Re-reads the certificate files (SIGHUP): new connections, HTTPS and between nodes, use the
+   * new certificate and CAs; open connections and calls on them go on. A file that does not
+   * check out leaves the current certificates in place (the error is logged and thrown).
+   */
+  reloadCertificates(): void {
+    if (!this.tls) return;
+    try {
+      this.tls.reload();
+    } catch (err) {
+      this.logger.error({ err: err instanceof Error ? err.message : String(err) }, "certificate reload failed: keeping the current certificates");
+      throw err;
+    }
+    (this.appInstance?.server as unknown as TlsServer | undefined)?.setSecureContext(this.tls.serverOptions());
+    this.logger.info({ cert_expires: new Date(this.tls.notAfter).toISOString(), cas: this.tls.cas.length }, "certificates reloaded");
+    if (this.state === "running") this.membership.updateMeta(this.meta());
   }
 
   /** Graceful stop: refuse new calls, let in-flight ones finish (bounded), leave, clean up, close. */
@@ -327,6 +370,7 @@ export class P2PNode {
     await this.cacheInstance?.close().catch(() => undefined);
     this.memberEvents.stop();
     this.observer.stop();
+    this.refusedStreams.stop();
     await this.membership.shutdown();
     if (this.appInstance) await closeApp(this.appInstance, this.clock, HTTP_CLOSE_MS);
     this.state = "stopped";

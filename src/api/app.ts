@@ -57,14 +57,17 @@ function drainOversizedBody(raw: IncomingMessage, reply: FastifyReply): void {
 /** The node's HTTP API: every route with a schema, OpenAPI at /openapi.json, Swagger UI at /docs. */
 export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   const badInput = new BadInputLog({ logger: ctx.logger, clock: ctx.clock });
+  const httpOptions = { headersTimeout: HEADERS_RECEIVE_TIMEOUT_MS, connectionsCheckingInterval: RECEIVE_CHECK_INTERVAL_MS };
+  // With TLS the same options go to https.createServer (Fastify passes `http` only to a plain server).
+  const transport = ctx.tls ? { https: { ...ctx.tls.serverOptions(), ...httpOptions } } : { http: httpOptions };
   const app = Fastify({
     logger: false,
+    ...(transport as { http: typeof httpOptions }),
     bodyLimit: ctx.config.bodyLimitBytes,
     // Slow or stuck senders are cut once receiving takes too long; no idle time-out while a call
     // runs (its deadline bounds it), and shutdown closes whatever is left.
     connectionTimeout: 0,
     requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
-    http: { headersTimeout: HEADERS_RECEIVE_TIMEOUT_MS, connectionsCheckingInterval: RECEIVE_CHECK_INTERVAL_MS },
     keepAliveTimeout: 72_000,
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },

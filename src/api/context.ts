@@ -13,6 +13,7 @@ import type { EventBus } from "../events/bus.js";
 import type { DeployManager } from "../deploy/manager.js";
 import type { ClusterMetricsBody } from "../observe/cluster-metrics.js";
 import type { ServiceCatalogue } from "../observe/service-catalogue.js";
+import type { NodeTls } from "../identity/node-tls.js";
 
 /** Who needs a token for a route: nobody, any valid token (client or admin), or admin. */
 export type Access = "public" | "client" | "admin";
@@ -47,6 +48,8 @@ export interface ApiContext {
   invalidateCache(selector: InvalidationSelector): Promise<{ invalidated: number; nodes: Record<string, number>; shared?: number }>;
   /** Artifacts and deployments (absent in tests that build the app alone). */
   deploy?: DeployManager;
+  /** With TLS: the API is served over HTTPS with these certificates. */
+  tls?: NodeTls;
 }
 
 declare module "fastify" {

@@ -33,6 +33,7 @@ export const nodeSchema = {
       description: "services that failed to load or initialise on the node",
       items: { type: "object", properties: { name: { type: "string" }, error: { type: "string" } } },
     },
+    cert_expires: { type: "string", format: "date-time", description: "with TLS: when the node's certificate expires" },
   },
   required: ["node_id", "role", "address", "state", "incarnation", "services", "last_change"],
 } as const;

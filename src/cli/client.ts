@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { readFileSync } from "node:fs";
 import { TokenService } from "../auth/tokens.js";
+import { httpsRequest } from "./https-request.js";
 
 /** Client commands (and the demo): a bad argument exits 1 like any other failure. */
 export const CLIENT_COMMANDS = new Set(["call", "nodes", "status", "services", "demo", "deploy", "deployments", "undeploy", "rollback"]);
@@ -11,6 +13,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 export interface ClientOptions {
   url?: string;
   json?: boolean;
+  /** CA certificate file(s) to trust for an https:// node (the cluster CA). */
+  ca?: string;
 }
 
 /** An answer the node gave with the contract's error envelope, or a failure to reach it. */
@@ -24,7 +28,23 @@ export class ClientError extends Error {
 }
 
 export function withClientOptions(command: Command): Command {
-  return command.option("--url <url>", `node to ask (env P2P_URL; default ${DEFAULT_URL})`).option("--json", "print JSON instead of a table");
+  return command
+    .option("--url <url>", `node to ask (env P2P_URL; default ${DEFAULT_URL})`)
+    .option("--ca <file>", "CA certificate to trust for an https:// node, e.g. the cluster CA's ca.crt (env P2P_CA)")
+    .option("--json", "print JSON instead of a table");
+}
+
+/** PEM of the CA to trust for HTTPS (--ca, else P2P_CA), set by baseUrl(). */
+let trustedCa: string | undefined;
+
+function loadCa(options: ClientOptions, env: NodeJS.ProcessEnv): void {
+  const file = options.ca ?? (env.P2P_CA?.trim() || undefined);
+  if (file === undefined) return;
+  try {
+    trustedCa = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ClientError("BAD_REQUEST", `--ca: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 /** Ends the command: the error's code and message on stderr, exit 1. */
@@ -48,6 +68,7 @@ export function baseUrl(options: ClientOptions, env: NodeJS.ProcessEnv = process
     throw new ClientError("BAD_REQUEST", `--url: "${raw}" is not a URL (e.g. ${DEFAULT_URL})`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ClientError("BAD_REQUEST", `--url: "${raw}" must start with http:// or https://`);
+  loadCa(options, env);
   return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
@@ -82,30 +103,35 @@ export async function send<T>(url: string, path: string, options: SendOptions = 
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   if (options.raw) headers["content-type"] = options.raw.type;
-  let res: Response;
+  const body = options.body !== undefined ? JSON.stringify(options.body) : options.raw?.data;
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  let res: { ok: boolean; status: number; headers: Headers };
+  let text: string;
   try {
-    res = await fetch(`${url}${path}`, {
-      method: options.method ?? "GET",
-      headers,
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : options.raw ? { body: options.raw.data } : {}),
-      signal: AbortSignal.timeout(options.timeoutMs ?? REQUEST_TIMEOUT_MS),
-    });
+    if (url.startsWith("https:")) {
+      const answer = await httpsRequest(`${url}${path}`, { method: options.method ?? "GET", headers, body, ca: trustedCa, timeoutMs });
+      res = { ok: answer.status >= 200 && answer.status < 300, status: answer.status, headers: answer.headers };
+      text = answer.text;
+    } else {
+      const answer = await fetch(`${url}${path}`, { method: options.method ?? "GET", headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(timeoutMs) });
+      res = answer;
+      text = await answer.text();
+    }
   } catch (err) {
     const why = err instanceof Error && err.name === "TimeoutError" ? "no answer in time" : err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
     throw new ClientError("UNAVAILABLE", `cannot reach ${url}: ${why}`);
   }
-  const text = await res.text();
-  let body: unknown;
+  let parsed: unknown;
   try {
-    body = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new ClientError(res.ok ? "INTERNAL" : `HTTP_${res.status}`, `${url}${path} answered ${res.status} with something that is not JSON`);
   }
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  const error = (parsed as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   if (!res.ok || error) {
     throw new ClientError(typeof error?.code === "string" ? error.code : `HTTP_${res.status}`, typeof error?.message === "string" ? error.message : `HTTP ${res.status}`);
   }
-  return { body: body as T, headers: res.headers };
+  return { body: parsed as T, headers: res.headers };
 }
 
 /** GET with the resolved token: the common case of the read-only commands. */

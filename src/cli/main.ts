@@ -42,6 +42,11 @@ function nodeCommand(role: Role): Command {
     .option("--strict-load", "type-check --services-dir first and skip services with type errors (env P2P_STRICT_LOAD=1)")
     .option("--watch", "reload a service of --services-dir when its files change (env P2P_WATCH=1)")
     .option("--release-key <file>", "Ed25519 public key (PEM): run only deployed artifacts signed by it (env P2P_RELEASE_KEY)")
+    .option("--tls-cert <file>", "this node's certificate (p2p ca issue): HTTPS and mutual TLS between nodes (env P2P_TLS_CERT)")
+    .option("--tls-key <file>", "the node certificate's private key (env P2P_TLS_KEY)")
+    .option("--tls-ca <files>", "cluster CA certificate file(s), repeatable or a comma list (env P2P_TLS_CA)", (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option("--api-tls-cert <file>", "a certificate of your own for the HTTPS API (nodes still use --tls-cert) (env P2P_API_TLS_CERT)")
+    .option("--api-tls-key <file>", "its private key (env P2P_API_TLS_KEY)")
     .option("-v, --verbose", "debug logging (env P2P_LOG_LEVEL=debug)")
     .action(async (opts: CliOptions) => {
       let config: Config;
@@ -84,6 +89,13 @@ async function runNode(config: Config): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGHUP", () => {
+    try {
+      node.reloadCertificates();
+    } catch {
+      // logged by the node; the current certificates stay
+    }
+  });
   const startup = node.start();
   node.onFatal((message) => {
     if (stopping) return;
@@ -104,7 +116,7 @@ async function runNode(config: Config): Promise<void> {
   }
   if (generated.includes("P2P_JWT_SECRET") || generated.includes("P2P_API_KEY")) {
     const token = await new TokenService(config.secrets.jwtSecret).issue("dev-admin", "admin", DEV_TOKEN_TTL_S);
-    const base = `http://${config.advertise}:${config.port}`;
+    const base = `${config.tls ? "https" : "http"}://${config.advertise}:${config.port}`;
     process.stdout.write(
       [
         "",

@@ -2,7 +2,7 @@ import { Membership, type Member, type MembershipConfig, type MembershipMetricsS
 import { UdpTransport } from "../transport/udp.js";
 import type { Transport } from "../transport/transport.js";
 import type { Random } from "../util/random.js";
-import type { UpgradeRouter } from "../transport/upgrade.js";
+import type { StreamSecurity, UpgradeRouter } from "../transport/upgrade.js";
 import type { Keyring } from "../security/keyring.js";
 import type { NodeMetrics } from "../metrics/metrics.js";
 import type { Logger } from "../log.js";
@@ -33,6 +33,8 @@ export interface GossipOptions {
   transport?: Transport;
   /** Remembers peers across restarts; they are joined at start next to `seeds`. */
   peerStore?: PeerStore;
+  /** Mutual TLS for push-pull streams (node certificates). */
+  security?: StreamSecurity;
   /** A seed refused the join: another live node holds this node's id. */
   onNameConflict?: (conflict: NameConflict) => void;
 }
@@ -65,6 +67,7 @@ export class GossipMembership implements MembershipSource {
         advertise: opts.advertise,
         upgradeRouter: opts.upgrades,
         guard: new SyncTickets(opts.keyring),
+        security: opts.security,
       }));
     const membership = new Membership({
       name: opts.nodeId,

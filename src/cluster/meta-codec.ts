@@ -76,6 +76,7 @@ export const META_SCHEMA = {
     labels: { type: "object", maxProperties: 100, additionalProperties: { type: "string", maxLength: 200 } },
     service_versions: { type: "object", maxProperties: 1000, additionalProperties: { type: "string", maxLength: 200 } },
     deployments: { type: "object", maxProperties: 1000, additionalProperties: DEPLOYMENT_REPORT_SCHEMA },
+    cert_expires: COUNT,
     failed_services: {
       type: "array",
       maxItems: 1000,

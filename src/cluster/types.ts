@@ -39,6 +39,8 @@ export interface NodeMeta {
   failed_services?: { name: string; error: string }[];
   /** Deployed services: what this node did with each one's latest generation. */
   deployments?: Record<string, DeploymentReport>;
+  /** With TLS: when the node's certificate expires (wall-clock ms). */
+  cert_expires?: number;
 }
 
 export interface MemberView {

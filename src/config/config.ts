@@ -1,6 +1,10 @@
 import { hostname } from "node:os";
 import { isIP } from "node:net";
+import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
 import { DEFAULTS } from "./defaults.js";
+import { nodeIdOf } from "../identity/node-id.js";
+import type { TlsFiles } from "../identity/node-tls.js";
 
 export type Role = "coordinator" | "worker";
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -49,6 +53,8 @@ export interface Config {
   strictLoad: boolean;
   /** Ed25519 public key (PEM file path): only artifacts signed by it run here. */
   releaseKeyFile: string | undefined;
+  /** Node certificate, key and cluster CA(s): HTTPS on the port and mutual TLS between nodes. */
+  tls: TlsFiles | undefined;
 }
 
 /** What the command line gave (undefined = not given). */
@@ -69,6 +75,12 @@ export interface CliOptions {
   watch?: boolean;
   releaseKey?: string;
   strictLoad?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Comma list of CA files (or given several times). */
+  tlsCa?: string | string[];
+  apiTlsCert?: string;
+  apiTlsKey?: string;
 }
 
 export class ConfigError extends Error {
@@ -166,10 +178,13 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
   const advertiseIn = pick(cli.advertise, "P2P_ADVERTISE");
   const advertise = advertiseIn ? advertiseIn.value : address === "0.0.0.0" || address === "::" ? "127.0.0.1" : address;
   if (!/^[A-Za-z0-9.\-:]+$/.test(advertise)) throw new ConfigError(`--advertise: "${advertise}" is not a host`);
+  const tls = parseTls(cli, pick);
   const nodeIdIn = pick(cli.nodeId, "P2P_NODE_ID");
   const nodeId = nodeIdIn
     ? parseNodeId(nodeIdIn.value, label(nodeIdIn.source, "--node-id"))
-    : `${role}-${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${port}`;
+    : tls
+      ? certificateNodeId(tls.certFile)
+      : `${role}-${hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${port}`;
   const coordIn = pick(cli.coord, "P2P_COORD");
   const coord = coordIn
     ? parseCoordList(coordIn.value, label(coordIn.source, "--coord"))
@@ -241,7 +256,41 @@ export function buildConfig(role: Role, cli: CliOptions, env: Env, generateSecre
     watch,
     strictLoad,
     releaseKeyFile,
+    tls,
   };
+}
+
+type Pick = (flag: string | undefined, envName: string) => { value: string; source: string } | undefined;
+
+/** --tls-cert/--tls-key/--tls-ca go together; --api-tls-cert/--api-tls-key together, and only with them. */
+function parseTls(cli: CliOptions, pick: Pick): TlsFiles | undefined {
+  const cert = pick(cli.tlsCert, "P2P_TLS_CERT");
+  const key = pick(cli.tlsKey, "P2P_TLS_KEY");
+  const caFlag = Array.isArray(cli.tlsCa) ? cli.tlsCa.join(",") : cli.tlsCa;
+  const ca = pick(caFlag, "P2P_TLS_CA");
+  const apiCert = pick(cli.apiTlsCert, "P2P_API_TLS_CERT");
+  const apiKey = pick(cli.apiTlsKey, "P2P_API_TLS_KEY");
+  if (!cert && !key && !ca) {
+    if (apiCert || apiKey) throw new ConfigError("--api-tls-cert/--api-tls-key need the node's own --tls-cert, --tls-key and --tls-ca");
+    return undefined;
+  }
+  if (!cert || !key || !ca) throw new ConfigError("--tls-cert, --tls-key and --tls-ca go together (the node certificate, its key and the cluster CA)");
+  if (!apiCert !== !apiKey) throw new ConfigError("--api-tls-cert and --api-tls-key go together");
+  const caFiles = ca.value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (caFiles.length === 0) throw new ConfigError(`${label(ca.source, "--tls-ca")}: no file given`);
+  return { certFile: cert.value, keyFile: key.value, caFiles, ...(apiCert && apiKey ? { apiCertFile: apiCert.value, apiKeyFile: apiKey.value } : {}) };
+}
+
+/** Without --node-id, a node with a certificate is the node its certificate names. */
+function certificateNodeId(file: string): string {
+  let id: string | null;
+  try {
+    id = nodeIdOf(new X509Certificate(readFileSync(file)));
+  } catch (err) {
+    throw new ConfigError(`--tls-cert: cannot read a certificate from ${file}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`);
+  }
+  if (id === null) throw new ConfigError(`--tls-cert: ${file} names no node id (SAN URI p2p://node/<id>); issue it with "p2p ca issue"`);
+  return id;
 }
 
 function label(source: string, flag: string): string {

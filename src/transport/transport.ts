@@ -5,7 +5,8 @@
  * Addresses are "host:port" strings. Payloads are opaque: sealing happens above.
  */
 export type PacketHandler = (from: string, data: Uint8Array) => void;
-export type ExchangeHandler = (from: string, data: Uint8Array) => Promise<Uint8Array>;
+/** `peerNodeId`: the node id the stream's certificate proved (mutual TLS only). */
+export type ExchangeHandler = (from: string, data: Uint8Array, peerNodeId?: string) => Promise<Uint8Array>;
 
 export interface Transport {
   /** The address other members use to reach this one ("host:port"). */

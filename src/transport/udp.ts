@@ -3,7 +3,7 @@ import { isIPv6 } from "node:net";
 import type { Socket } from "node:net";
 import { encodeFrame, FrameDecoder } from "./framing.js";
 import { splitHostPort, type ExchangeHandler, type PacketHandler, type Transport } from "./transport.js";
-import { connectUpgrade, type Admission, type UpgradeRouter } from "./upgrade.js";
+import { connectUpgrade, type Admission, type StreamSecurity, type UpgradeRouter } from "./upgrade.js";
 
 /**
  * The production Transport: UDP packets on the node's port number, exchanges over a TCP
@@ -52,6 +52,8 @@ export interface UdpTransportOptions {
   exchangeTimeoutMs?: number;
   /** Checks exchange tickets (default: lengthOnlyGuard). */
   guard?: ExchangeGuard;
+  /** Mutual TLS for exchanges (the server side is checked by the upgrade router). */
+  security?: StreamSecurity;
 }
 
 export interface UdpTransportStats {
@@ -86,6 +88,7 @@ export class UdpTransport implements Transport {
     private readonly exchangeTimeoutMs: number,
     advertise: string,
     private readonly guard: ExchangeGuard,
+    private readonly security: StreamSecurity | undefined,
   ) {
     this.localAddress = advertise;
   }
@@ -103,7 +106,7 @@ export class UdpTransport implements Transport {
       });
     });
     const advertise = normaliseAdvertise(opts.advertise, opts.port);
-    const transport = new UdpTransport(udp, opts.exchangeTimeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS, advertise, opts.guard ?? lengthOnlyGuard);
+    const transport = new UdpTransport(udp, opts.exchangeTimeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS, advertise, opts.guard ?? lengthOnlyGuard, opts.security);
     udp.on("message", (msg, rinfo) => transport.onPacket(msg, rinfo));
     udp.on("error", () => {
       transport.counters.sendErrors++;
@@ -145,7 +148,8 @@ export class UdpTransport implements Transport {
     if (this.closed) throw new Error("transport closed");
     const { host, port } = splitHostPort(to);
     const started = Date.now();
-    const socket = await connectUpgrade(host, port, SYNC_PROTOCOL, timeoutMs);
+    // Exchanges dial addresses (seeds, members): any node of the cluster may answer.
+    const socket = await connectUpgrade(host, port, SYNC_PROTOCOL, timeoutMs, this.security?.clientOptions(null));
     const remaining = Math.max(1, timeoutMs - (Date.now() - started));
     return new Promise<Uint8Array>((resolve, reject) => {
       const decoder = new FrameDecoder(MAX_EXCHANGE_FRAME);
@@ -230,7 +234,7 @@ export class UdpTransport implements Transport {
       answered = true;
       const request = Buffer.from(frames[0]!);
       Promise.resolve()
-        .then(() => this.exchangeHandler(from, request))
+        .then(() => this.exchangeHandler(from, request, admission.peerNodeId))
         .then(
           (response) => {
             this.counters.exchangesServed++;

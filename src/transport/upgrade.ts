@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import type { IncomingMessage } from "node:http";
 import { systemClock, type Clock } from "../util/clock.js";
 
@@ -14,7 +15,23 @@ import { systemClock, type Clock } from "../util/clock.js";
  */
 export interface Admission {
   trusted(): void;
+  /** With stream security: the node id the peer's certificate proved (checked before the upgrade). */
+  readonly peerNodeId?: string;
 }
+
+/**
+ * Certificate identity for node-to-node streams (mutual TLS). With it, the router refuses an
+ * upgrade whose peer did not present a valid node certificate, before answering 101.
+ */
+export interface StreamSecurity {
+  /** TLS options to dial a node: `expectedNodeId` must be the id its certificate names (null: any node). */
+  clientOptions(expectedNodeId: string | null): ConnectionOptions;
+  /** The node id an accepted connection's certificate proves; throws an Error saying why not. */
+  peerNodeId(socket: Socket): string;
+}
+
+/** Told of each upgrade refused for its certificate (rate-limited logging is the caller's). */
+export type RefusalListener = (source: string, reason: string) => void;
 export type UpgradeHandler = (socket: Socket, head: Buffer, req: IncomingMessage, admission: Admission) => void;
 
 export interface UpgradeLimits {
@@ -37,6 +54,8 @@ export class UpgradeRouter {
   private untrustedTotal = 0;
   private readonly counters = { refused: 0, timedOut: 0 };
   private readonly limits: UpgradeLimits;
+  private security: StreamSecurity | null = null;
+  private onRefused: RefusalListener = () => {};
 
   constructor(
     limits: Partial<UpgradeLimits> = {},
@@ -47,6 +66,12 @@ export class UpgradeRouter {
 
   register(protocol: string, handler: UpgradeHandler): void {
     this.handlers.set(protocol.toLowerCase(), handler);
+  }
+
+  /** Node-to-node streams need a node certificate from now on (mutual TLS). */
+  requireCertificates(security: StreamSecurity, onRefused: RefusalListener): void {
+    this.security = security;
+    this.onRefused = onRefused;
   }
 
   stats(): UpgradeStats {
@@ -69,6 +94,18 @@ export class UpgradeRouter {
       socket.destroySoon();
       return;
     }
+    let peerNodeId: string | undefined;
+    if (this.security) {
+      try {
+        peerNodeId = this.security.peerNodeId(socket);
+      } catch (err) {
+        this.counters.refused++;
+        this.onRefused(source, err instanceof Error ? err.message : String(err));
+        socket.end("HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        socket.destroySoon();
+        return;
+      }
+    }
     this.untrusted.set(source, fromSource + 1);
     this.untrustedTotal++;
     let pending = true;
@@ -90,7 +127,7 @@ export class UpgradeRouter {
     socket.once("close", release);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n\r\n`);
     socket.setNoDelay(true);
-    handler(socket, head, req, { trusted: release });
+    handler(socket, head, req, { trusted: release, peerNodeId });
   };
 }
 
@@ -102,11 +139,12 @@ export function sourceOf(socket: Socket): string {
 
 /**
  * Client side: connect to host:port, ask for `protocol`, resolve with the raw socket once
- * the server answers 101 (any bytes after the response head are unshifted back).
+ * the server answers 101 (any bytes after the response head are unshifted back). With `tls`,
+ * the connection is TLS with those options (the server's identity checked by them).
  */
-export function connectUpgrade(host: string, port: number, protocol: string, timeoutMs: number): Promise<Socket> {
+export function connectUpgrade(host: string, port: number, protocol: string, timeoutMs: number, tls?: ConnectionOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket = tls ? tlsConnect({ ...tls, host, port }) : connect({ host, port });
     socket.setNoDelay(true);
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(() => fail(new Error(`upgrade to ${host}:${port} timed out`)), timeoutMs);
@@ -134,7 +172,7 @@ export function connectUpgrade(host: string, port: number, protocol: string, tim
     };
     socket.on("data", onData);
     socket.once("error", fail);
-    socket.once("connect", () => {
+    socket.once(tls ? "secureConnect" : "connect", () => {
       socket.write(
         `GET /_p2p/${protocol} HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`,
       );

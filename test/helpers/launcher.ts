@@ -4,6 +4,8 @@ import { createSocket } from "node:dgram";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { httpsRequest } from "../../src/cli/https-request.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(REPO_ROOT, "bin/p2p.js");
@@ -49,12 +51,16 @@ export interface StartOptions {
   waitHealthy?: boolean;
   /** The CLI to run (default: this repo's bin/p2p.js), e.g. an application's installed copy. */
   bin?: string;
+  /** Start with --tls-cert/--tls-key/--tls-ca: the node serves HTTPS (url is https://). */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export interface RunningNode {
   nodeId: string;
   port: number;
   url: string;
+  /** With TLS: the CA PEM its HTTPS certificate chains to. */
+  ca?: string;
   pid: number;
   child: ChildProcess;
   output(): string;
@@ -71,7 +77,8 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   const port = options.port ?? (await freePort());
   const nodeId = options.nodeId ?? `${role}-${port}`;
   const logDir = mkdtempSync(join(tmpdir(), "p2p-test-"));
-  const args = [options.bin ?? BIN, role, "--port", String(port), "--node-id", nodeId, "--log-file", join(logDir, "p2p.log"), ...(options.args ?? [])];
+  const tlsArgs = options.tls ? ["--tls-cert", options.tls.certFile, "--tls-key", options.tls.keyFile, "--tls-ca", options.tls.caFile] : [];
+  const args = [options.bin ?? BIN, role, "--port", String(port), "--node-id", nodeId, "--log-file", join(logDir, "p2p.log"), ...tlsArgs, ...(options.args ?? [])];
   if (!args.includes("--services-dir")) args.push("--services-dir", join(REPO_ROOT, "services"));
   // Each node keeps its state (remembered peers) in its own temporary dir, unless the test
   // chose a working directory (then ./data there, as a user running the README would).
@@ -87,7 +94,8 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   const node: RunningNode = {
     nodeId,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
+    ...(options.tls ? { ca: readFileSync(options.tls.caFile, "utf8") } : {}),
     pid: child.pid!,
     child,
     output: () => out,
@@ -106,7 +114,10 @@ export async function startNode(options: StartOptions = {}): Promise<RunningNode
   };
   running.add(node);
   exited.then(() => running.delete(node));
-  if (options.waitHealthy !== false) await waitFor(async () => (await fetch(`${node.url}/health`)).ok, 45_000, () => `node ${nodeId} did not become healthy:\n${out}`, exited);
+  const healthy = node.ca
+    ? async () => (await httpsRequest(`${node.url}/health`, { method: "GET", headers: {}, ca: node.ca, timeoutMs: 2_000 })).status === 200
+    : async () => (await fetch(`${node.url}/health`)).ok;
+  if (options.waitHealthy !== false) await waitFor(healthy, 45_000, () => `node ${nodeId} did not become healthy:\n${out}`, exited);
   return node;
 }
 

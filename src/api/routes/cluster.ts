@@ -3,7 +3,7 @@ import type { ApiContext } from "../context.js";
 import type { MemberView } from "../../cluster/types.js";
 import { authErrors, bearer, nodeSchema } from "../schemas.js";
 
-/** The contract's Node shape, plus version, uptime, load, labels, service versions and failed services. */
+/** The contract's Node shape, plus version, uptime, load, labels, service versions, failed services and certificate expiry. */
 export function nodeView(m: MemberView): Record<string, unknown> {
   const view: Record<string, unknown> = {
     node_id: m.nodeId,
@@ -21,6 +21,7 @@ export function nodeView(m: MemberView): Record<string, unknown> {
     view.uptime_s = Math.max(0, Math.round((Date.now() - m.meta.started_at) / 1000));
     view.service_versions = Object.fromEntries(m.meta.services.map((s) => [s.name, s.version]));
     view.failed_services = m.meta.failed_services ?? [];
+    if (m.meta.cert_expires !== undefined) view.cert_expires = new Date(m.meta.cert_expires).toISOString();
   }
   return view;
 }

@@ -101,7 +101,7 @@ export class Membership {
     this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log, opts.onNameConflict);
     this.table.initSelf(opts.transport.localAddress, opts.meta);
     opts.transport.setPacketHandler((from, data) => this.onPacket(from, data));
-    opts.transport.setExchangeHandler((from, data) => this.pushPull.handleExchange(from, data));
+    opts.transport.setExchangeHandler((from, data, peerNodeId) => this.pushPull.handleExchange(from, data, peerNodeId));
   }
 
   /** Begins probing, gossip, push-pull, reconnects and reaping. */

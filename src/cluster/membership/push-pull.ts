@@ -106,9 +106,14 @@ export class PushPull {
     attempt();
   }
 
-  async handleExchange(from: string, data: Uint8Array): Promise<Uint8Array> {
+  /** `peerNodeId`: with mutual TLS, the node the stream's certificate proved: it must be the sender. */
+  async handleExchange(from: string, data: Uint8Array, peerNodeId?: string): Promise<Uint8Array> {
     const payload = this.wire.openSync(data, from, true);
     if (!payload) throw new Error("sync refused");
+    if (peerNodeId !== undefined && payload.sender !== peerNodeId) {
+      this.log.warn({ claimed: payload.sender, certificate: peerNodeId, from }, "membership: sync refused, the sender's certificate is for another node");
+      throw new Error("sync refused");
+    }
     const candidate = this.nameHolder(payload);
     const holder = candidate && (await this.stillAlive(candidate));
     if (holder) {

@@ -3,7 +3,7 @@ import { P2PError } from "../../errors.js";
 import { callerGone } from "../call-scope.js";
 import type { Keyring } from "../../security/keyring.js";
 import { systemClock, type Clock, type Timer } from "../../util/clock.js";
-import { connectUpgrade, sourceOf } from "../../transport/upgrade.js";
+import { connectUpgrade, sourceOf, type StreamSecurity } from "../../transport/upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
 import { clientHandshake, type SessionKeys } from "./handshake.js";
@@ -42,6 +42,8 @@ export interface ConnectionOptions {
   clock: Clock;
   /** Serves the peer's calls on this link; null: this side only calls (told to the peer). */
   responder: Responder | null;
+  /** Mutual TLS: the peer must prove the target's node id with its certificate. */
+  security?: StreamSecurity;
 }
 
 /** What an accepted (server-side) link is built from. */
@@ -101,7 +103,7 @@ export class LinkConnection {
   /** Connects, upgrades to p2p-link and runs the handshake. Rejects with HandshakeError or a socket error. */
   static async open(target: LinkTarget, opts: ConnectionOptions): Promise<LinkConnection> {
     const started = opts.clock.now();
-    const socket = await connectUpgrade(target.host, target.port, LINK_PROTOCOL, opts.connectTimeoutMs);
+    const socket = await connectUpgrade(target.host, target.port, LINK_PROTOCOL, opts.connectTimeoutMs, opts.security?.clientOptions(target.nodeId));
     try {
       const reader = new FrameReader(socket, Buffer.alloc(0), opts.maxFrameBytes);
       const left = Math.max(1, opts.connectTimeoutMs - (opts.clock.now() - started));

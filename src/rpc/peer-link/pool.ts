@@ -3,6 +3,7 @@ import type { Keyring } from "../../security/keyring.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 import { withTimeout } from "../../util/with-timeout.js";
 import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
+import type { StreamSecurity } from "../../transport/upgrade.js";
 import { LinkConnection } from "./connection.js";
 import { HandshakeError } from "./handshake.js";
 import type { Responder } from "./responder.js";
@@ -26,6 +27,8 @@ export interface PeerLinkPoolOptions {
   logger?: LinkLogger;
   /** Every timer and time reading of the pool's links (default: the system clock). */
   clock?: Clock;
+  /** Mutual TLS: links are TLS and the peer must prove the node id it is dialled as. */
+  security?: StreamSecurity;
 }
 
 export interface PeerLinkPoolStats {
@@ -218,6 +221,7 @@ export class PeerLinkPool {
         pingIntervalMs: this.pingIntervalMs,
         clock: this.clock,
         responder: this.responder,
+        security: this.opts.security,
       });
       entry.connecting = null;
       if (this.closed || this.entries.get(target.nodeId) !== entry) {

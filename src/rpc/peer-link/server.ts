@@ -120,6 +120,10 @@ export class PeerLinkServer {
     const timeout = this.opts.handshakeTimeoutMs ?? 5000;
     let known: string | undefined;
     const admit = async (claimed: string): Promise<Refusal | null> => {
+      // Mutual TLS: the certificate names the node; claiming another id is refused.
+      if (admission.peerNodeId !== undefined && admission.peerNodeId !== claimed) {
+        return { kind: "identity", reason: `claims to be ${claimed} with a certificate for ${admission.peerNodeId}` };
+      }
       known = this.opts.knownAddress?.(claimed);
       const where = known === undefined ? undefined : await this.whereIs(known);
       return this.fromElsewhere(socket, claimed, known, where) ?? (await this.alreadyLinked(claimed, where));

@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { connect } from "node:tls";
+import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { runCli, startNode, stopAll, TEST_SECRETS, waitFor, type RunningNode } from "../helpers/launcher.js";
+import { request, testToken } from "../helpers/http.js";
+import { createPki, type TestPki } from "../helpers/pki.js";
+import { callAs, presenting } from "../helpers/forged-peer.js";
+import { NODE_SERVERNAME } from "../../src/identity/node-tls.js";
+
+vi.setConfig({ testTimeout: 120_000 });
+
+const DAY = 86_400_000;
+let pki: TestPki;
+let coord: RunningNode;
+let worker: RunningNode;
+let token: string;
+
+interface NodeRow {
+  node_id: string;
+  state: string;
+  cert_expires?: string;
+}
+
+async function tlsFiles(nodeId: string, options: { days?: number; now?: number } = {}) {
+  const issued = await pki.issue(nodeId, options);
+  return { ...issued, caFile: pki.caFile };
+}
+
+async function nodes(via: RunningNode): Promise<NodeRow[]> {
+  const res = await request<{ nodes: NodeRow[] }>(`${via.url}/cluster/nodes`, { token, ca: pki.caPem });
+  return res.body.nodes;
+}
+
+async function stateOf(via: RunningNode, nodeId: string): Promise<string | undefined> {
+  return (await nodes(via)).find((n) => n.node_id === nodeId)?.state;
+}
+
+/** A call routed by the coordinator to `nodeId` over the peer link. */
+function callOn(nodeId: string) {
+  return request<{ result?: { node_id?: string }; error?: { code: string } }>(`${coord.url}/rpc/system/get_system_info?node=${nodeId}`, { token, ca: pki.caPem, body: { params: {} } });
+}
+
+/** The certificate a node presents to other nodes (SNI name of the node streams). */
+function presentedCertificate(node: RunningNode, files: { certFile: string; keyFile: string }): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port: node.port, servername: NODE_SERVERNAME, ca: pki.caPem, cert: readFileSync(files.certFile), key: readFileSync(files.keyFile), checkServerIdentity: () => undefined }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.destroy();
+      if (cert) resolve(cert);
+      else reject(new Error("no certificate"));
+    });
+    socket.once("error", reject);
+  });
+}
+
+beforeAll(async () => {
+  pki = await createPki();
+  token = await testToken("admin");
+  coord = await startNode({ nodeId: "tls-c1", tls: await tlsFiles("tls-c1") });
+  worker = await startNode({ role: "worker", nodeId: "tls-w1", tls: await tlsFiles("tls-w1"), args: ["--coord", `127.0.0.1:${coord.port}`] });
+  await waitFor(async () => (await stateOf(coord, "tls-w1")) === "alive", 20_000, () => "the worker joined the TLS cluster");
+});
+afterAll(stopAll);
+
+describe("a TLS cluster of real processes", () => {
+  it("serves its API over HTTPS only, and shows each node's certificate expiry", async () => {
+    await expect(fetch(`http://127.0.0.1:${coord.port}/health`)).rejects.toThrow();
+    const list = await nodes(coord);
+    expect(list.map((n) => n.node_id).sort()).toEqual(["tls-c1", "tls-w1"]);
+    for (const n of list) expect(Date.parse(n.cert_expires ?? "")).toBeGreaterThan(Date.now() + 300 * DAY);
+    const health = await request<{ status: string }>(`${coord.url}/health`, { ca: pki.caPem });
+    expect(health.body.status).toBe("ok");
+  });
+
+  it("routes calls over mutually authenticated links, and survives kill -9, rejoin and leave", async () => {
+    const first = await callOn("tls-w1");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-p2p-node")).toBe("tls-w1");
+
+    const port = worker.port;
+    const files = await tlsFiles("tls-w1");
+    worker.signal("SIGKILL");
+    await worker.exited;
+    await waitFor(async () => (await stateOf(coord, "tls-w1")) === "dead", 20_000, () => "the killed worker is dead");
+
+    worker = await startNode({ role: "worker", nodeId: "tls-w1", port, tls: files, args: ["--coord", `127.0.0.1:${coord.port}`] });
+    await waitFor(async () => (await stateOf(coord, "tls-w1")) === "alive", 20_000, () => "the restarted worker is alive again");
+    await waitFor(async () => (await callOn("tls-w1")).status === 200, 10_000, () => "calls reach the restarted worker");
+
+    const other = await startNode({ role: "worker", nodeId: "tls-w2", tls: await tlsFiles("tls-w2"), args: ["--coord", `127.0.0.1:${coord.port}`] });
+    await waitFor(async () => (await stateOf(coord, "tls-w2")) === "alive", 20_000, () => "a second worker joined");
+    expect(await other.stop()).toBe(0);
+    await waitFor(async () => (await stateOf(coord, "tls-w2")) === "left", 10_000, () => "the stopped worker left");
+  });
+
+  it("client commands reach an HTTPS node with --ca (or P2P_CA), and fail without it", async () => {
+    const env = { P2P_TOKEN: undefined, P2P_API_KEY: undefined, P2P_JWT_SECRET: TEST_SECRETS.P2P_JWT_SECRET, P2P_CA: undefined };
+    const listed = await runCli(["nodes", "--url", coord.url, "--ca", pki.caFile], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/tls-c1 \*\s+coordinator\s+alive/);
+    const called = await runCli(["call", "system.health_check", "--node", "tls-w1"], { ...env, P2P_URL: coord.url, P2P_CA: pki.caFile });
+    expect(called.code).toBe(0);
+    expect(called.stderr).toContain("ran on tls-w1");
+    const untrusted = await runCli(["status", "--url", coord.url], env);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/^p2p: UNAVAILABLE: cannot reach https:.*certificate/);
+  });
+});
+
+describe("node identity", () => {
+  it("refuses and logs a peer whose valid certificate is for Y when it claims to be X", async () => {
+    const y = await tlsFiles("tls-y");
+    await expect(callAs("tls-w1", presenting(y), { nodeId: "tls-c1", port: coord.port })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await waitFor(() => coord.output().includes("claims to be tls-w1 with a certificate for tls-y"), 5_000, () => "the coordinator logged the impostor");
+    // The same certificate under its own name is a member's link: accepted.
+    await expect(callAs("tls-y", presenting(y), { nodeId: "tls-c1", port: coord.port })).resolves.toMatchObject({ status: "ok" });
+  });
+
+  it("refuses certificates of another CA and expired ones", async () => {
+    const stranger = await createPki("another CA");
+    const foreign = { ...(await stranger.issue("tls-w1")), caFile: stranger.caFile };
+    await expect(callAs("tls-w1", presenting(foreign), { nodeId: "tls-c1", port: coord.port })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    const expired = await tlsFiles("tls-old", { now: Date.now() - 10 * DAY, days: 2 });
+    await expect(callAs("tls-old", presenting(expired), { nodeId: "tls-c1", port: coord.port })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await waitFor(() => /(expired|not issued by a trusted cluster CA)[^\n]*node stream refused/.test(coord.output()), 5_000, () => `the refusals are logged:\n${coord.output()}`);
+    // A node started with an expired certificate does not start at all.
+    const late = await startNode({ role: "worker", nodeId: "tls-old", tls: expired, waitHealthy: false, args: ["--coord", `127.0.0.1:${coord.port}`] });
+    expect(await late.exited).toBe(1);
+    expect(late.output()).toMatch(/--tls-cert: certificate expired/);
+  });
+
+  it("a node with the cluster key but no certificate cannot join", async () => {
+    const intruder = await startNode({ role: "worker", nodeId: "tls-nocert", args: ["--coord", `127.0.0.1:${coord.port}`] });
+    const stranger = await createPki("another CA");
+    const foreign = await startNode({ role: "worker", nodeId: "tls-foreign", tls: { ...(await stranger.issue("tls-foreign")), caFile: stranger.caFile }, args: ["--coord", `127.0.0.1:${coord.port}`] });
+    // Both retry their join meanwhile (every 1 s at first); a member with a certificate joins in well under this.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const ids = (await nodes(coord)).map((n) => n.node_id);
+    expect(ids).not.toContain("tls-nocert");
+    expect(ids).not.toContain("tls-foreign");
+    await intruder.stop();
+    await foreign.stop();
+  });
+});
+
+describe("certificate rotation", () => {
+  it("SIGHUP re-reads the certificate files under load without a failed call", async () => {
+    const files = await tlsFiles("tls-w1");
+    const before = await presentedCertificate(worker, files);
+    let calls = 0;
+    const failures: string[] = [];
+    let running = true;
+    const load = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (running) {
+          const res = await callOn("tls-w1");
+          calls++;
+          if (res.status !== 200) failures.push(JSON.stringify(res.body));
+        }
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const renewed = await pki.issue("tls-w1", { days: 30 }); // same files, new key and expiry
+    worker.signal("SIGHUP");
+    coord.signal("SIGHUP");
+    await waitFor(() => worker.output().includes("certificates reloaded") && coord.output().includes("certificates reloaded"), 10_000, () => "both nodes reloaded");
+    const after = await presentedCertificate(worker, renewed);
+    expect(after.fingerprint256).not.toBe(before.fingerprint256);
+    await waitFor(async () => {
+      const row = (await nodes(coord)).find((n) => n.node_id === "tls-w1");
+      return Math.abs(Date.parse(row?.cert_expires ?? "") - (Date.now() + 30 * DAY)) < DAY;
+    }, 10_000, () => "the new expiry is gossiped");
+    await new Promise((r) => setTimeout(r, 500));
+    running = false;
+    await load;
+    expect(calls).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
+  });
+
+  it("a certificate expiring within 7 days makes /health degraded with the reason", async () => {
+    const soon = await startNode({ role: "worker", nodeId: "tls-soon", tls: await tlsFiles("tls-soon", { days: 3 }), args: ["--coord", `127.0.0.1:${coord.port}`] });
+    const health = await request<{ status: string; reasons?: string[] }>(`${soon.url}/health`, { ca: pki.caPem });
+    expect(health.body.status).toBe("degraded");
+    expect(health.body.reasons?.join(" ")).toMatch(/node certificate expires in \d+ h/);
+    await soon.stop();
+  });
+});
