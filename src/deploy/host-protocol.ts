@@ -21,6 +21,8 @@ export interface CallInfo {
 export interface HostInit {
   /** The name the service runs under (a deployment's name, or the services-dir folder). */
   name: string;
+  /** The service runs under `name` whatever its class declares (a deployment names its service). */
+  fixedName?: boolean;
   folder: string;
   file: string;
   nodeId: string;

@@ -112,6 +112,7 @@ try {
   service = await loadServiceFile(init.name, init.file, {
     logger,
     lifecycleTimeoutMs: init.lifecycleTimeoutMs,
+    ...(init.fixedName ? { name: init.name } : {}),
     contextFor: (info): ServiceContext => ({
       nodeId: init.nodeId,
       logger,

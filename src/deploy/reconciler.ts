@@ -147,7 +147,7 @@ export class Reconciler {
       const refusal = checkSignature(this.deps.releaseKey, await this.deps.store.read(artifact), signature);
       if (refusal) throw new Error(refusal);
       const { dir, entry } = await this.deps.store.unpacked(artifact);
-      const host = await this.deps.startHost({ name: service, folder: dir, file: entry }, artifact);
+      const host = await this.deps.startHost({ name: service, fixedName: true, folder: dir, file: entry }, artifact);
       const latest = this.deps.desired.get(service);
       if (!latest || latest.deleted || latest.artifact !== artifact) {
         await host.stop();

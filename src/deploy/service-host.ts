@@ -27,7 +27,7 @@ export interface HostDeps {
 }
 
 /** Where the service's files are, and the name it runs under. */
-export type HostSpec = Pick<HostInit, "name" | "folder" | "file">;
+export type HostSpec = Pick<HostInit, "name" | "fixedName" | "folder" | "file">;
 
 const WORKER_URL = new URL("./host-worker.js", import.meta.url);
 /** Heap cap of a hosted service, so one service cannot exhaust the node's memory. */

@@ -14,6 +14,8 @@ export interface LoadOptions extends CompileOptions {
   logger: ServiceLogger;
   lifecycleTimeoutMs: number;
   contextFor(info: ServiceInfo): ServiceContext;
+  /** Run under this name instead of the class's SERVICE_NAME or the folder's name. */
+  name?: string;
 }
 
 type ServiceClass = (new () => BaseService) & { SERVICE_NAME?: string; VERSION?: string; DESCRIPTION?: string; BALANCER?: string };
@@ -75,7 +77,7 @@ export async function loadServiceFile(folder: string, file: string, options: Loa
 
 /** Builds, validates and initialises a service from its class. */
 export async function instantiate(cls: ServiceClass, defaultName: string, options: LoadOptions): Promise<LocalService> {
-  const name = cls.SERVICE_NAME ?? defaultName;
+  const name = options.name ?? cls.SERVICE_NAME ?? defaultName;
   if (!SERVICE_NAME.test(name)) throw new Error(`service name "${name}" must match ${SERVICE_NAME}`);
   const info: ServiceInfo = { name, version: cls.VERSION ?? "1.0.0", description: cls.DESCRIPTION ?? "" };
   const balancer = BALANCERS.find((b) => b === cls.BALANCER);

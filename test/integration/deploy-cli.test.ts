@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT, TEST_SECRETS, startNode, stopAll, type RunningNode } from "../helpers/launcher.js";
@@ -87,6 +87,42 @@ describe("p2p deploy / deployments / rollback / undeploy, and --release-key", ()
     expect(gone.code).toBe(0);
     expect(gone.stdout).toMatch(/removing signed_svc/);
     expect((await p2p(["undeploy", "signed_svc"])).code).toBe(1);
+  }, 180_000);
+
+  it("a service with its own npm dependency and SERVICE_NAME deploys under --name; nodes need not have the package", async () => {
+    // A folder outside the repo with a package in its own node_modules, which no node can resolve.
+    const dir = join(mkdtempSync(join(tmpdir(), "p2p-dep-")), "orders");
+    mkdirSync(join(dir, "node_modules", "tiny-dep"), { recursive: true });
+    writeFileSync(join(dir, "node_modules", "tiny-dep", "package.json"), JSON.stringify({ name: "tiny-dep", version: "1.0.0", main: "index.js" }));
+    writeFileSync(join(dir, "node_modules", "tiny-dep", "index.js"), "module.exports = { shout: (s) => String(s).toUpperCase() + '!' };\n");
+    writeFileSync(
+      join(dir, "main.ts"),
+      `import { BaseService, serviceMethod } from "p2p-core";
+import tiny from "tiny-dep";
+export default class Orders extends BaseService {
+  static SERVICE_NAME = "orders";
+  @serviceMethod({ public: true })
+  async shout({ text = "hi" }: { text?: string }) {
+    return { text: tiny.shout(text), name: this.info.name };
+  }
+}
+`,
+    );
+    const out = await p2p(["deploy", dir, "--name", "orders_canary", "--nodes", "cli-coord", "--wait"]);
+    expect(out.stderr).toBe("");
+    expect(out.code).toBe(0);
+    const call = await callService(coord, "orders_canary/shout", { text: "paid" });
+    expect(call).toMatchObject({ status: 200, body: { result: { text: "PAID!", name: "orders_canary" } } });
+    expect((await p2p(["undeploy", "orders_canary"])).code).toBe(0);
+  }, 180_000);
+
+  it("--wait stops with exit 1 when fewer nodes match than asked, and says so", async () => {
+    const started = Date.now();
+    const out = await p2p(["deploy", join(DEPLOY_FIXTURES, "greeter"), "--name", "too_few", "--labels", "zone=nowhere", "--count", "2", "--wait"]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/too_few runs on 0 node\(s\); only 0 of 2 requested nodes match the placement/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect((await p2p(["undeploy", "too_few"])).code).toBe(0);
   }, 180_000);
 
   it("bad arguments exit 1 with a message", async () => {

@@ -24,6 +24,12 @@ export async function followRollout(url: string, token: string, service: string,
       process.stdout.write(`${service} ${d.version ?? ""} is running on ${Object.keys(d.nodes).length} node(s)\n`);
       return true;
     }
+    const states = Object.values(d.nodes);
+    if (d.message && states.every((n) => n.state === "running")) {
+      // Too few nodes match: everything that can run does; the rest waits for matching nodes to join.
+      process.stderr.write(`p2p: UNAVAILABLE: ${service} runs on ${states.length} node(s); ${d.message} (it starts on matching nodes that join later)\n`);
+      return false;
+    }
     if (d.status === "failed") {
       for (const [id, n] of Object.entries(d.nodes)) if (n.error) process.stderr.write(`p2p: ${service} failed on ${id}: ${n.error}\n`);
       return false;

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { basename, resolve } from "node:path";
 import { baseUrl, ClientError, printJson, resolveToken, run, send, withClientOptions, type ClientOptions } from "../client.js";
 import { bundleService, signArchive } from "../../deploy/bundle.js";
+import { MAX_ARTIFACT_BYTES } from "../../deploy/artifact-store.js";
 import { followRollout } from "./deploy-progress.js";
 
 interface DeployOptions extends ClientOptions {
@@ -55,6 +56,10 @@ export function deployCommand(): Command {
         const bundle = await bundleService(dir).catch((err: unknown) => {
           throw new ClientError("BAD_REQUEST", `cannot bundle ${dir}: ${err instanceof Error ? err.message : String(err)}`);
         });
+        if (bundle.archive.length > MAX_ARTIFACT_BYTES) {
+          const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+          throw new ClientError("PAYLOAD_TOO_LARGE", `${dir} bundles to ${mib(bundle.archive.length)} compressed; an artifact may be at most ${mib(MAX_ARTIFACT_BYTES)} (nodes answer 413): keep large data out of the service folder`);
+        }
         const url = baseUrl(options);
         const token = await resolveToken(url);
         const headers: Record<string, string> = {};
