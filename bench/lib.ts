@@ -3,11 +3,20 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
+const stderrTails = new WeakMap<ChildProcess, string>();
+
 export function spawnProcess(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout!.resume();
-  child.stderr!.resume();
+  // The last 2 KB of stderr, so a process that dies at start can say why (see exitReport).
+  child.stderr!.on("data", (chunk: Buffer) => stderrTails.set(child, ((stderrTails.get(child) ?? "") + chunk.toString()).slice(-2048)));
   return child;
+}
+
+/** How a benchmark's process ended ("" while it runs): exit code or signal, and its last stderr. */
+export function exitReport(child: ChildProcess): string {
+  if (child.exitCode === null && child.signalCode === null) return "";
+  return `pid ${child.pid} exited (${child.exitCode ?? child.signalCode}): ${stderrTails.get(child) ?? "(no stderr)"}`;
 }
 
 export async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {

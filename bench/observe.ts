@@ -6,7 +6,7 @@
  *    HTTP the same absolute cost is a smaller share of each call.
  * 2. GET /cluster/metrics answer time at N real node processes (default 50; 1 coordinator +
  *    workers, built-in services), and whether every node answered (none stale).
- * Every process is stopped by PID at the end. Run: npx tsx bench/observe.ts [N]
+ * Every process is stopped by PID at the end. Run: npx tsx bench/observe.ts [N] [--gather-only]
  */
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -24,10 +24,10 @@ import { Router } from "../src/rpc/router.js";
 import { MethodWindows } from "../src/observe/method-window.js";
 import { TokenService } from "../src/auth/tokens.js";
 import { stubContext } from "../test/helpers/service-context.js";
-import { spawnProcess, stop, waitHttp } from "./lib.js";
+import { exitReport, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const N = Number(process.argv[2] ?? 50);
+const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 50);
 
 class Echo extends BaseService {
   @serviceMethod({ public: true }) echo(params: Record<string, unknown>) {
@@ -96,7 +96,13 @@ async function clusterGather(): Promise<void> {
     for (let i = 1; i < N; i += 5) {
       const batch = Array.from({ length: Math.min(5, N - i) }, (_, k) => i + k);
       batch.forEach(start);
-      await Promise.all(batch.map((j) => waitHttp(`http://127.0.0.1:${BASE_PORT + j}/health`, 240_000)));
+      await Promise.all(
+        batch.map((j) =>
+          waitHttp(`http://127.0.0.1:${BASE_PORT + j}/health`, 240_000).catch((err: Error) => {
+            throw new Error(`node n${j}: ${err.message}. ${exitReport(children[j]!) || "still running"}`);
+          }),
+        ),
+      );
     }
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline && ((await get("/cluster/status")).members as { alive: number }).alive < N) await new Promise((r) => setTimeout(r, 200));
@@ -124,5 +130,5 @@ async function clusterGather(): Promise<void> {
   }
 }
 
-await hotPath();
+if (!process.argv.includes("--gather-only")) await hotPath();
 if (N > 0) await clusterGather();
