@@ -52,6 +52,8 @@ describe("p2p deploy / deployments / rollback / undeploy, and --release-key", ()
     const out = await p2p(["deploy", join(DEPLOY_FIXTURES, "greeter"), "--name", "signed_svc", "--nodes", "cli-signed", "--wait"]);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/failed on cli-signed: artifact is not signed/);
+    expect(out.stderr).toMatch(/the rollout stopped; every node keeps the version it ran/);
+    expect((await p2p(["deployments"])).stdout).toMatch(/signed_svc\s+1\s+failed.*artifact is not signed.*\(rollout stopped; nodes keep what they ran\)/);
     expect((await callService(coord, "signed_svc/hello")).status).toBe(404);
   }, 180_000);
 
@@ -123,6 +125,7 @@ export default class Orders extends BaseService {
     expect(out.stderr).toMatch(/too_few runs on 0 node\(s\); only 0 of 2 requested nodes match the placement/);
     expect(Date.now() - started).toBeLessThan(60_000);
     expect((await p2p(["undeploy", "too_few"])).code).toBe(0);
+    expect((await p2p(["deployments"])).stdout).toBe("no deployments\n");
   }, 180_000);
 
   it("bad arguments exit 1 with a message", async () => {

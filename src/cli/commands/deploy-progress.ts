@@ -32,6 +32,7 @@ export async function followRollout(url: string, token: string, service: string,
     }
     if (d.status === "failed") {
       for (const [id, n] of Object.entries(d.nodes)) if (n.error) process.stderr.write(`p2p: ${service} failed on ${id}: ${n.error}\n`);
+      process.stderr.write(`p2p: the rollout stopped; every node keeps the version it ran (\`p2p rollback ${service}\` returns all to the previous artifact)\n`);
       return false;
     }
     await new Promise((r) => setTimeout(r, POLL_MS));

@@ -8,6 +8,7 @@ export function deploymentsCommand(): Command {
     run(async () => {
       const { deployments } = await getJson<{ deployments: DeploymentView[] }>(options, "/admin/deployments");
       if (options.json) return printJson({ deployments });
+      if (deployments.length === 0) return void process.stdout.write("no deployments\n");
       const rows = deployments.map((d) => [
         d.service,
         String(d.generation),
@@ -15,9 +16,16 @@ export function deploymentsCommand(): Command {
         d.version ?? "-",
         d.artifact.slice(0, 12),
         Object.entries(d.nodes).map(([id, n]) => `${id}=${n.state}`).join(",") || "-",
-        d.message ?? Object.values(d.nodes).find((n) => n.error)?.error ?? "",
+        d.message ?? failureNote(d),
       ]);
       process.stdout.write(table(["SERVICE", "GEN", "STATUS", "VERSION", "ARTIFACT", "NODES", "NOTE"], rows));
     }),
   );
+}
+
+/** Why a rollout failed (the first node's reason), and that it stopped there. */
+function failureNote(d: DeploymentView): string {
+  const error = Object.values(d.nodes).find((n) => n.error)?.error;
+  if (!error) return "";
+  return d.status === "failed" ? `${error} (rollout stopped; nodes keep what they ran)` : error;
 }
