@@ -4,9 +4,13 @@ import { encodeHeader, encodeMessage, type Message } from "../../src/cluster/mem
 import { Keyring } from "../../src/security/keyring.js";
 import { TEST_SECRETS } from "./launcher.js";
 
-/** Crafted gossip for hostile-input tests: sealed with the test cluster key (or plaintext with `secret` null). */
-export function forgedPacket(sender: string, messages: Message[], secret: string | null = TEST_SECRETS.P2P_CLUSTER_KEY): Buffer {
+/**
+ * Crafted gossip for hostile-input tests: sealed with the test cluster key (or plaintext with
+ * `secret` null); `protocolVersion` overwrites the version byte (a member of another version).
+ */
+export function forgedPacket(sender: string, messages: Message[], secret: string | null = TEST_SECRETS.P2P_CLUSTER_KEY, protocolVersion?: number): Buffer {
   const body = Buffer.concat([encodeHeader({ sentAt: Date.now(), sender }), ...messages.map(encodeMessage)]);
+  if (protocolVersion !== undefined) body[0] = protocolVersion;
   return Keyring.fromSecret(secret ?? undefined).seal(body, "gossip");
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { MessageType } from "../../src/cluster/membership/messages.js";
 import { forgedPacket, rawMeta, sendUdp } from "../helpers/forge.js";
-import { startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
+import { startNode, stopAll, TEST_SECRETS, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
 import { waitConverged } from "../helpers/cluster.js";
 
@@ -59,6 +59,43 @@ describe("hostile gossip against real nodes", { timeout: 150_000 }, () => {
     const rpc = await request(`${c.url}/rpc/example_service/hello?node=inc-w`, { token, body: {} });
     expect(rpc.status).toBe(200);
     expect(rpc.headers.get("x-p2p-node")).toBe("inc-w");
+  });
+
+  it("forged news beyond what the wall clock allows is dropped; a forgery at the limit is out-bid by its owner", async () => {
+    const c = await startNode({ nodeId: "ceil-c" });
+    const w = await startNode({ role: "worker", nodeId: "ceil-w", args: ["--coord", `127.0.0.1:${c.port}`] });
+    await waitConverged([c, w]);
+    const token = await testToken();
+    const view = async () => (await request<{ nodes: { node_id: string; address: string; incarnation: number; state: string }[] }>(`${c.url}/cluster/nodes`, { token })).body.nodes.find((n) => n.node_id === "ceil-w");
+    // At 2^53-2 (its owner's refutation would not fit a double) and a death at the same height: dropped, by both.
+    const unreachable = forgedPacket("ceil-c", [
+      { type: MessageType.Alive, name: "ceil-w", address: "127.0.0.1:9", incarnation: 2 ** 53 - 2, meta: new Uint8Array() },
+      { type: MessageType.Dead, name: "ceil-w", incarnation: 2 ** 53 - 2, from: "ceil-c" },
+    ]);
+    for (const node of [c, w]) await sendUdp(node.port, unreachable);
+    await waitFor(async () => /p2p_gossip_dropped_total\{reason="implausible-incarnation"[^}]*\} [1-9]/.test(String((await request(`${w.url}/metrics`, { token })).body)), 5_000, () => "drop counted");
+    expect(await view()).toMatchObject({ address: `127.0.0.1:${w.port}`, state: "alive" });
+    expect((await view())!.incarnation).toBeLessThan(1000);
+    // At the highest incarnation a node believes now: believed for a round trip, then out-bid.
+    const highest = Date.now() + 55_000;
+    await sendUdp(c.port, forgedPacket("ceil-w", [{ type: MessageType.Alive, name: "ceil-w", address: "127.0.0.1:9", incarnation: highest, meta: new Uint8Array() }]));
+    await waitFor(async () => ((await view())?.incarnation ?? 0) > highest, 10_000, () => "refutation above the forgery");
+    expect((await view())?.address).toBe(`127.0.0.1:${w.port}`);
+    const rpc = await request(`${c.url}/rpc/example_service/hello?node=ceil-w`, { token, body: {} });
+    expect(rpc.headers.get("x-p2p-node")).toBe("ceil-w");
+  });
+
+  it("gossip of protocol version 1 is dropped with a warning naming the version, at most one line per source per 10 s", async () => {
+    const c = await startNode({ nodeId: "v1-c" });
+    const token = await testToken();
+    const v1 = forgedPacket("old-node", [{ type: MessageType.Ping, seq: 1, target: "v1-c" }], TEST_SECRETS.P2P_CLUSTER_KEY, 1);
+    for (let i = 0; i < 200; i++) await sendUdp(c.port, v1, "127.0.0.3");
+    await waitFor(async () => /p2p_gossip_dropped_total\{reason="protocol-version"[^}]*\} 200/.test(String((await request(`${c.url}/metrics`, { token })).body)), 10_000, () => "200 drops counted");
+    const lines = c.output().split("\n").filter((l) => l.includes("gossip protocol version 1"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/127\.0\.0\.3/);
+    expect(lines[0]).toMatch(/speaks version 2/);
+    expect((await fetch(`${c.url}/health`)).status).toBe(200);
   });
 
   it("a second process with an existing --node-id is refused at join and exits non-zero with one clear line", async () => {

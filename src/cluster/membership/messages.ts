@@ -11,6 +11,8 @@
  * beyond MAX_INCARNATION) is dropped alone and counted as `invalid`.
  */
 export const PROTOCOL_VERSION = 2;
+// Version 1 (32-bit incarnations) and 2 cannot share a cluster: a packet of another version
+// is dropped whole (VersionError), with a rate-limited warning naming it.
 /** Largest incarnation accepted: refuting it (+1) still fits a double exactly. */
 export const MAX_INCARNATION = Number.MAX_SAFE_INTEGER - 1;
 const MAX_NAME_BYTES = 255;
@@ -55,6 +57,13 @@ export interface SyncPayload extends PacketHeader {
 }
 
 export class CodecError extends Error {}
+
+/** A packet of another protocol version: mixed versions do not talk (see PROTOCOL_VERSION). */
+export class VersionError extends CodecError {
+  constructor(readonly version: number) {
+    super(`protocol version ${version}`);
+  }
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -311,7 +320,7 @@ export function assemblePacket(header: Buffer, messages: readonly Uint8Array[]):
 export function decodePacket(data: Uint8Array): Packet {
   const r = new Reader(data);
   const version = r.u8();
-  if (version !== PROTOCOL_VERSION) throw new CodecError(`protocol version ${version}`);
+  if (version !== PROTOCOL_VERSION) throw new VersionError(version);
   const sentAt = r.f64();
   const sender = r.str();
   if (!validName(sender)) throw new CodecError("bad sender name");
@@ -352,7 +361,7 @@ export function encodeSync(payload: SyncPayload): Buffer {
 export function decodeSync(data: Uint8Array): SyncPayload {
   const r = new Reader(data);
   const version = r.u8();
-  if (version !== PROTOCOL_VERSION) throw new CodecError(`protocol version ${version}`);
+  if (version !== PROTOCOL_VERSION) throw new VersionError(version);
   const sentAt = r.f64();
   const sender = r.str();
   if (!validName(sender)) throw new CodecError("bad sender name");

@@ -8,6 +8,8 @@ import {
   assemblePacket,
   CodecError,
   decodePacket,
+  PROTOCOL_VERSION,
+  VersionError,
   decodeSync,
   encodeHeader,
   encodeMessage,
@@ -19,6 +21,7 @@ import {
   type SyncPayload,
 } from "./messages.js";
 import { packetId, ReplayFilter } from "./replay-filter.js";
+import { splitHostPort } from "../../transport/transport.js";
 
 /**
  * Sealing, replay window, validation and batching. Every packet is sealed with the keyring
@@ -31,6 +34,14 @@ import { packetId, ReplayFilter } from "./replay-filter.js";
  * most once per source per interval (BadInputLog).
  */
 export const REPLAY_WINDOW_MS = 30_000;
+/**
+ * Incarnations are bounded by the wall clock: news about any member (this one included)
+ * at an incarnation above `wall-clock ms + INCARNATION_LEAD_MS` is dropped. Members bump
+ * theirs by one per change of metadata or refutation, far below 1,000 a second, so no
+ * true news comes near; whatever a key holder forges, its owner can out-bid it with +1
+ * within a millisecond of wall time, and 2^53 is some 285,000 years away.
+ */
+export const INCARNATION_LEAD_MS = 60_000;
 export const GOSSIP_PURPOSE = "gossip";
 export const SYNC_PURPOSE = "sync";
 
@@ -58,7 +69,7 @@ export interface WireChecks {
 }
 
 /** Drop reasons worth a (rate-limited) warning: someone sends us bad packets. */
-const WARNED_DROPS = new Set(["unauthenticated", "decode", "replay-window", "replayed", "invalid-message"]);
+const WARNED_DROPS = new Set(["unauthenticated", "decode", "protocol-version", "replay-window", "replayed", "invalid-message", "implausible-incarnation"]);
 
 /**
  * Packets this node answers at their source address (pings, ping-reqs): a replay of one
@@ -122,6 +133,7 @@ export class Wire {
     try {
       packet = decodePacket(plain);
     } catch (err) {
+      if (err instanceof VersionError) return this.wrongVersion(err, from);
       return this.drop(err instanceof CodecError ? "decode" : "decode-internal", from);
     }
     if (!this.fresh(packet.sentAt)) return this.drop("replay-window", from);
@@ -132,6 +144,10 @@ export class Wire {
     packet.messages = packet.messages.filter((m) => m.type !== MessageType.Alive || this.validMeta(m.meta));
     const invalid = packet.invalid + before - packet.messages.length;
     if (invalid > 0) this.drop("invalid-message", from);
+    const ceiling = this.incarnationCeiling();
+    const plausible = packet.messages.filter((m) => !("incarnation" in m) || m.incarnation <= ceiling);
+    if (plausible.length < packet.messages.length) this.drop("implausible-incarnation", from);
+    packet.messages = plausible;
     for (const m of packet.messages) this.metrics.message(MESSAGE_NAMES[m.type], "in");
     return packet;
   }
@@ -150,7 +166,8 @@ export class Wire {
     let payload: SyncPayload;
     try {
       payload = decodeSync(plain);
-    } catch {
+    } catch (err) {
+      if (err instanceof VersionError) return this.wrongVersion(err, from);
       return this.drop("decode", from);
     }
     if (!this.fresh(payload.sentAt)) return this.drop("replay-window", from);
@@ -159,6 +176,10 @@ export class Wire {
     const before = payload.entries.length;
     payload.entries = payload.entries.filter((e) => this.validMeta(e.meta));
     if ((payload.invalid ?? 0) + before - payload.entries.length > 0) this.drop("invalid-message", from);
+    const ceiling = this.incarnationCeiling();
+    const plausible = payload.entries.filter((e) => e.incarnation <= ceiling);
+    if (plausible.length < payload.entries.length) this.drop("implausible-incarnation", from);
+    payload.entries = plausible;
     this.metrics.message(payload.join ? "join" : "push-pull", "in");
     return payload;
   }
@@ -168,10 +189,25 @@ export class Wire {
     this.warnings?.stop();
   }
 
-  drop(reason: string, from?: string): null {
+  drop(reason: string, from?: string, detail?: Record<string, unknown>): null {
     this.metrics.dropped(reason);
-    if (from !== undefined && WARNED_DROPS.has(reason)) this.warnings?.note(from, reason);
+    // One summary per source IP address: a sender changing ports is still one source.
+    if (from !== undefined && WARNED_DROPS.has(reason)) this.warnings?.note(hostOf(from), reason, { from, ...detail });
     return null;
+  }
+
+  /** A member of another protocol version (a rolling upgrade across versions): named in the warning. */
+  private wrongVersion(err: VersionError, from: string): null {
+    return this.drop("protocol-version", from, {
+      version: err.version,
+      expected: PROTOCOL_VERSION,
+      reason: `gossip protocol version ${err.version} from ${from}; this node speaks version ${PROTOCOL_VERSION} only (mixed versions do not form one cluster: upgrade every node)`,
+    });
+  }
+
+  /** The largest incarnation believable now (see INCARNATION_LEAD_MS). */
+  private incarnationCeiling(): number {
+    return this.wallClock() + INCARNATION_LEAD_MS;
   }
 
   private fresh(sentAt: number): boolean {
@@ -183,5 +219,13 @@ export class Wire {
       const name = MESSAGE_NAMES[p[0] as MessageType];
       if (name) this.metrics.message(name, "out");
     }
+  }
+}
+
+function hostOf(address: string): string {
+  try {
+    return splitHostPort(address).host;
+  } catch {
+    return address;
   }
 }

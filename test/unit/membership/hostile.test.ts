@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeHeader, encodeMessage, MAX_INCARNATION, MessageType, type Message } from "../../../src/cluster/membership/messages.js";
+import { INCARNATION_LEAD_MS } from "../../../src/cluster/membership/wire.js";
 import type { NameConflict } from "../../../src/cluster/membership/membership.js";
 import { RawPeer } from "./raw-peer.js";
 import { SimCluster, buildCluster } from "./sim.js";
@@ -11,6 +12,8 @@ afterEach(async () => {
 });
 
 const enc = (s: string) => new TextEncoder().encode(s);
+/** A wall clock of today's size (incarnations are bounded by it). */
+const DEC_2026 = Date.UTC(2026, 11, 1);
 
 /** A sealed gossip packet from `peer`, as bytes, so that it can be sent twice. */
 function sealed(s: SimCluster, peer: RawPeer, messages: Message[]): Uint8Array {
@@ -20,7 +23,7 @@ function sealed(s: SimCluster, peer: RawPeer, messages: Message[]): Uint8Array {
 
 describe("membership against a cluster-key holder", () => {
   it("a forged alive at incarnation 2^32-1 does not take a member over: it refutes above it (no wrap)", async () => {
-    sim = new SimCluster({ seed: 41, secret: "cluster-key" });
+    sim = new SimCluster({ seed: 41, secret: "cluster-key", startAt: DEC_2026 });
     const names = await buildCluster(sim, 5);
     await sim.runUntil(() => sim!.converged(names, new Set(names)), 10_000);
     const evil = new RawPeer(sim.net, "n0", "evil:7946", sim.keyring, sim.clock);
@@ -28,6 +31,41 @@ describe("membership against a cluster-key holder", () => {
     const took = await sim.runUntil(() => names.every((n) => sim!.view(n, "n2")?.address === SimCluster.address("n2") && sim!.view(n, "n2")!.incarnation >= 2 ** 32), 10_000);
     expect(took).toBeGreaterThanOrEqual(0);
     expect(sim.nodes.get("n2")!.localMember().incarnation).toBe(2 ** 32);
+  });
+
+  it("a forged alive at the largest incarnation any member accepts is still out-bid by its owner", async () => {
+    sim = new SimCluster({ seed: 48, secret: "cluster-key", startAt: DEC_2026 });
+    const names = await buildCluster(sim, 5);
+    await sim.runUntil(() => sim!.converged(names, new Set(names)), 10_000);
+    const evil = new RawPeer(sim.net, "n0", "evil:7946", sim.keyring, sim.clock);
+    const highest = sim.clock.now() + INCARNATION_LEAD_MS;
+    evil.send(SimCluster.address("n1"), [{ type: MessageType.Alive, name: "n2", address: "evil:7946", incarnation: highest, meta: enc("") }]);
+    await sim.runUntil(() => names.every((n) => sim!.view(n, "n2")?.address === SimCluster.address("n2") && sim!.view(n, "n2")!.incarnation > highest), 10_000);
+    expect(sim.nodes.get("n2")!.localMember().incarnation).toBe(highest + 1);
+  });
+
+  it("news beyond the wall clock plus the lead is dropped everywhere, the owner included: no one can be pushed out of reach", async () => {
+    sim = new SimCluster({ seed: 49, secret: "cluster-key", startAt: DEC_2026 });
+    const names = await buildCluster(sim, 3);
+    await sim.runUntil(() => sim!.converged(names, new Set(names)), 10_000);
+    const evil = new RawPeer(sim.net, "n0", "evil:7946", sim.keyring, sim.clock);
+    const beyond = sim.clock.now() + INCARNATION_LEAD_MS + 1_000;
+    const before = sim.nodes.get("n2")!.localMember().incarnation;
+    for (const to of ["n1", "n2"]) {
+      evil.send(SimCluster.address(to), [
+        { type: MessageType.Alive, name: "n2", address: "evil:7946", incarnation: beyond, meta: enc("") },
+        { type: MessageType.Dead, name: "n1", incarnation: MAX_INCARNATION, from: "n0" },
+      ]);
+      await Promise.all([evil.pushPull(SimCluster.address(to), [{ name: "n2", address: "evil:7946", incarnation: 2 ** 53 - 2, state: "alive", meta: enc("") }]), sim.run(500)]);
+    }
+    await sim.run(2_000);
+    for (const n of names) {
+      expect(sim.view(n, "n2")?.address).toBe(SimCluster.address("n2"));
+      expect(sim.view(n, "n1")?.state).toBe("alive");
+    }
+    expect(sim.nodes.get("n2")!.localMember().incarnation).toBe(before);
+    expect(sim.drops.get("n1")!["implausible-incarnation"]).toBe(2);
+    expect(sim.drops.get("n2")!["implausible-incarnation"]).toBe(2);
   });
 
   it("incarnations beyond the 53-bit limit are dropped at decode, message by message", async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MessageType } from "../../../src/cluster/membership/messages.js";
+import { encodeHeader, MessageType } from "../../../src/cluster/membership/messages.js";
 import { Keyring } from "../../../src/security/keyring.js";
 import { RawPeer } from "./raw-peer.js";
 import { SimCluster, buildCluster } from "./sim.js";
@@ -37,13 +37,16 @@ describe("membership security", () => {
     garbage.sendPacket(target, new Uint8Array([1, 2, 3]));
     garbage.sendPacket(target, new Uint8Array(0));
     // Authentic seal around a body that does not decode.
-    garbage.sendPacket(target, sim.keyring.seal(new Uint8Array([1, 0, 0, 9]), "gossip"));
+    garbage.sendPacket(target, sim.keyring.seal(new Uint8Array([2, 0, 0, 9]), "gossip"));
+    // An authentic packet of protocol version 1 (a member not upgraded yet): dropped whole.
+    garbage.sendPacket(target, sim.keyring.seal(Buffer.concat([Buffer.from([1]), encodeHeader({ sentAt: sim.clock.now(), sender: "n0" }).subarray(1)]), "gossip"));
     await sim.run(2_000);
     expect(snapshot(sim, names)).toBe(before);
     const drops = sim.drops.get("n1")!;
     expect(drops["unauthenticated"]).toBe(4);
     expect(drops["replay-window"]).toBe(1);
     expect(drops["decode"]).toBe(1);
+    expect(drops["protocol-version"]).toBe(1);
     // A push-pull with the wrong key is refused as well.
     await expect(Promise.race([wrongKey.pushPull(target, []), sim.run(2_000).then(() => "timeout")])).rejects.toThrow();
     expect(sim.drops.get("n1")!["unauthenticated"]).toBe(5);

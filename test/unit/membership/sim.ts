@@ -12,6 +12,8 @@ export interface SimOptions {
   config?: Partial<MembershipConfig>;
   link?: Partial<LinkOptions>;
   maxPacketSize?: number;
+  /** Simulated time at start (ms): the wall clock members stamp packets with (default 0). */
+  startAt?: number;
 }
 
 export interface Drops {
@@ -19,7 +21,7 @@ export interface Drops {
 }
 
 export class SimCluster {
-  readonly clock = new FakeClock(0);
+  readonly clock: FakeClock;
   readonly random: SeededRandom;
   readonly net: MemoryNetwork;
   readonly nodes = new Map<string, Membership>();
@@ -30,6 +32,7 @@ export class SimCluster {
   messages = 0;
 
   constructor(private readonly options: SimOptions = {}) {
+    this.clock = new FakeClock(options.startAt ?? 0);
     this.random = new SeededRandom(options.seed ?? 1);
     this.net = new MemoryNetwork(this.clock, this.random, { link: options.link, maxPacketSize: options.maxPacketSize });
     this.keyring = Keyring.fromSecret(options.secret);
