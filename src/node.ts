@@ -189,6 +189,8 @@ export class P2PNode {
       }),
     });
     this.linkServer.attach(this.upgrades);
+    // A node that dialled us while we held it dead gets its link used once membership sees it again.
+    this.membership.onChange(() => void this.linkServer.adoptVouched());
     this.membership.onDeparture((nodeId) => this.forgetDeparted(nodeId));
     this.membership.onForget((nodeId) => this.forgetDeparted(nodeId));
     this.memberEvents = new MembershipEventPublisher(this.membership, () => this.registry.leader(), this.events);

@@ -146,7 +146,7 @@ describe("faults on real networks (network namespaces)", () => {
     const back = await cluster.timeUntil(() => cluster.oneCluster(), 15_000, "w2 back under the same id");
     report("kill -9: one cluster after the restart answered /health (ms)", back);
     const pinned = await cluster.call("hello", {}, { node: "w2", timeoutMs: 5_000 });
-    expect(pinned.status).toBe(200);
+    expect(pinned.status, pinned.code).toBe(200);
     expect(pinned.node).toBe("w2");
     await sleep(1_000);
     const outcomes = await stream.stop();

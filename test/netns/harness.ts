@@ -277,8 +277,8 @@ export class NetnsCluster {
       let code: string | undefined;
       if (!res.ok) {
         try {
-          const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-          code = `${body.error?.code ?? "?"}: ${body.error?.message ?? text}`.slice(0, 300);
+          const body = JSON.parse(text) as { error?: { code?: string; message?: string; data?: unknown } };
+          code = `${body.error?.code ?? "?"}: ${body.error?.message ?? text} ${JSON.stringify(body.error?.data ?? null)}`.slice(0, 600);
         } catch {
           code = text.slice(0, 300);
         }

@@ -59,6 +59,12 @@ export interface PeerLinkServerStats {
 export class PeerLinkServer {
   private readonly sockets = new Set<Socket>();
   private readonly links = new Set<LinkConnection>();
+  /**
+   * Accepted links from nodes membership did not vouch for then (e.g. a node restarted while
+   * we still held it dead): adopted by the pool once it does (adoptVouched). Without this the
+   * node's link, kept by its side, made it refuse ours as a duplicate, and no call reached it.
+   */
+  private readonly unvouched = new Set<LinkConnection>();
   private readonly responder: Responder;
   private readonly logger: LinkLogger;
   private readonly maxFrameBytes: number;
@@ -139,6 +145,10 @@ export class PeerLinkServer {
         link.onClosed(() => this.links.delete(link));
         // Carry our calls to it only once membership vouches for where that node is.
         if (peerServes && (known !== undefined || !this.opts.knownAddress)) this.opts.pool?.adopt(link);
+        else if (peerServes && this.opts.pool) {
+          this.unvouched.add(link);
+          link.onClosed(() => this.unvouched.delete(link));
+        }
       },
       (err: unknown) => {
         this.counters.handshakeFailures++;
@@ -149,6 +159,22 @@ export class PeerLinkServer {
         setTimeout(() => socket.destroy(), 1000).unref();
       },
     );
+  }
+
+  /**
+   * Membership changed: hands the pool the accepted links whose node it now knows, at the
+   * address the link came from. Call after every membership change (cheap when none wait).
+   */
+  async adoptVouched(): Promise<void> {
+    if (this.unvouched.size === 0) return;
+    for (const link of [...this.unvouched]) {
+      const known = this.opts.knownAddress?.(link.peerId);
+      if (known === undefined) continue;
+      const where = await this.whereIs(known);
+      if (!this.unvouched.delete(link) || !link.open) continue;
+      if (isAt(link, where)) this.opts.pool?.adopt(link);
+      else link.close("its node is known elsewhere");
+    }
   }
 
   /** The known "host:port" with the IP addresses its host stands for. */

@@ -179,6 +179,22 @@ describe("two-way peer link", () => {
     expect(a.link.stats().handshakeFailures).toBe(1);
   });
 
+  it("a node that dialled while membership held it dead is reached over that link once membership sees it alive", async () => {
+    const known = new Map<string, string>();
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a"), knownAddress: (id) => known.get(id) });
+    const b = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b") });
+    // b restarted and dials a first, while a still holds it dead (membership knows no address).
+    expect(await b.pool.call(a.target, call("x", { i: 1 }))).toEqual({ at: "a", from: "b", i: 1 });
+    expect(a.pool.linksTo("b")).toEqual([]); // accepted, not carrying a's calls yet
+    // Before membership vouches, a's own dial is refused: b keeps its live link.
+    const refused = await a.pool.call(b.target, call("x")).catch((e: unknown) => e);
+    expect((refused as P2PError).message).toMatch(/already has a live link/);
+    known.set("b", `127.0.0.1:${b.port}`); // membership sees b alive again
+    await a.link.adoptVouched();
+    expect(await a.pool.call(b.target, call("x", { i: 2 }))).toEqual({ at: "b", from: "a", i: 2 });
+    expect(a.link.stats().connections).toBe(1); // b's link serves both ways
+  });
+
   it("a link whose node no longer answers is replaced by the node's new link", async () => {
     const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a") });
     // b's first process completed the handshake, then hung: its link is open but silent.
