@@ -4,7 +4,7 @@
  * checked before it is kept: its hash, size, unpacked size and every entry's path and type.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, stat, symlink, writeFile, readlink } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, writeFile, readlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -101,6 +101,28 @@ export class ArtifactStore {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * Removes artifacts (and their unpacked folders) that no deployment needs any more: not in
+   * `keep`, and last written before `unreferencedBefore` (epoch ms) — so an upload waiting for
+   * its POST, or a fetch that just finished, stays. Returns the SHA-256s removed.
+   */
+  async prune(keep: ReadonlySet<string>, unreferencedBefore: number): Promise<string[]> {
+    const removed = new Set<string>();
+    const old = async (path: string) => (await stat(path).then((s) => s.mtimeMs, () => Infinity)) < unreferencedBefore;
+    for (const name of await readdir(this.artifactsDir).catch(() => [] as string[])) {
+      const sha = name.replace(/\.(tgz|sig)$/, "");
+      if (!isSha256(sha) || keep.has(sha) || !(await old(join(this.artifactsDir, name)))) continue;
+      await rm(join(this.artifactsDir, name), { force: true });
+      removed.add(sha);
+    }
+    for (const name of await readdir(this.runDir).catch(() => [] as string[])) {
+      if (!isSha256(name) || keep.has(name) || !(await old(join(this.runDir, name)))) continue;
+      await rm(join(this.runDir, name), { recursive: true, force: true });
+      removed.add(name);
+    }
+    return [...removed];
   }
 
   /** The folder the artifact unpacks to (unpacked once, atomically), and its entry file. */

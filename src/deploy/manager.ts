@@ -24,6 +24,10 @@ import type { DeploymentReport, DeploymentView, Placement } from "./types.js";
 const RECONCILE_EVERY_MS = 2_000;
 /** Membership changes come in bursts: one pass after they settle. */
 const RECONCILE_DEBOUNCE_MS = 100;
+/** How often artifacts no deployment needs are removed from the data dir. */
+const PRUNE_EVERY_MS = 10 * 60_000;
+/** An artifact nothing refers to is kept this long after it was written (an upload waits for its POST). */
+const UNREFERENCED_GRACE_MS = 60 * 60_000;
 
 /** Node-to-node operations of the deployment plane (served by linkOp). */
 export const DEPLOY_OPERATIONS = ["deploy_chunk", "deploy_push", "deploy_sync"] as const;
@@ -52,6 +56,7 @@ export class DeployManager {
   private reconciler: Reconciler | null = null;
   private readonly logger: Logger;
   private timer: Timer | null = null;
+  private pruneTimer: Timer | null = null;
   private debounce: Timer | null = null;
   private readonly published = new Map<string, string>();
 
@@ -83,11 +88,30 @@ export class DeployManager {
     });
     this.replication.start();
     this.timer = this.opts.clock.setInterval(() => this.tick(), RECONCILE_EVERY_MS);
+    this.pruneTimer = this.opts.clock.setInterval(() => void this.prune(Date.now() - UNREFERENCED_GRACE_MS), PRUNE_EVERY_MS);
     this.tick();
+  }
+
+  /**
+   * Frees disk: removes artifacts (and their unpacked folders) that no live deployment runs or
+   * could roll back to, none runs here, and were written before `unreferencedBefore` (epoch ms).
+   */
+  async prune(unreferencedBefore: number): Promise<string[]> {
+    const keep = new Set<string>(this.reconciler?.runningArtifacts() ?? []);
+    for (const r of this.desired.live()) for (const sha of [r.artifact, ...r.history]) keep.add(sha);
+    try {
+      const removed = await this.store.prune(keep, unreferencedBefore);
+      if (removed.length > 0) this.logger.info({ removed }, "artifacts no deployment needs removed from the data dir");
+      return removed;
+    } catch (err) {
+      this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, "pruning artifacts failed");
+      return [];
+    }
   }
 
   async stop(): Promise<void> {
     this.timer?.cancel();
+    this.pruneTimer?.cancel();
     this.debounce?.cancel();
     this.replication.stop();
     await this.reconciler?.stopAll();

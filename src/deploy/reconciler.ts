@@ -58,6 +58,11 @@ export class Reconciler {
     return Object.fromEntries(this.reports);
   }
 
+  /** Artifacts this node runs now (kept on disk whatever the desired state says). */
+  runningArtifacts(): string[] {
+    return [...this.running.values()].map((r) => r.artifact);
+  }
+
   /** Runs a reconciliation pass (coalesced: a request during a pass runs one more pass). */
   run(): void {
     if (this.active) {
