@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, REPO_ROOT, startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
-import { waitConverged } from "../helpers/cluster.js";
+import { waitConverged, waitUntilAllSee } from "../helpers/cluster.js";
 import { callService, deploy, deploymentOn, fixtureBundle, upload, waitForDeployment } from "../helpers/deploy.js";
 import type { DeploymentView } from "../../src/deploy/types.js";
 
@@ -129,6 +129,27 @@ describe("deployments survive failures", () => {
       expect(call.status).toBe(200);
       expect((call.body.result as { version: number }).version).toBe(expectedVersion);
     }
+  }, 180_000);
+
+  it("a node cut off (SIGSTOP) while a redeploy happens catches up when it is back", async () => {
+    const v2 = await fixtureBundle("greeter-v2");
+    const others = () => running().filter((n) => n.nodeId !== "dr-w1");
+    node("dr-w1").signal("SIGSTOP");
+    try {
+      await waitUntilAllSee(others(), "dr-w1", "dead", 30_000);
+      const res = await deploy(node("dr-coord"), "workers_all", "greeter-v2", { role: "worker" });
+      expect(res.status).toBe(202);
+      const generation = res.body.generation as number;
+      const without = await waitForDeployment(node("dr-coord"), "workers_all", (d) => d.status === "ready" && d.generation === generation);
+      expect(Object.keys(without.nodes).sort()).toEqual(["dr-w2", "dr-w3", "dr-w4"]);
+    } finally {
+      node("dr-w1").signal("SIGCONT");
+    }
+    await waitConverged(running(), 30_000);
+    const healed = await waitForDeployment(node("dr-w1"), "workers_all", (d) => d.status === "ready" && d.artifact === v2.sha256 && "dr-w1" in d.nodes);
+    expect(healed.nodes["dr-w1"]).toMatchObject({ state: "running", artifact: v2.sha256 });
+    const onW1 = await request<{ result: { version: number } }>(`${node("dr-coord").url}/rpc/workers_all/hello?node=dr-w1`, { token: await testToken("admin"), body: { params: {} } });
+    expect(onW1).toMatchObject({ status: 200, body: { result: { version: 2 } } });
   }, 180_000);
 
   it("every node killed (-9) and restarted: the same deployments come back from each --data-dir", async () => {
