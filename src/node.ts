@@ -40,6 +40,7 @@ import { SCHEMAS_OPERATION, ServiceCatalogue } from "./observe/service-catalogue
 import { ServiceHost, type HostSpec } from "./deploy/service-host.js";
 import { HotReloader } from "./services/hot-reload.js";
 import { NodeTls } from "./identity/node-tls.js";
+import { CertificateProofs } from "./identity/liveness-proofs.js";
 import { BadInputLog } from "./api/bad-input-log.js";
 import type { Server as TlsServer } from "node:tls";
 
@@ -131,6 +132,7 @@ export class P2PNode {
       clock: this.clock,
       peerStore: new PeerStore(config.dataDir, config.nodeId),
       security: this.tls ?? undefined,
+      proofs: this.tls ? new CertificateProofs(this.tls) : undefined,
       onNameConflict: ({ name, address, seed }) =>
         this.fatal(`node id "${name}" is already in use by a live node at ${address} (join refused by ${seed}); choose another --node-id`),
     });

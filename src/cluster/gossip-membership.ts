@@ -1,4 +1,4 @@
-import { Membership, type Member, type MembershipConfig, type MembershipMetricsSink, type NameConflict } from "./membership/index.js";
+import { Membership, type LivenessProofs, type Member, type MembershipConfig, type MembershipMetricsSink, type NameConflict } from "./membership/index.js";
 import { UdpTransport } from "../transport/udp.js";
 import type { Transport } from "../transport/transport.js";
 import type { Random } from "../util/random.js";
@@ -35,6 +35,8 @@ export interface GossipOptions {
   peerStore?: PeerStore;
   /** Mutual TLS for push-pull streams (node certificates). */
   security?: StreamSecurity;
+  /** Signed liveness (node certificates). */
+  proofs?: LivenessProofs;
   /** A seed refused the join: another live node holds this node's id. */
   onNameConflict?: (conflict: NameConflict) => void;
 }
@@ -81,6 +83,7 @@ export class GossipMembership implements MembershipSource {
       metrics: this.metricsSink(),
       validMeta: isValidMeta,
       onNameConflict: opts.onNameConflict,
+      proofs: opts.proofs,
     });
     this.membership = membership;
     membership.onChange((member, previous) => {

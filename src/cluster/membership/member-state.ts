@@ -4,6 +4,7 @@ import type { BroadcastQueue } from "./broadcast-queue.js";
 import { suspicionTimeout, type MembershipConfig } from "./config.js";
 import { encodeMessage, MessageType, type AliveMsg, type DeadMsg, type SuspectMsg } from "./messages.js";
 import { Suspicion } from "./suspicion.js";
+import { aliveStatement, leaveStatement, type LivenessProofs } from "./proofs.js";
 
 /**
  * The SWIM state machine over incarnation numbers (memberlist's aliveNode / suspectNode /
@@ -19,6 +20,8 @@ export interface Member {
   state: MemberStatus;
   incarnation: number;
   stateChangedAt: number;
+  /** With liveness proofs: the member's signature of its latest alive (or leave), handed on with its state. */
+  proof?: Uint8Array;
 }
 
 export interface Logger {
@@ -44,6 +47,10 @@ export interface TableHooks {
   accused(accuser: string): void;
   /** A live member moved to another address: tell the old one, so a live owner refutes a forgery at once. */
   moved?(news: AliveMsg, oldAddress: string): void;
+  /** News about `name` signed by a certificate not seen yet: fetch it (push-pull with the sender). */
+  unproven?(name: string): void;
+  /** News about `name` whose proof is missing or wrong: dropped. */
+  forged?(name: string, what: "alive" | "leave"): void;
 }
 
 /** What is left of a reaped member: its departure, so stale news cannot bring it back. */
@@ -88,6 +95,8 @@ export class MemberTable {
     private readonly broadcasts: BroadcastQueue,
     private readonly log: Logger,
     private readonly hooks: TableHooks,
+    /** Liveness proofs (clusters with node certificates); null: news is believed unsigned. */
+    private readonly proofs: LivenessProofs | null = null,
   ) {}
 
   get self(): Member {
@@ -134,6 +143,7 @@ export class MemberTable {
     }
     if (member && !isSelf && !updatesAddress && a.incarnation <= member.incarnation) return;
     if (!member && this.isStale(a)) return;
+    if (!this.proven(a.name, "alive", aliveStatement(a.name, a.address, a.incarnation, a.meta), a.proof)) return;
     if (member && isSelf) {
       if (a.incarnation < member.incarnation) return;
       if (a.incarnation === member.incarnation && a.address === member.address && sameBytes(a.meta, member.meta)) return;
@@ -152,6 +162,8 @@ export class MemberTable {
     member.address = a.address;
     member.meta = a.meta.slice(); // decoded meta is a view into the packet
     member.incarnation = a.incarnation;
+    if (a.proof) member.proof = a.proof.slice();
+    else delete member.proof;
     if (member.state !== "alive" || isNew) {
       member.state = "alive";
       member.stateChangedAt = this.clock.now();
@@ -196,7 +208,20 @@ export class MemberTable {
       this.refute(d.incarnation);
       return;
     }
+    // A leave is the member's own word: believed only with its proof. A death declared by
+    // another member is an accusation (a suspicion that ran out), as in SWIM.
+    if (d.from === d.name && !this.proven(d.name, "leave", leaveStatement(d.name, d.incarnation), d.proof)) return;
     this.applyDead(member, d);
+  }
+
+  /** Whether news `name` says of itself carries its valid proof (always true without proofs). */
+  private proven(name: string, what: "alive" | "leave", statement: Uint8Array, proof: Uint8Array | undefined): boolean {
+    if (!this.proofs) return true;
+    const verdict = proof ? this.proofs.verify(name, statement, proof) : false;
+    if (verdict === true) return true;
+    if (verdict === "unknown") this.hooks.unproven?.(name);
+    else this.hooks.forged?.(name, what);
+    return false;
   }
 
   /** Our own graceful leave: "dead about self from self"; resolves once gossiped a few times. */
@@ -204,6 +229,7 @@ export class MemberTable {
     this.leaving = true;
     const self = this.self;
     const msg: DeadMsg = { type: MessageType.Dead, name: self.name, incarnation: self.incarnation, from: self.name };
+    if (this.proofs) msg.proof = this.proofs.sign(leaveStatement(self.name, self.incarnation));
     this.applyDead(self, msg, {
       onSent: (n) => {
         if (n >= 3) onGossiped();
@@ -280,6 +306,8 @@ export class MemberTable {
     member.incarnation = d.incarnation;
     member.state = d.from === d.name ? "left" : "dead";
     member.stateChangedAt = this.clock.now();
+    if (d.from === d.name && d.proof) member.proof = d.proof.slice();
+    else delete member.proof;
     this.broadcasts.queue(d.name, encodeMessage(d), options);
     this.changed(member, previous);
     if (member.name !== this.selfName) this.hooks.departed({ ...member });
@@ -331,6 +359,7 @@ export class MemberTable {
 
   private broadcastAlive(m: Member): void {
     const msg: AliveMsg = { type: MessageType.Alive, name: m.name, address: m.address, incarnation: m.incarnation, meta: m.meta };
+    if (this.proofs) m.proof = msg.proof = this.proofs.sign(aliveStatement(m.name, m.address, m.incarnation, m.meta));
     this.broadcasts.queue(m.name, encodeMessage(msg));
   }
 }

@@ -10,10 +10,12 @@ import { MessageType, type AliveMsg, type Message } from "./messages.js";
 import { Prober } from "./probe.js";
 import { PushPull, type NameConflict } from "./push-pull.js";
 import { Wire, type MembershipMetricsSink } from "./wire.js";
+import type { LivenessProofs } from "./proofs.js";
 
 export type { Member, Logger } from "./member-state.js";
 export type { MembershipMetricsSink } from "./wire.js";
 export type { NameConflict } from "./push-pull.js";
+export type { LivenessProofs } from "./proofs.js";
 
 export interface MembershipOptions {
   name: string;
@@ -34,6 +36,8 @@ export interface MembershipOptions {
   validMeta?: (meta: Uint8Array) => boolean;
   /** A seed refused our join: `address` holds our name and is alive. */
   onNameConflict?: (conflict: NameConflict) => void;
+  /** Signed liveness (node certificates): news a member says of itself is believed only with its proof. */
+  proofs?: LivenessProofs;
 }
 
 type ChangeListener = (member: Member, previous: Member | null) => void;
@@ -73,6 +77,8 @@ export class Membership {
   private readonly directAccusers = new Set<string>();
   private started = false;
   private shutDown = false;
+  /** Address the packet being handled came from (where to fetch a certificate we lack). */
+  private packetFrom: string | null = null;
 
   constructor(opts: MembershipOptions) {
     this.config = resolveConfig(opts.config);
@@ -94,11 +100,18 @@ export class Membership {
       accused: (accuser) => {
         if (accuser !== opts.name) this.accusers.add(accuser);
       },
-      moved: (news, oldAddress) => this.wire.send(oldAddress, [{ ...news, meta: news.meta.slice() }]),
-    });
+      moved: (news, oldAddress) => this.wire.send(oldAddress, [{ ...news, meta: news.meta.slice(), ...(news.proof ? { proof: news.proof.slice() } : {}) }]),
+      unproven: () => {
+        if (this.packetFrom) this.pushPull.syncWithUnknown(this.packetFrom);
+      },
+      forged: (name, what) => {
+        this.metrics.dropped("unproven");
+        this.log.debug({ name, what, from: this.packetFrom }, "membership: news without a valid proof of its member dropped");
+      },
+    }, opts.proofs ?? null);
     this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock, { validMeta: opts.validMeta, log: this.log, clock: this.clock });
     this.prober = new Prober(this.table, this.wire, this.config, this.clock, random, this.awareness, this.metrics);
-    this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log, opts.onNameConflict);
+    this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log, opts.onNameConflict, opts.proofs ?? null);
     this.table.initSelf(opts.transport.localAddress, opts.meta);
     opts.transport.setPacketHandler((from, data) => this.onPacket(from, data));
     opts.transport.setExchangeHandler((from, data, peerNodeId) => this.pushPull.handleExchange(from, data, peerNodeId));
@@ -211,12 +224,14 @@ export class Membership {
     try {
       const packet = this.wire.receive(data, from);
       if (!packet) return;
+      this.packetFrom = from;
       const known = this.table.members.get(packet.sender);
       if (!known) this.pushPull.syncWithUnknown(from);
       else if (known.state === "dead" || known.state === "left") this.tellDead(from, known);
       for (const msg of packet.messages) this.dispatch(from, packet.sender, msg);
       if (this.accusers.size > 0) this.answerAccusers();
       this.directAccusers.clear();
+      this.packetFrom = null;
     } catch (err) {
       this.metrics.dropped("handler-error");
       this.log.warn({ from, err: err instanceof Error ? err.message : String(err) }, "membership: packet handler failed");
@@ -276,7 +291,7 @@ export class Membership {
       if (this.told.size > 4096) this.told.clear();
       this.told.set(name, self.incarnation);
       this.wire.send(accuser.address, [
-        { type: MessageType.Alive, name: self.name, address: self.address, incarnation: self.incarnation, meta: self.meta },
+        { type: MessageType.Alive, name: self.name, address: self.address, incarnation: self.incarnation, meta: self.meta, ...(self.proof ? { proof: self.proof } : {}) },
       ]);
     }
     this.accusers.clear();

@@ -3,7 +3,8 @@
  * Packet:  [protocol version u8][sent at f64][sender name] then messages, each
  *          [type u8][body length u16][body]; unknown types are skipped by length, so the
  *          type enum is append-only and older members ignore newer messages.
- * Sync (push-pull over exchange): [version u8][sent at f64][sender name][flags u8][count u32][entries].
+ * Sync (push-pull over exchange): [version u8][sent at f64][sender name][flags u8][count u32][entries];
+ *          with flag SYNC_PROOFS each entry ends with its liveness proof and certificate (bytes).
  * Strings are u16-length-prefixed UTF-8; incarnations are u64 (version 2: they never wrap).
  * Every field is checked here, at decode, before anything else sees it: a malformed frame
  * throws CodecError (the packet is dropped and counted), a well-framed message or entry
@@ -19,6 +20,8 @@ const MAX_NAME_BYTES = 255;
 const MAX_ADDRESS_BYTES = 300;
 const SYNC_JOIN = 1;
 const SYNC_CONFLICT = 2;
+/** Each entry is followed by its liveness proof and its certificate (both possibly empty). */
+const SYNC_PROOFS = 4;
 
 /** Append-only: never renumber, never reuse. */
 export enum MessageType {
@@ -38,15 +41,17 @@ export interface PingMsg { type: MessageType.Ping; seq: number; target: string }
 export interface PingReqMsg { type: MessageType.PingReq; seq: number; target: string; targetAddress: string }
 export interface AckMsg { type: MessageType.Ack; seq: number }
 export interface NackMsg { type: MessageType.Nack; seq: number }
-export interface AliveMsg { type: MessageType.Alive; name: string; address: string; incarnation: number; meta: Uint8Array }
+/** `proof`: the member's own signature of this news (clusters with node certificates); appended, so older members skip it. */
+export interface AliveMsg { type: MessageType.Alive; name: string; address: string; incarnation: number; meta: Uint8Array; proof?: Uint8Array }
 export interface SuspectMsg { type: MessageType.Suspect; name: string; incarnation: number; from: string }
-export interface DeadMsg { type: MessageType.Dead; name: string; incarnation: number; from: string }
+/** A leave (`from` = `name`) may carry the member's `proof`, like an alive. */
+export interface DeadMsg { type: MessageType.Dead; name: string; incarnation: number; from: string; proof?: Uint8Array }
 export type Message = PingMsg | PingReqMsg | AckMsg | NackMsg | AliveMsg | SuspectMsg | DeadMsg;
 
 export interface PacketHeader { sentAt: number; sender: string }
 export interface Packet extends PacketHeader { messages: Message[]; unknown: number; invalid: number }
 
-export interface StateEntry { name: string; address: string; incarnation: number; state: WireState; meta: Uint8Array }
+export interface StateEntry { name: string; address: string; incarnation: number; state: WireState; meta: Uint8Array; proof?: Uint8Array; cert?: Uint8Array }
 export interface SyncPayload extends PacketHeader {
   join: boolean;
   /** A refused join: the sender's name belongs to a live member elsewhere (entries: that member). */
@@ -239,12 +244,18 @@ export function encodeMessage(msg: Message): Buffer {
       body.str(msg.address);
       body.u64(msg.incarnation);
       body.bytes(msg.meta);
+      if (msg.proof) body.bytes(msg.proof);
       break;
     case MessageType.Suspect:
+      body.str(msg.name);
+      body.u64(msg.incarnation);
+      body.str(msg.from);
+      break;
     case MessageType.Dead:
       body.str(msg.name);
       body.u64(msg.incarnation);
       body.str(msg.from);
+      if (msg.proof) body.bytes(msg.proof);
       break;
   }
   const out = body.finish();
@@ -277,7 +288,7 @@ function validIncarnation(v: number): boolean {
 }
 
 /** Decodes one body; null for an unknown type, "invalid" for a known one with a bad field. */
-function decodeBody(type: number, r: Reader): Message | null | "invalid" {
+function decodeBody(type: number, r: Reader, end: number): Message | null | "invalid" {
   switch (type) {
     case MessageType.Ping: {
       const msg: PingMsg = { type, seq: r.u32(), target: r.str() };
@@ -292,11 +303,13 @@ function decodeBody(type: number, r: Reader): Message | null | "invalid" {
       return { type, seq: r.u32() };
     case MessageType.Alive: {
       const msg: AliveMsg = { type, name: r.str(), address: r.str(), incarnation: r.u64(), meta: r.bytes() };
+      if (r.position < end) msg.proof = r.bytes();
       return validName(msg.name) && validAddress(msg.address) && validIncarnation(msg.incarnation) ? msg : "invalid";
     }
     case MessageType.Suspect:
     case MessageType.Dead: {
       const msg: SuspectMsg | DeadMsg = { type, name: r.str(), incarnation: r.u64(), from: r.str() };
+      if (msg.type === MessageType.Dead && r.position < end) msg.proof = r.bytes();
       return validName(msg.name) && validName(msg.from) && validIncarnation(msg.incarnation) ? msg : "invalid";
     }
     default:
@@ -332,7 +345,7 @@ export function decodePacket(data: Uint8Array): Packet {
     const len = r.u16();
     const end = r.position + len;
     if (end > data.length) throw new CodecError("truncated");
-    const msg = decodeBody(type, r);
+    const msg = decodeBody(type, r, end);
     r.seek(end); // also skips unknown types and fields appended by newer versions
     if (msg === "invalid") invalid++;
     else if (msg) messages.push(msg);
@@ -346,14 +359,20 @@ export function encodeSync(payload: SyncPayload): Buffer {
   w.u8(PROTOCOL_VERSION);
   w.f64(payload.sentAt);
   w.str(payload.sender);
-  w.u8((payload.join ? SYNC_JOIN : 0) | (payload.conflict ? SYNC_CONFLICT : 0));
+  const proofs = payload.entries.some((e) => e.proof || e.cert);
+  w.u8((payload.join ? SYNC_JOIN : 0) | (payload.conflict ? SYNC_CONFLICT : 0) | (proofs ? SYNC_PROOFS : 0));
   w.u32(payload.entries.length);
+  const none = new Uint8Array();
   for (const e of payload.entries) {
     w.str(e.name);
     w.str(e.address);
     w.u64(e.incarnation);
     w.u8(STATE_CODES.indexOf(e.state));
     w.bytes(e.meta);
+    if (proofs) {
+      w.bytes(e.proof ?? none);
+      w.bytes(e.cert ?? none);
+    }
   }
   return w.finish();
 }
@@ -376,8 +395,16 @@ export function decodeSync(data: Uint8Array): SyncPayload {
     const incarnation = r.u64();
     const state = STATE_CODES[r.u8()];
     const meta = r.bytes();
-    if (state && validName(name) && validAddress(address) && validIncarnation(incarnation)) entries.push({ name, address, incarnation, state, meta });
-    else invalid++;
+    const proof = flags & SYNC_PROOFS ? r.bytes() : undefined;
+    const cert = flags & SYNC_PROOFS ? r.bytes() : undefined;
+    if (!(state && validName(name) && validAddress(address) && validIncarnation(incarnation))) {
+      invalid++;
+      continue;
+    }
+    const entry: StateEntry = { name, address, incarnation, state, meta };
+    if (proof && proof.length > 0) entry.proof = proof;
+    if (cert && cert.length > 0) entry.cert = cert;
+    entries.push(entry);
   }
   return { sentAt, sender, join: (flags & SYNC_JOIN) !== 0, conflict: (flags & SYNC_CONFLICT) !== 0, entries, invalid };
 }

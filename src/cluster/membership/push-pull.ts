@@ -6,6 +6,7 @@ import type { Logger, Member, MemberTable } from "./member-state.js";
 import { MessageType, type StateEntry, type SyncPayload } from "./messages.js";
 import type { Prober } from "./probe.js";
 import type { Wire } from "./wire.js";
+import type { LivenessProofs } from "./proofs.js";
 
 /**
  * Anti-entropy: full-state push-pull over transport.exchange — the join, a periodic sync
@@ -47,6 +48,7 @@ export class PushPull {
     private readonly random: Random,
     private readonly log: Logger,
     private readonly onNameConflict?: (conflict: NameConflict) => void,
+    private readonly proofs: LivenessProofs | null = null,
   ) {}
 
   start(): void {
@@ -167,7 +169,13 @@ export class PushPull {
   private localState(): StateEntry[] {
     const out: StateEntry[] = [];
     for (const m of this.table.members.values()) {
-      out.push({ name: m.name, address: m.address, incarnation: m.incarnation, state: m.state, meta: m.meta });
+      const entry: StateEntry = { name: m.name, address: m.address, incarnation: m.incarnation, state: m.state, meta: m.meta };
+      if (this.proofs && m.proof) {
+        entry.proof = m.proof;
+        const cert = this.proofs.certificate(m.name);
+        if (cert) entry.cert = cert;
+      }
+      out.push(entry);
     }
     return out;
   }
@@ -176,12 +184,13 @@ export class PushPull {
   private merge(entries: StateEntry[]): void {
     const self = this.table.selfName;
     for (const e of entries) {
+      if (this.proofs && e.cert && e.name !== self) this.proofs.learn(e.name, e.cert);
       switch (e.state) {
         case "alive":
-          this.table.aliveNode({ type: MessageType.Alive, name: e.name, address: e.address, incarnation: e.incarnation, meta: e.meta });
+          this.table.aliveNode({ type: MessageType.Alive, name: e.name, address: e.address, incarnation: e.incarnation, meta: e.meta, ...(e.proof ? { proof: e.proof } : {}) });
           break;
         case "left":
-          this.table.deadNode({ type: MessageType.Dead, name: e.name, incarnation: e.incarnation, from: e.name });
+          this.table.deadNode({ type: MessageType.Dead, name: e.name, incarnation: e.incarnation, from: e.name, ...(e.proof ? { proof: e.proof } : {}) });
           break;
         case "dead":
         case "suspect":

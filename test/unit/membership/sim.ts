@@ -44,7 +44,7 @@ export class SimCluster {
 
   add(
     name: string,
-    extra: { keyring?: Keyring; meta?: Uint8Array; address?: string; config?: Partial<MembershipConfig>; options?: Pick<MembershipOptions, "validMeta" | "onNameConflict"> } = {},
+    extra: { keyring?: Keyring; meta?: Uint8Array; address?: string; config?: Partial<MembershipConfig>; options?: Pick<MembershipOptions, "validMeta" | "onNameConflict" | "proofs"> } = {},
   ): Membership {
     const address = extra.address ?? SimCluster.address(name);
     const drops: Drops = {};
