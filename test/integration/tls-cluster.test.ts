@@ -114,7 +114,7 @@ describe("node identity", () => {
     await expect(callAs("tls-w1", presenting(y), { nodeId: "tls-c1", port: coord.port })).rejects.toMatchObject({ code: "UNAVAILABLE" });
     // Handshake refusals are logged once per source address per 10 s, then counted in a summary line.
     const logged = () => coord.output().includes("claims to be tls-w1 with a certificate for tls-y") || /"identity":\d+[^\n]*handshake failed \(aggregated\)/.test(coord.output());
-    await waitFor(logged, 15_000, () => "the coordinator logged the impostor");
+    await waitFor(logged, 15_000, () => `the coordinator logged the impostor:\n${coord.output().split("\n").filter((l) => /handshake|refused/.test(l)).join("\n")}`);
     // The same certificate under its own name is a member's link: accepted.
     await expect(callAs("tls-y", presenting(y), { nodeId: "tls-c1", port: coord.port })).resolves.toMatchObject({ status: "ok" });
   });
