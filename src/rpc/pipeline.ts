@@ -14,7 +14,7 @@
  *   8. retry      — another node may try when classify says so, within maxAttempts.
  *
  * Idempotent calls never wait on a node that went silent: when an attempt takes longer than
- * its endpoint's recent latency justifies (hedgeDelayMs), or its target turns suspect
+ * its endpoint's recent latency justifies (hedgeDelay), or its target turns suspect
  * (PipelineDeps.health), a second attempt starts on another node while the first keeps
  * running; the first answer wins. The breaker sits outside the bulkhead, so a call refused
  * by a full bulkhead (or timed out in its queue) never counts.
@@ -37,9 +37,22 @@ import { withDeadline, type Deadline } from "./deadline.js";
 export const DEFAULT_MAX_ATTEMPTS = 3;
 /** No attempt starts with less budget than this (ms): it could only time out. */
 export const MIN_ATTEMPT_MS = 5;
-/** A second attempt of an idempotent call starts after max(floor, factor × expected latency). */
+/**
+ * A second attempt of an idempotent call starts after max(floor, factor × expected latency),
+ * where the floor is HEDGE_FLOOR_MS, or half the budget left when that is shorter (at least
+ * HEDGE_MIN_FLOOR_MS): a call with a short deadline sent to a node that just went silent
+ * still gets its second attempt in time.
+ */
 export const HEDGE_FLOOR_MS = 1_000;
+export const HEDGE_MIN_FLOOR_MS = 50;
 export const HEDGE_FACTOR = 4;
+
+/** When an idempotent attempt expected to take `expectedMs` gets a second one, with `remainingMs` of budget left; null: never. */
+export function hedgeDelay(expectedMs: number, remainingMs: number): number | null {
+  const floor = Math.min(HEDGE_FLOOR_MS, Math.max(HEDGE_MIN_FLOOR_MS, remainingMs / 2));
+  const delay = Math.max(floor, HEDGE_FACTOR * expectedMs);
+  return delay < remainingMs - MIN_ATTEMPT_MS ? delay : null;
+}
 
 /** Tells when a node stops looking healthy (membership: suspect, dead, left). */
 export interface NodeHealth {
@@ -190,15 +203,14 @@ class CallRun<T> {
   private armHedge(nodeId: string): void {
     const { clock, stats, health } = this.deps;
     const { service, method, deadline } = this.call;
-    const expected = stats.expected(nodeId, service, method) ?? 0;
-    const delay = Math.max(HEDGE_FLOOR_MS, HEDGE_FACTOR * expected);
+    const delay = hedgeDelay(stats.expected(nodeId, service, method) ?? 0, deadline.remaining());
     let fired = false;
     const fire = () => {
       if (fired) return;
       fired = true;
       this.push({ kind: "hedge" });
     };
-    if (delay < deadline.remaining() - MIN_ATTEMPT_MS) {
+    if (delay !== null) {
       const timer = clock.setTimeout(fire, delay);
       this.cleanups.push(() => timer.cancel());
     }

@@ -12,6 +12,7 @@ import {
   forgetNode,
   type PipelineDeps,
   HEDGE_FLOOR_MS,
+  hedgeDelay,
   type NodeHealth,
   type ResilientCall,
 } from "../../../src/rpc/pipeline.js";
@@ -193,9 +194,59 @@ describe("call pipeline", () => {
     expect(err.code).toBe("TIMEOUT");
     expect(err.message).toBe("deadline of 1000 ms exceeded");
     expect(settledAt - start).toBe(1000);
-    expect(calls).toEqual(["a"]);
-    expect(err.data).toMatchObject({ reason: "deadline_exceeded", tried: ["a"] });
+    // Idempotent: second and third attempts were hedged within the budget (at 500 and 750 ms).
+    expect([...calls].sort()).toEqual(["a", "b", "c"]);
+    expect(err.data).toMatchObject({ reason: "deadline_exceeded", tried: calls });
     expect(clock.pending).toBe(0);
+  });
+
+  it("hedge delay: what the endpoint's latency justifies, at least 1 s, or half a shorter budget; never past the deadline", () => {
+    expect(hedgeDelay(2, 30_000)).toBe(HEDGE_FLOOR_MS);
+    expect(hedgeDelay(500, 30_000)).toBe(2_000);
+    expect(hedgeDelay(2, 1_000)).toBe(500);
+    expect(hedgeDelay(2, 200)).toBe(100);
+    expect(hedgeDelay(2, 60)).toBe(50);
+    expect(hedgeDelay(2, 40)).toBeNull(); // no room for a second attempt
+    expect(hedgeDelay(300, 1_000)).toBeNull(); // a legitimately slow endpoint is left to answer
+  });
+
+  it("a short deadline still fails over from a node that went silent: hedged at half the budget", async () => {
+    const { call, calls, clock } = world();
+    let settledAt = -1;
+    const result = call(
+      (nodeId) => (nodeId === "a" ? new Promise<string>(() => {}) : Promise.resolve(nodeId)),
+      { idempotent: true, candidates: nodes("a", "b"), deadline: Deadline.after(1_000, clock) },
+    ).then((v) => {
+      settledAt = clock.now();
+      return v;
+    });
+    for (let t = 0; t < 10 && settledAt < 0; t++) {
+      clock.advance(100);
+      await flush();
+    }
+    await expect(result).resolves.toBe("b");
+    expect(settledAt).toBe(500);
+    expect(calls).toEqual(["a", "b"]);
+  });
+
+  it("two silent nodes of three (one side of a split): answered by the third well inside a 1 s deadline", async () => {
+    const { call, calls, clock } = world();
+    let settledAt = -1;
+    const result = call(
+      (nodeId) => (nodeId === "c" ? Promise.resolve(nodeId) : new Promise<string>(() => {})),
+      { idempotent: true, candidates: nodes("a", "b", "c"), deadline: Deadline.after(1_000, clock) },
+    ).then((v) => {
+      settledAt = clock.now();
+      return v;
+    });
+    for (let t = 0; t < 40 && settledAt < 0; t++) {
+      clock.advance(25);
+      await flush();
+    }
+    await expect(result).resolves.toBe("c");
+    expect(calls.at(-1)).toBe("c");
+    // At worst a at 0, b at 500, c at 500 + 250 (half of what was left).
+    expect(settledAt).toBeLessThanOrEqual(750);
   });
 
   it("when every node fails: UNAVAILABLE naming the tried nodes and the last error", async () => {
