@@ -70,6 +70,46 @@ describe("hostile streams against a real node", { timeout: 120_000 }, () => {
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
   });
 
+  it("unauthenticated streams from many addresses: at most 256 at once in all, the node keeps answering", async () => {
+    const node = await startNode({ nodeId: "cap-c" });
+    const sources = Array.from({ length: 9 }, (_, i) => `127.0.0.${i + 2}`);
+    const started = Date.now();
+    // 32 from each of 9 addresses: within every per-source cap, 288 in all.
+    const streams = await Promise.all(sources.flatMap((src) => Array.from({ length: 32 }, () => upgrade(node.port, "p2p-link", src))));
+    const openedWithinMs = Date.now() - started;
+    for (const s of streams) s.socket.on("error", () => undefined);
+    const accepted = streams.filter((s) => s.status.startsWith("HTTP/1.1 101"));
+    const refused = streams.filter((s) => s.status.startsWith("HTTP/1.1 503"));
+    expect(openedWithinMs).toBeLessThan(3_000); // else some were cut (3 s to authenticate) before the last came
+    expect(accepted.length).toBe(256);
+    expect(refused.length).toBe(32);
+    expect((await fetch(`${node.url}/health`)).status).toBe(200);
+    await Promise.all(accepted.map((s) => new Promise<void>((r) => (s.socket.destroyed ? r() : s.socket.once("close", () => r())))));
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("a flood of bad p2p-link handshakes writes a few warning lines, with counts", async () => {
+    const node = await startNode({ nodeId: "flood-c" });
+    const garbage = Buffer.concat([Buffer.from([0, 0, 0, 8]), Buffer.from("not json")]);
+    for (let batch = 0; batch < 25; batch++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const s = await upgrade(node.port, "p2p-link", "127.0.0.4");
+          s.socket.on("error", () => undefined);
+          const closed = new Promise<void>((r) => s.socket.once("close", () => r()));
+          s.socket.end(garbage);
+          await closed;
+        }),
+      );
+    }
+    await waitFor(() => /"count":499,.*peer link handshake failed \(aggregated\)/.test(node.output()), 25_000, () => `one summary line counting the other 499:\n${node.output().split("\n").filter((l) => l.includes("handshake")).join("\n")}`);
+    const lines = node.output().split("\n").filter((l) => l.includes("peer link handshake failed"));
+    expect(lines).toHaveLength(2); // the first, then the summary
+
+    expect(lines[0]).not.toMatch(/"stack"/);
+    expect((await fetch(`${node.url}/health`)).status).toBe(200);
+  });
+
   it("a link that proves the key but claims to be a member from another address is refused before it is ready", async () => {
     const c = await startNode({ nodeId: "bind-c" });
     const w = await startNode({ role: "worker", nodeId: "bind-w", args: ["--coord", `127.0.0.1:${c.port}`] });

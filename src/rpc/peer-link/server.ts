@@ -79,6 +79,8 @@ export class PeerLinkServer {
     this.responder = new Responder(opts.handler, this.logger);
     this.hostAddresses = opts.hostAddresses ?? new HostAddresses({ clock: systemClock });
     this.badHandshakes = new BadInputLog({ logger: { warn: (obj, msg) => this.logger.warn(obj, msg) }, clock: systemClock, message: "peer link handshake failed" });
+    this.badHandshakes.start(); // a flood that stops is still summed up
+
     opts.pool?.serveIncoming(this.responder);
   }
 
