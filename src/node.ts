@@ -41,6 +41,7 @@ import { ServiceHost, type HostSpec } from "./deploy/service-host.js";
 import { HotReloader } from "./services/hot-reload.js";
 import { NodeTls } from "./identity/node-tls.js";
 import { CertificateProofs } from "./identity/liveness-proofs.js";
+import { audit } from "./audit/audit.js";
 import { BadInputLog } from "./api/bad-input-log.js";
 import type { Server as TlsServer } from "node:tls";
 
@@ -340,10 +341,13 @@ export class P2PNode {
     try {
       this.tls.reload();
     } catch (err) {
-      this.logger.error({ err: err instanceof Error ? err.message : String(err) }, "certificate reload failed: keeping the current certificates");
+      const reason = err instanceof Error ? err.message : String(err);
+      audit(this.logger, { sub: "signal:SIGHUP" }, "certificates.reload", { ok: false, reason });
+      this.logger.error({ err: reason }, "certificate reload failed: keeping the current certificates");
       throw err;
     }
     (this.appInstance?.server as unknown as TlsServer | undefined)?.setSecureContext(this.tls.serverOptions());
+    audit(this.logger, { sub: "signal:SIGHUP" }, "certificates.reload", { ok: true, cert_expires: new Date(this.tls.notAfter).toISOString(), cas: this.tls.cas.length });
     this.logger.info({ cert_expires: new Date(this.tls.notAfter).toISOString(), cas: this.tls.cas.length }, "certificates reloaded");
     if (this.state === "running") this.membership.updateMeta(this.meta());
   }

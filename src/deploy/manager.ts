@@ -17,7 +17,7 @@ import { Reconciler } from "./reconciler.js";
 import type { HostSpec, ServiceHost } from "./service-host.js";
 import { loadReleaseKey } from "./release-key.js";
 import { deploymentView } from "./status.js";
-import { audit } from "./audit.js";
+import { audit, type Actor } from "../audit/audit.js";
 import type { DeploymentReport, DeploymentView, Placement } from "./types.js";
 
 /** How often reconciliation runs even when nothing announced a change. */
@@ -129,13 +129,13 @@ export class DeployManager {
     return this.replication.handleSync(params);
   }
 
-  async putArtifact(sha: string, bytes: Buffer, signature: Buffer | undefined, who: string): Promise<{ sha256: string; size: number }> {
+  async putArtifact(sha: string, bytes: Buffer, signature: Buffer | undefined, who: Actor): Promise<{ sha256: string; size: number }> {
     const stored = await this.store.put(sha, bytes, signature);
     audit(this.logger, who, "artifact.upload", { artifact: sha, size: stored.size, signed: signature !== undefined });
     return stored;
   }
 
-  async deploy(service: string, artifact: string, placement: Placement, who: string): Promise<DeploymentView> {
+  async deploy(service: string, artifact: string, placement: Placement, who: Actor): Promise<DeploymentView> {
     const staticHost = this.opts.members().find((m) => (m.state === "alive" || m.state === "suspect") && m.meta?.services.some((s) => s.name === service && !s.artifact));
     if (staticHost || (this.opts.local.get(service) && !this.opts.local.get(service)!.artifact)) {
       throw new P2PError("CONFLICT", `"${service}" is a static service (loaded from a services dir on ${staticHost?.nodeId ?? this.opts.nodeId}); it cannot be deployed over`);
@@ -146,12 +146,12 @@ export class DeployManager {
     return this.write(service, { artifact, placement }, who, "deploy");
   }
 
-  async undeploy(service: string, who: string): Promise<DeploymentView> {
+  async undeploy(service: string, who: Actor): Promise<DeploymentView> {
     this.live(service);
     return this.write(service, { deleted: true }, who, "undeploy");
   }
 
-  async rollback(service: string, who: string): Promise<DeploymentView> {
+  async rollback(service: string, who: Actor): Promise<DeploymentView> {
     if (this.live(service).history.length === 0) throw new P2PError("CONFLICT", `deployment "${service}" has no previous artifact to roll back to`);
     return this.write(service, { rollback: true }, who, "rollback");
   }
@@ -172,8 +172,8 @@ export class DeployManager {
   }
 
   /** Applies a write here, pushes it, and answers once another node holds it too. */
-  private async write(service: string, change: Parameters<DesiredState["draft"]>[1], who: string, action: "deploy" | "undeploy" | "rollback"): Promise<DeploymentView> {
-    const record = this.desired.draft(service, change, who);
+  private async write(service: string, change: Parameters<DesiredState["draft"]>[1], who: Actor, action: "deploy" | "undeploy" | "rollback"): Promise<DeploymentView> {
+    const record = this.desired.draft(service, change, who.sub);
     await this.desired.merge([record]);
     audit(this.logger, who, action, { service, artifact: record.artifact, generation: record.generation, placement: record.placement });
     const replicated = await this.replication.push(record);

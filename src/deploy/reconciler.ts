@@ -17,7 +17,7 @@ import type { DeploymentRecord, DeploymentReport } from "./types.js";
 import { place } from "./placement.js";
 import { reportOf } from "./status.js";
 import { checkSignature } from "./release-key.js";
-import { audit } from "./audit.js";
+import { audit } from "../audit/audit.js";
 
 /** A withdrawn service keeps serving this long after it stops being gossiped, so callers move away first. */
 const WITHDRAW_GRACE_MS = 2_000;
@@ -169,7 +169,7 @@ export class Reconciler {
       this.failed.set(service, generation);
       this.setReport(service, { generation, state: "failed", error: reason, ...(previous ? { running: previous.artifact } : {}) });
       this.deps.logger.error({ service, artifact, generation, err: reason, kept: previous?.artifact ?? null }, "deployed service failed to start");
-      audit(this.deps.logger, record.by, "rollout.failed", { service, artifact, generation, node: this.deps.localId, reason, kept: previous?.artifact ?? null });
+      audit(this.deps.logger, { sub: record.by }, "rollout.failed", { service, artifact, generation, node: this.deps.localId, reason, kept: previous?.artifact ?? null });
     } finally {
       this.busy.delete(service);
       this.run();

@@ -6,6 +6,8 @@ import { newTraceId } from "../../rpc/context.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { sendError } from "../errors.js";
+import { actorOf } from "../actor.js";
+import { audit } from "../../audit/audit.js";
 
 interface BroadcastBody {
   service: string;
@@ -77,6 +79,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const { service, method } = request.body;
       const timeoutMs = request.body.timeout_ms ?? DEFAULT_BROADCAST_TIMEOUT_MS;
       const callCtx = { caller: request.caller!, deadline: clock.now() + timeoutMs, traceId: newTraceId() };
+      // Params are the caller's data (they may hold anything): the record names the call only.
+      audit(ctx.logger, actorOf(request), "broadcast", { service, method, trace_id: callCtx.traceId });
       try {
         return await broadcastCall(router, registry, callCtx, service, method, request.body.params ?? {});
       } catch (err) {
@@ -119,7 +123,10 @@ export function adminRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (request, reply) => {
       try {
-        return await ctx.invalidateCache(invalidationSelector(request.body));
+        const selector = invalidationSelector(request.body);
+        const { service, method, tag } = request.body;
+        audit(ctx.logger, actorOf(request), "cache.invalidate", { service, ...(method ? { method } : {}), ...(tag ? { tag } : {}), ...(request.body.params ? { one_entry: true } : {}) });
+        return await ctx.invalidateCache(selector);
       } catch (err) {
         return sendError(reply, toP2PError(err), ctx.logger);
       }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { P2PError } from "../../errors.js";
+import { actorOf } from "../actor.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { ArchiveError } from "../../deploy/tar.js";
@@ -37,7 +38,7 @@ export async function artifactRoutes(app: FastifyInstance, ctx: ApiContext): Pro
         if (!Buffer.isBuffer(body) || body.length === 0) throw new P2PError("BAD_REQUEST", "body must be the artifact's .tar.gz bytes");
         const signature = parseSignature(request.headers["x-p2p-signature"]);
         try {
-          const stored = await deploy.putArtifact(request.params.sha256, body, signature, request.caller?.sub ?? "unknown");
+          const stored = await deploy.putArtifact(request.params.sha256, body, signature, actorOf(request));
           return reply.status(201).send(stored);
         } catch (err) {
           if (err instanceof ArchiveError) throw new P2PError("BAD_REQUEST", err.message);

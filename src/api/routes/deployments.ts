@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { P2PError } from "../../errors.js";
+import { actorOf } from "../actor.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { checkPlacement, SERVICE_NAME } from "../../deploy/record-check.js";
@@ -61,7 +62,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!isSha256(artifact)) throw new P2PError("BAD_REQUEST", "artifact must be a SHA-256 in lower-case hex");
       const placement = checkPlacement(request.body.placement ?? {});
       if (typeof placement === "string") throw new P2PError("BAD_REQUEST", placement);
-      const view = await manager(ctx).deploy(service, artifact, placement, request.caller?.sub ?? "unknown");
+      const view = await manager(ctx).deploy(service, artifact, placement, actorOf(request));
       return reply.status(202).send({ service: view.service, generation: view.generation, status: "rolling" });
     },
   );
@@ -82,7 +83,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: ApiContext): void {
     "/admin/deployments/:service",
     { config: { access: "admin" }, schema: { tags: ["deploy"], summary: "Stop and remove a deployed service everywhere", security: bearer, params: serviceParam, response: { 202: accepted, ...errors } } },
     async (request, reply) => {
-      const view = await manager(ctx).undeploy(request.params.service, request.caller?.sub ?? "unknown");
+      const view = await manager(ctx).undeploy(request.params.service, actorOf(request));
       return reply.status(202).send({ service: view.service, generation: view.generation, status: "removing" });
     },
   );
@@ -91,7 +92,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: ApiContext): void {
     "/admin/deployments/:service/rollback",
     { config: { access: "admin" }, schema: { tags: ["deploy"], summary: "Return a deployment to its previous artifact", security: bearer, params: serviceParam, response: { 202: accepted, ...errors } } },
     async (request, reply) => {
-      const view = await manager(ctx).rollback(request.params.service, request.caller?.sub ?? "unknown");
+      const view = await manager(ctx).rollback(request.params.service, actorOf(request));
       return reply.status(202).send({ service: view.service, generation: view.generation, status: "rolling" });
     },
   );
