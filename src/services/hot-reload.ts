@@ -8,8 +8,8 @@
  * A broken edit — a syntax error, a throwing initialize() — leaves the running version alone:
  * the error is logged and published as a `service` event with status `reload_failed`.
  */
-import { watch as fsWatch } from "node:fs";
-import { join, sep } from "node:path";
+import { readdirSync, statSync, watch as fsWatch, type FSWatcher } from "node:fs";
+import { join, relative, sep } from "node:path";
 import type { Logger } from "../log.js";
 import type { Clock, Timer } from "../util/clock.js";
 import type { LocalService, LocalServices } from "./local-services.js";
@@ -63,12 +63,59 @@ interface FolderState {
   again: boolean;
 }
 
-export const watchTree: WatchTree = (dir, onChange, onError) => {
-  const watcher = fsWatch(dir, { recursive: true }, (_event, filename) => {
-    if (filename) onChange(filename.toString());
-  });
-  watcher.on("error", onError);
-  return watcher;
+/**
+ * One watcher per folder of the tree (new folders are added as they appear). Not
+ * `fs.watch(dir, {recursive: true})`: on Linux, Node 20 loses a file once it is replaced by a
+ * rename — what `sed -i` and editors' atomic saves do — and reports none of its later edits.
+ * A folder's own watch sees its entries created, replaced and changed, whatever their inode.
+ */
+export const watchTree: WatchTree = (root, onChange, onError) => {
+  const watchers = new Map<string, FSWatcher>();
+  const isDir = (path: string) => {
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const drop = (dir: string) => {
+    for (const [path, w] of watchers) {
+      if (path === dir || path.startsWith(dir + sep)) {
+        w.close();
+        watchers.delete(path);
+      }
+    }
+  };
+  const add = (dir: string) => {
+    if (watchers.has(dir)) return;
+    const watcher = fsWatch(dir, (event, filename) => {
+      if (!filename) return;
+      const path = join(dir, filename.toString());
+      const rel = relative(root, path);
+      if (event === "rename" && !ignored(rel)) {
+        if (isDir(path)) watchFolder(path);
+        else if (watchers.has(path)) drop(path);
+      }
+      onChange(rel);
+    });
+    watcher.on("error", (err) => {
+      drop(dir);
+      if (dir === root) onError(err);
+    });
+    watchers.set(dir, watcher);
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory() && !ignored(entry.name)) watchFolder(join(dir, entry.name));
+    }
+  };
+  const watchFolder = (dir: string) => {
+    try {
+      add(dir);
+    } catch {
+      drop(dir); // gone again already
+    }
+  };
+  add(root);
+  return { close: () => drop(root) };
 };
 
 /** Hidden files (editor swap files, the compiler's own temporary bundles), backups and dependencies never trigger a reload. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNode, stopAll, waitFor, type RunningNode } from "../helpers/launcher.js";
@@ -69,9 +69,13 @@ describe("--watch reloads a service of --services-dir when its files change", ()
     expect(await valueNow()).toBe(2);
   }, 90_000);
 
-  it("the fixed edit is picked up again", async () => {
-    writeFileSync(entry, source(3));
+  it("the fixed edit is picked up again, also when saved by a rename (editors' atomic save), and edits after it too", async () => {
+    const staged = join(servicesDir, "hot", ".main.ts.swp");
+    writeFileSync(staged, source(3));
+    renameSync(staged, entry);
     await waitFor(async () => (await valueNow()) === 3, 30_000, () => `value 3; log:\n${node.output().slice(-3000)}`);
+    writeFileSync(entry, source(4));
+    await waitFor(async () => (await valueNow()) === 4, 30_000, () => `value 4 after the file was replaced; log:\n${node.output().slice(-3000)}`);
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
   }, 90_000);
 });
