@@ -156,6 +156,29 @@ describe("p2p demo", () => {
     }
   }, 150_000);
 
+  it("with --tls runs the cluster on certificates of its own CA, and client commands reach it with P2P_CA", async () => {
+    const firstPort = await freePort();
+    const logDir = mkdtempSync(join(tmpdir(), "p2p-demo-tls-"));
+    const childEnv: Record<string, string | undefined> = { ...process.env, ...noCredentials, P2P_CLUSTER_KEY: undefined, P2P_CLIENT_KEY: undefined };
+    for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
+    const demo = spawn(process.execPath, [join(REPO_ROOT, "bin/p2p.js"), "demo", "--tls", "--nodes", "2", "--port", String(firstPort), "--log-dir", logDir], { cwd: REPO_ROOT, env: childEnv as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    demo.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    demo.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((res) => demo.once("exit", (code) => res(code)));
+    try {
+      await waitFor(() => out.includes("Ctrl-C stops every node."), 90_000, () => `demo did not print its banner:\n${out}`, exited);
+      const url = /Dashboard:\s+(https:\/\/127\.0\.0\.1:\d+)\/ui\//.exec(out)![1]!;
+      const ca = /P2P_CA=(\S+)/.exec(out)![1]!;
+      const token = /Admin token[^\n]*\n(\S+)/.exec(out)![1]!;
+      await waitFor(async () => (await runCli(["status", "--json"], { ...noCredentials, P2P_URL: url, P2P_CA: ca, P2P_TOKEN: token })).stdout.includes('"alive": 2'), 30_000, () => "two alive members over HTTPS");
+      demo.kill("SIGINT");
+      expect(await exited).toBe(0);
+    } finally {
+      if (demo.exitCode === null) demo.kill("SIGKILL");
+    }
+  }, 150_000);
+
   it("refuses a bad --nodes with one line and exit 1", async () => {
     const res = await runCli(["demo", "--nodes", "zero"], {});
     expect(res.code).toBe(1);
