@@ -86,14 +86,15 @@ export const watchTree: WatchTree = (root, onChange, onError) => {
       }
     }
   };
-  const add = (dir: string) => {
+  /** `fresh`: a folder that appeared while watching — files already in it count as changes (a copy lands before its watch). */
+  const add = (dir: string, fresh: boolean) => {
     if (watchers.has(dir)) return;
     const watcher = fsWatch(dir, (event, filename) => {
       if (!filename) return;
       const path = join(dir, filename.toString());
       const rel = relative(root, path);
       if (event === "rename" && !ignored(rel)) {
-        if (isDir(path)) watchFolder(path);
+        if (isDir(path)) watchFolder(path, true);
         else if (watchers.has(path)) drop(path);
       }
       onChange(rel);
@@ -104,17 +105,18 @@ export const watchTree: WatchTree = (root, onChange, onError) => {
     });
     watchers.set(dir, watcher);
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory() && !ignored(entry.name)) watchFolder(join(dir, entry.name));
+      if (entry.isDirectory() && !ignored(entry.name)) watchFolder(join(dir, entry.name), fresh);
+      else if (fresh && entry.isFile()) onChange(relative(root, join(dir, entry.name)));
     }
   };
-  const watchFolder = (dir: string) => {
+  const watchFolder = (dir: string, fresh: boolean) => {
     try {
-      add(dir);
+      add(dir, fresh);
     } catch {
       drop(dir); // gone again already
     }
   };
-  add(root);
+  add(root, false);
   return { close: () => drop(root) };
 };
 

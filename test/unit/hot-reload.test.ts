@@ -1,12 +1,12 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import pino from "pino";
 import { FakeClock } from "../../src/util/clock.js";
 import { BaseService } from "../../src/services/base-service.js";
 import { LocalServices, type LocalService } from "../../src/services/local-services.js";
-import { HotReloader, RELOAD_DEBOUNCE_MS, type ReloadedHost } from "../../src/services/hot-reload.js";
+import { HotReloader, RELOAD_DEBOUNCE_MS, watchTree, type ReloadedHost } from "../../src/services/hot-reload.js";
 
 const dir = mkdtempSync(join(tmpdir(), "p2p-hot-"));
 mkdirSync(join(dir, "hot"));
@@ -149,5 +149,43 @@ describe("hot reload of the services dir", () => {
     expect(hosts).toHaveLength(2);
     expect(hosts[0]!.service.status).toBe("stopped");
     expect(local.get("hot")).toBe(hosts[1]!.service);
+  });
+});
+
+describe("watchTree (real files)", () => {
+  it("reports edits in folders created after it started, and in files replaced by a rename", async () => {
+    const root = mkdtempSync(join(tmpdir(), "p2p-tree-"));
+    mkdirSync(join(root, "svc"));
+    writeFileSync(join(root, "svc", "main.js"), "1");
+    const seen: string[] = [];
+    const tree = watchTree(root, (p) => seen.push(p), () => undefined);
+    const until = async (path: string) => {
+      for (let i = 0; i < 200 && !seen.includes(path); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(seen).toContain(path);
+    };
+    try {
+      writeFileSync(join(root, "svc", ".main.js.tmp"), "2");
+      renameSync(join(root, "svc", ".main.js.tmp"), join(root, "svc", "main.js"));
+      await until(join("svc", "main.js"));
+      seen.length = 0;
+      writeFileSync(join(root, "svc", "main.js"), "3");
+      await until(join("svc", "main.js"));
+      mkdirSync(join(root, "svc", "lib"));
+      await until(join("svc", "lib"));
+      writeFileSync(join(root, "svc", "lib", "x.js"), "4");
+      await until(join("svc", "lib", "x.js"));
+      // A whole service folder moved in at once: its files are there before its watch is.
+      const outside = mkdtempSync(join(tmpdir(), "p2p-tree-new-"));
+      mkdirSync(join(outside, "svc2", "lib"), { recursive: true });
+      writeFileSync(join(outside, "svc2", "main.js"), "5");
+      writeFileSync(join(outside, "svc2", "lib", "y.js"), "6");
+      renameSync(join(outside, "svc2"), join(root, "svc2"));
+      await until(join("svc2", "main.js"));
+      await until(join("svc2", "lib", "y.js"));
+      rmSync(outside, { recursive: true, force: true });
+    } finally {
+      tree.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
