@@ -77,7 +77,7 @@ export class P2PNode {
   readonly logger: Logger;
   readonly metrics: NodeMetrics;
   readonly local = new LocalServices();
-  readonly inflight = new InflightTracker();
+  readonly inflight: InflightTracker;
   readonly upgrades = new UpgradeRouter();
   readonly membership: GossipMembership;
   readonly registry: ClusterRegistry;
@@ -114,6 +114,7 @@ export class P2PNode {
   constructor(config: Config, options: NodeOptions = {}) {
     this.config = config;
     this.clock = options.clock ?? systemClock;
+    this.inflight = new InflightTracker(this.clock);
     this.logger = options.logger ?? createLogger({ nodeId: config.nodeId, level: config.logLevel, file: config.logFile });
     this.metrics = new NodeMetrics(config.nodeId);
     this.keyring = Keyring.fromSecret(config.secrets.clusterKey);
@@ -171,6 +172,7 @@ export class P2PNode {
     this.router.setRemote(this.caller);
     this.linkServer = new PeerLinkServer({
       nodeId: config.nodeId,
+      clock: this.clock,
       keyring: this.keyring,
       pool: this.pool, // one two-way link per pair of nodes
       knownAddress: (nodeId) => {

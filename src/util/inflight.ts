@@ -1,8 +1,13 @@
+import { systemClock, type Clock } from "./clock.js";
+import { withTimeout } from "./with-timeout.js";
+
 /**
  * Counts calls in progress; lets shutdown wait (bounded) until they are done, then cut the
  * ones still running so that they are answered (an error) instead of holding the process.
  */
 export class InflightTracker {
+  constructor(private readonly clock: Clock = systemClock) {}
+
   private count = 0;
   private waiters: (() => void)[] = [];
   /** Rejecters of the calls run through track(), for cut(). */
@@ -69,16 +74,14 @@ export class InflightTracker {
   /** Resolves true when idle, false if timeoutMs passed first. */
   idle(timeoutMs: number): Promise<boolean> {
     if (this.count === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        resolve(false);
-      }, timeoutMs);
-      this.waiters.push(done);
+    let waiter!: () => void;
+    const idle = new Promise<boolean>((resolve) => {
+      waiter = () => resolve(true);
+      this.waiters.push(waiter);
+    });
+    return withTimeout(idle, timeoutMs, this.clock, () => false).catch(() => {
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+      return false;
     });
   }
 }

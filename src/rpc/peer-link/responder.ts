@@ -3,6 +3,8 @@ import type { Channel } from "./channel.js";
 import { parseRequest } from "./messages.js";
 import { Cancellation } from "../cancellation.js";
 import type { LinkHandler, LinkLogger } from "./types.js";
+import { systemClock, type Clock } from "../../util/clock.js";
+import { withTimeout } from "../../util/with-timeout.js";
 
 /**
  * Runs the calls a peer sends on a link and answers each as soon as it settles (any order).
@@ -26,6 +28,7 @@ export class Responder {
   constructor(
     private readonly handler: LinkHandler,
     private readonly logger: LinkLogger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   stats(): ResponderStats {
@@ -35,12 +38,13 @@ export class Responder {
   /** Resolves when no call is running, or after `timeoutMs`. */
   idle(timeoutMs: number): Promise<void> {
     if (this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+    let waiter!: () => void;
+    const idle = new Promise<void>((resolve) => {
+      waiter = resolve;
+      this.idleWaiters.push(resolve);
+    });
+    return withTimeout(idle, timeoutMs, this.clock, () => undefined).catch(() => {
+      this.idleWaiters = this.idleWaiters.filter((w) => w !== waiter);
     });
   }
 

@@ -5,7 +5,7 @@ import { BadInputLog } from "../../api/bad-input-log.js";
 import { HostAddresses } from "../../transport/host-addresses.js";
 import { sourceOf, type Admission, type UpgradeRouter } from "../../transport/upgrade.js";
 import { splitHostPort } from "../../transport/transport.js";
-import { systemClock } from "../../util/clock.js";
+import { systemClock, type Clock } from "../../util/clock.js";
 import { LinkConnection } from "./connection.js";
 import { FrameReader } from "./frame-reader.js";
 import { HandshakeError, serverHandshake, type Refusal } from "./handshake.js";
@@ -44,6 +44,8 @@ export interface PeerLinkServerOptions {
   hostAddresses?: HostAddresses;
   /** How long a live link to the claimed node has to answer before a new claim replaces it (default 1 s). */
   livenessCheckMs?: number;
+  /** Drives the links' pings, the responder's idle wait and the handshake log (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface PeerLinkServerStats {
@@ -76,9 +78,9 @@ export class PeerLinkServer {
   constructor(private readonly opts: PeerLinkServerOptions) {
     this.logger = opts.logger ?? silentLogger;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
-    this.responder = new Responder(opts.handler, this.logger);
-    this.hostAddresses = opts.hostAddresses ?? new HostAddresses({ clock: systemClock });
-    this.badHandshakes = new BadInputLog({ logger: { warn: (obj, msg) => this.logger.warn(obj, msg) }, clock: systemClock, message: "peer link handshake failed" });
+    this.responder = new Responder(opts.handler, this.logger, opts.clock ?? systemClock);
+    this.hostAddresses = opts.hostAddresses ?? new HostAddresses({ clock: opts.clock ?? systemClock });
+    this.badHandshakes = new BadInputLog({ logger: { warn: (obj, msg) => this.logger.warn(obj, msg) }, clock: opts.clock ?? systemClock, message: "peer link handshake failed" });
     this.badHandshakes.start(); // a flood that stops is still summed up
 
     opts.pool?.serveIncoming(this.responder);
@@ -142,7 +144,7 @@ export class PeerLinkServer {
         admission.trusted();
         this.counters.accepted++;
         this.logger.debug({ peer: remoteNodeId, remote }, "peer link accepted");
-        const link = LinkConnection.accepted({ socket, reader, keys, sendLimit, remoteNodeId }, this.responder, this.opts.pingIntervalMs ?? 5000);
+        const link = LinkConnection.accepted({ socket, reader, keys, sendLimit, remoteNodeId }, this.responder, this.opts.pingIntervalMs ?? 5000, this.opts.clock ?? systemClock);
         this.links.add(link);
         link.onClosed(() => this.links.delete(link));
         // Carry our calls to it only once membership vouches for where that node is.
