@@ -130,18 +130,15 @@ export class RedisCache implements Cache {
   /** Resolves true once connected, false after timeoutMs. For start-up and tests. */
   waitUntilUp(timeoutMs: number): Promise<boolean> {
     if (this.current.state === "up") return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        off();
-        resolve(false);
-      }, timeoutMs);
-      const off = this.onStatusChange((s) => {
-        if (s.state !== "up") return;
-        clearTimeout(timer);
-        off();
-        resolve(true);
+    let off!: () => void;
+    const up = new Promise<boolean>((resolve) => {
+      off = this.onStatusChange((s) => {
+        if (s.state === "up") resolve(true);
       });
     });
+    return withTimeout(up, timeoutMs, this.clock, () => false)
+      .catch(() => false)
+      .finally(() => off());
   }
 
   async getEntry(key: string): Promise<{ entry: StoredEntry; ttlMs: number } | undefined> {

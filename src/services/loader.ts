@@ -4,6 +4,8 @@ import { BaseService, constructService, isServiceClass, type ServiceContext, typ
 import { importService, type CompileOptions } from "./compile.js";
 import { readMethodOptions, type MethodDescriptor } from "./method-options.js";
 import { compileParamsSchema } from "./schema.js";
+import { systemClock, type Clock } from "../util/clock.js";
+import { withTimeout as raceTimeout } from "../util/with-timeout.js";
 import type { LocalMethod, LocalService } from "./local-services.js";
 
 const ENTRY_FILES = ["main.ts", "main.mts", "main.js", "main.mjs"];
@@ -125,10 +127,7 @@ function checkOptions(d: MethodDescriptor): void {
   }
 }
 
-export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+/** A lifecycle step (initialize, cleanup) bounded by `ms`: the one race helper, with a message naming it. */
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string, clock: Clock = systemClock): Promise<T> {
+  return raceTimeout(work, ms, clock, () => new Error(`${what} did not finish within ${ms} ms`));
 }
