@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { connect } from "node:tls";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { runCli, startNode, stopAll, TEST_SECRETS, waitFor, type RunningNode } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";
@@ -105,6 +106,19 @@ describe("a TLS cluster of real processes", () => {
     const untrusted = await runCli(["status", "--url", coord.url], env);
     expect(untrusted.code).toBe(1);
     expect(untrusted.stderr).toMatch(/^p2p: UNAVAILABLE: cannot reach https:.*certificate/);
+  });
+});
+
+describe("an operator's own API certificate", () => {
+  it("is what HTTPS clients get, while nodes still get and check node certificates", async () => {
+    const operator = await createPki("operator's public CA");
+    const api = await operator.issue("api-w3", { hosts: ["127.0.0.1"] });
+    const w3 = await startNode({ role: "worker", nodeId: "tls-w3", args: ["--coord", `127.0.0.1:${coord.port}`, "--tls-cert", (await tlsFiles("tls-w3")).certFile, "--tls-key", join(pki.dir, "tls-w3.key"), "--tls-ca", pki.caFile, "--api-tls-cert", api.certFile, "--api-tls-key", api.keyFile], waitHealthy: false });
+    await waitFor(async () => (await request(`https://127.0.0.1:${w3.port}/health`, { ca: operator.caPem })).status === 200, 45_000, () => `tls-w3 serves HTTPS with the operator's certificate:\n${w3.output()}`);
+    await expect(request(`https://127.0.0.1:${w3.port}/health`, { ca: pki.caPem })).rejects.toThrow();
+    await waitFor(async () => (await stateOf(coord, "tls-w3")) === "alive", 20_000, () => "tls-w3 joined over mutual TLS");
+    expect((await callOn("tls-w3")).status).toBe(200);
+    await w3.stop();
   });
 });
 
