@@ -69,6 +69,7 @@ export class GossipMembership implements MembershipSource {
         advertise: opts.advertise,
         upgradeRouter: opts.upgrades,
         guard: new SyncTickets(opts.keyring),
+        clock: this.clock,
         security: opts.security,
       }));
     const membership = new Membership({

@@ -4,6 +4,8 @@ import type { Socket } from "node:net";
 import { encodeFrame, FrameDecoder } from "./framing.js";
 import { splitHostPort, type ExchangeHandler, type PacketHandler, type Transport } from "./transport.js";
 import { connectUpgrade, type Admission, type StreamSecurity, type UpgradeRouter } from "./upgrade.js";
+import { systemClock, type Clock } from "../util/clock.js";
+import { withTimeout } from "../util/with-timeout.js";
 
 /**
  * The production Transport: UDP packets on the node's port number, exchanges over a TCP
@@ -54,6 +56,8 @@ export interface UdpTransportOptions {
   guard?: ExchangeGuard;
   /** Mutual TLS for exchanges (the server side is checked by the upgrade router). */
   security?: StreamSecurity;
+  /** Times exchanges out (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface UdpTransportStats {
@@ -89,6 +93,7 @@ export class UdpTransport implements Transport {
     advertise: string,
     private readonly guard: ExchangeGuard,
     private readonly security: StreamSecurity | undefined,
+    private readonly clock: Clock,
   ) {
     this.localAddress = advertise;
   }
@@ -106,7 +111,7 @@ export class UdpTransport implements Transport {
       });
     });
     const advertise = normaliseAdvertise(opts.advertise, opts.port);
-    const transport = new UdpTransport(udp, opts.exchangeTimeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS, advertise, opts.guard ?? lengthOnlyGuard, opts.security);
+    const transport = new UdpTransport(udp, opts.exchangeTimeoutMs ?? DEFAULT_EXCHANGE_TIMEOUT_MS, advertise, opts.guard ?? lengthOnlyGuard, opts.security, opts.clock ?? systemClock);
     udp.on("message", (msg, rinfo) => transport.onPacket(msg, rinfo));
     udp.on("error", () => {
       transport.counters.sendErrors++;
@@ -147,22 +152,20 @@ export class UdpTransport implements Transport {
   async exchange(to: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (this.closed) throw new Error("transport closed");
     const { host, port } = splitHostPort(to);
-    const started = Date.now();
+    const started = this.clock.now();
     // Exchanges dial addresses (seeds, members): any node of the cluster may answer.
-    const socket = await connectUpgrade(host, port, SYNC_PROTOCOL, timeoutMs, this.security?.clientOptions(null));
-    const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-    return new Promise<Uint8Array>((resolve, reject) => {
+    const socket = await connectUpgrade(host, port, SYNC_PROTOCOL, timeoutMs, this.security?.clientOptions(null), this.clock);
+    const remaining = Math.max(1, timeoutMs - (this.clock.now() - started));
+    const response = new Promise<Uint8Array>((resolve, reject) => {
       const decoder = new FrameDecoder(MAX_EXCHANGE_FRAME);
       let done = false;
       const finish = (err: Error | null, frame?: Buffer) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
         socket.destroy();
         if (err) reject(err);
         else resolve(frame!);
       };
-      const timer = setTimeout(() => finish(new Error(`exchange with ${to} timed out`)), remaining);
       socket.on("data", (chunk: Buffer) => {
         try {
           const frames = decoder.push(chunk);
@@ -174,6 +177,10 @@ export class UdpTransport implements Transport {
       socket.on("error", (err) => finish(err));
       socket.on("close", () => finish(new Error(`exchange with ${to}: connection closed before a response`)));
       socket.write(Buffer.concat([encodeFrame(this.guard.ticket(data.length)), encodeFrame(data)]));
+    });
+    return withTimeout(response, remaining, this.clock, () => {
+      socket.destroy();
+      return new Error(`exchange with ${to} timed out`);
     });
   }
 

@@ -2,6 +2,7 @@ import { connect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import type { IncomingMessage } from "node:http";
 import { systemClock, type Clock } from "../util/clock.js";
+import { withTimeout } from "../util/with-timeout.js";
 
 /**
  * One TCP port per node: HTTP for clients, and node-to-node streams (gossip sync, the
@@ -142,14 +143,12 @@ export function sourceOf(socket: Socket): string {
  * the server answers 101 (any bytes after the response head are unshifted back). With `tls`,
  * the connection is TLS with those options (the server's identity checked by them).
  */
-export function connectUpgrade(host: string, port: number, protocol: string, timeoutMs: number, tls?: ConnectionOptions): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = tls ? tlsConnect({ ...tls, host, port }) : connect({ host, port });
+export function connectUpgrade(host: string, port: number, protocol: string, timeoutMs: number, tls?: ConnectionOptions, clock: Clock = systemClock): Promise<Socket> {
+  const socket = tls ? tlsConnect({ ...tls, host, port }) : connect({ host, port });
+  const upgraded = new Promise<Socket>((resolve, reject) => {
     socket.setNoDelay(true);
     let buffered = Buffer.alloc(0);
-    const timer = setTimeout(() => fail(new Error(`upgrade to ${host}:${port} timed out`)), timeoutMs);
     const fail = (err: Error) => {
-      clearTimeout(timer);
       socket.removeListener("data", onData);
       socket.destroy();
       reject(err);
@@ -164,7 +163,6 @@ export function connectUpgrade(host: string, port: number, protocol: string, tim
       const head = buffered.subarray(0, end).toString("latin1");
       const rest = buffered.subarray(end + 4);
       if (!head.startsWith("HTTP/1.1 101")) return fail(new Error(`upgrade refused: ${head.split("\r\n")[0]}`));
-      clearTimeout(timer);
       socket.removeListener("data", onData);
       socket.removeListener("error", fail);
       if (rest.length > 0) socket.unshift(rest);
@@ -177,5 +175,9 @@ export function connectUpgrade(host: string, port: number, protocol: string, tim
         `GET /_p2p/${protocol} HTTP/1.1\r\nHost: ${host}:${port}\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`,
       );
     });
+  });
+  return withTimeout(upgraded, timeoutMs, clock, () => {
+    socket.destroy();
+    return new Error(`upgrade to ${host}:${port} timed out`);
   });
 }

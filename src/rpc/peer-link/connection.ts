@@ -103,7 +103,7 @@ export class LinkConnection {
   /** Connects, upgrades to p2p-link and runs the handshake. Rejects with HandshakeError or a socket error. */
   static async open(target: LinkTarget, opts: ConnectionOptions): Promise<LinkConnection> {
     const started = opts.clock.now();
-    const socket = await connectUpgrade(target.host, target.port, LINK_PROTOCOL, opts.connectTimeoutMs, opts.security?.clientOptions(target.nodeId));
+    const socket = await connectUpgrade(target.host, target.port, LINK_PROTOCOL, opts.connectTimeoutMs, opts.security?.clientOptions(target.nodeId), opts.clock);
     try {
       const reader = new FrameReader(socket, Buffer.alloc(0), opts.maxFrameBytes);
       const left = Math.max(1, opts.connectTimeoutMs - (opts.clock.now() - started));
