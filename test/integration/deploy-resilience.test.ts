@@ -100,7 +100,10 @@ describe("deployments survive failures", () => {
     expect(zoneC.message).toBeUndefined();
     const all = await waitForDeployment(node("dr-w2"), "workers_all", (d) => d.status === "ready" && "dr-w4" in d.nodes);
     expect(Object.keys(all.nodes).sort()).toEqual(["dr-w1", "dr-w2", "dr-w3", "dr-w4"]);
-    expect((await callService(node("dr-coord"), "zone_c/hello")).node).toBe("dr-w4");
+    // The coordinator routes to dr-w4 once the new member's metadata (its services) reached it.
+    let answer = await callService(node("dr-coord"), "zone_c/hello");
+    await waitFor(async () => (answer = await callService(node("dr-coord"), "zone_c/hello")).status === 200, 15_000, () => `zone_c/hello through dr-coord (last: ${answer.status})`);
+    expect(answer.node).toBe("dr-w4");
   }, 180_000);
 
   it("two deploys sent to two nodes at once end with one winner on every node", async () => {
