@@ -109,7 +109,12 @@ export class Membership {
         this.log.debug({ name, what, from: this.packetFrom }, "membership: news without a valid proof of its member dropped");
       },
     }, opts.proofs ?? null);
-    this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock, { validMeta: opts.validMeta, log: this.log, clock: this.clock });
+    this.wire = new Wire(opts.transport, opts.keyring, opts.name, this.broadcasts, this.metrics, wallClock, {
+      validMeta: opts.validMeta,
+      log: this.log,
+      clock: this.clock,
+      memberAddresses: () => Array.from(this.table.members.values(), (m) => m.address),
+    });
     this.prober = new Prober(this.table, this.wire, this.config, this.clock, random, this.awareness, this.metrics);
     this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log, opts.onNameConflict, opts.proofs ?? null);
     this.table.initSelf(opts.transport.localAddress, opts.meta);

@@ -21,6 +21,7 @@ import {
   type SyncPayload,
 } from "./messages.js";
 import { packetId, ReplayFilter } from "./replay-filter.js";
+import { OpenBudget } from "./open-budget.js";
 import { splitHostPort } from "../../transport/transport.js";
 
 /**
@@ -64,6 +65,8 @@ export const MESSAGE_NAMES: Record<MessageType, string> = {
 export interface WireChecks {
   /** Member metadata acceptable to this node (the node's schema); default: anything. */
   validMeta?: (meta: Uint8Array) => boolean;
+  /** Gossip addresses of the current members: always opened, whatever else their IP sends (see OpenBudget). */
+  memberAddresses?: () => Iterable<string>;
   log?: Logger;
   clock?: Clock;
 }
@@ -85,6 +88,7 @@ export class Wire {
   private readonly replays: ReplayFilter;
   private readonly validMeta: (meta: Uint8Array) => boolean;
   private readonly warnings: BadInputLog | null;
+  private readonly openBudget: OpenBudget | null;
 
   constructor(
     private readonly transport: Transport,
@@ -101,6 +105,7 @@ export class Wire {
     const log = checks.log;
     this.warnings = log && checks.clock ? new BadInputLog({ logger: log, clock: checks.clock, message: "membership: dropped a bad packet" }) : null;
     this.warnings?.start();
+    this.openBudget = checks.clock ? new OpenBudget({ clock: checks.clock, memberAddresses: checks.memberAddresses ?? (() => []) }) : null;
   }
 
   /** Sends `primary` messages plus as many queued broadcasts as fit in one packet. */
@@ -127,8 +132,13 @@ export class Wire {
 
   /** Opens and decodes a packet from `from`; null (and a counted drop) for anything not acceptable. */
   receive(data: Uint8Array, from = "unknown"): Packet | null {
+    const ip = hostOf(from);
+    if (this.openBudget && !this.openBudget.allows(ip, from)) return this.drop("unauthenticated", from);
     const plain = this.keyring.open(data, GOSSIP_PURPOSE);
-    if (!plain) return this.drop("unauthenticated", from);
+    if (!plain) {
+      this.openBudget?.failed(ip);
+      return this.drop("unauthenticated", from);
+    }
     let packet: Packet;
     try {
       packet = decodePacket(plain);

@@ -52,6 +52,33 @@ describe("membership security", () => {
     expect(sim.drops.get("n1")!["unauthenticated"]).toBe(5);
   });
 
+  it("a flood of packets that do not open costs one address 64 opens per 10 s; members keep talking", async () => {
+    sim = new SimCluster({ seed: 24, secret: "cluster-key" });
+    const names = await buildCluster(sim, 3);
+    await sim.runUntil(() => sim!.converged(names, new Set(names)), 10_000);
+    const wrongKey = Keyring.fromSecret("other-key");
+    const flooder = new RawPeer(sim.net, "n0", "evil:7946", wrongKey, sim.clock);
+    const target = SimCluster.address("n1");
+    // Every member shares this keyring: count the opens that failed (members' packets all open).
+    let failedOpens = 0;
+    const keyring = sim.keyring;
+    const realOpen = keyring.open.bind(keyring);
+    keyring.open = (data, purpose) => {
+      const plain = realOpen(data, purpose);
+      if (!plain) failedOpens++;
+      return plain;
+    };
+    for (let i = 0; i < 1_000; i++) flooder.send(target, [{ type: MessageType.Ping, seq: i, target: "n1" }]);
+    await sim.run(2_000);
+    expect(sim.drops.get("n1")!["unauthenticated"]).toBe(1_000); // all dropped and counted
+    expect(failedOpens).toBe(64); // only the budget was spent on opening them
+    await sim.run(10_000);
+    for (let i = 0; i < 100; i++) flooder.send(target, [{ type: MessageType.Ping, seq: i, target: "n1" }]);
+    await sim.run(500);
+    expect(failedOpens).toBe(128); // a new window, a new budget
+    expect(sim.converged(names, new Set(names))).toBe(true);
+  });
+
   it("a member with the wrong key cannot join", async () => {
     sim = new SimCluster({ seed: 22, secret: "cluster-key" });
     const names = await buildCluster(sim, 5);
