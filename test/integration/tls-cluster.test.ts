@@ -8,6 +8,10 @@ import { request, testToken } from "../helpers/http.js";
 import { createPki, type TestPki } from "../helpers/pki.js";
 import { callAs, presenting } from "../helpers/forged-peer.js";
 import { NODE_SERVERNAME } from "../../src/identity/node-tls.js";
+import { createSocket } from "node:dgram";
+import { Keyring } from "../../src/security/keyring.js";
+import { encodeMeta } from "../../src/cluster/meta-codec.js";
+import { encodeHeader, encodeMessage, MessageType, type Message } from "../../src/cluster/membership/messages.js";
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -20,6 +24,7 @@ let token: string;
 interface NodeRow {
   node_id: string;
   state: string;
+  address: string;
   cert_expires?: string;
 }
 
@@ -125,12 +130,40 @@ describe("an operator's own API certificate", () => {
 describe("node identity", () => {
   it("refuses and logs a peer whose valid certificate is for Y when it claims to be X", async () => {
     const y = await tlsFiles("tls-y");
-    await expect(callAs("tls-w1", presenting(y), { nodeId: "tls-c1", port: coord.port })).rejects.toMatchObject({ code: "UNAVAILABLE" });
-    // Handshake refusals are logged once per source address per 10 s, then counted in a summary line.
-    const logged = () => coord.output().includes("claims to be tls-w1 with a certificate for tls-y") || /"identity":\d+[^\n]*handshake failed \(aggregated\)/.test(coord.output());
-    await waitFor(logged, 15_000, () => `the coordinator logged the impostor:\n${coord.output().split("\n").filter((l) => /handshake|refused/.test(l)).join("\n")}`);
+    const refused = await callAs("tls-w1", presenting(y), { nodeId: "tls-c1", port: coord.port }).then(
+      () => null,
+      (err: unknown) => err as { code?: string; message?: string },
+    );
+    expect(refused?.code, refused?.message).toBe("UNAVAILABLE");
+    expect(refused?.message).toMatch(/claims to be tls-w1 with a certificate for tls-y/);
+    await waitFor(() => /"claimed":"tls-w1","certificate":"tls-y"[^\n]*peer link refused: claims to be tls-w1 with a certificate for tls-y/.test(coord.output()), 5_000, () => "the coordinator logged the impostor");
     // The same certificate under its own name is a member's link: accepted.
     await expect(callAs("tls-y", presenting(y), { nodeId: "tls-c1", port: coord.port })).resolves.toMatchObject({ status: "ok" });
+  });
+
+  it("ignores forged liveness about a member sent over UDP by a cluster-key holder", async () => {
+    const before = (await nodes(coord)).find((n) => n.node_id === "tls-w1")!;
+    const keyring = Keyring.fromSecret(TEST_SECRETS.P2P_CLUSTER_KEY);
+    const forged = (messages: Message[]) => keyring.seal(Buffer.concat([encodeHeader({ sentAt: Date.now(), sender: "tls-forger" }), ...messages.map(encodeMessage)]), "gossip");
+    const incarnation = 1_000;
+    const meta = encodeMeta({ role: "worker", version: "0.1.0", started_at: Date.now(), services: [] });
+    const socket = createSocket("udp4");
+    const send = (packet: Buffer) => new Promise<void>((resolve) => socket.send(packet, coord.port, "127.0.0.1", () => resolve()));
+    const unproven = async () => Number(/p2p_gossip_dropped_total\{[^}]*reason="unproven"[^}]*\} (\d+)/.exec((await request<string>(`${coord.url}/metrics`, { token, ca: pki.caPem })).body)?.[1] ?? 0);
+    const droppedBefore = await unproven();
+    try {
+      // Move tls-w1 to the forger's address at a higher incarnation, then announce its leave.
+      await send(forged([{ type: MessageType.Alive, name: "tls-w1", address: "127.0.0.1:9", incarnation, meta }]));
+      await send(forged([{ type: MessageType.Dead, name: "tls-w1", incarnation, from: "tls-w1" }]));
+      await send(forged([{ type: MessageType.Alive, name: "tls-ghost", address: "127.0.0.1:9", incarnation: 1, meta }]));
+      await waitFor(async () => (await unproven()) >= droppedBefore + 3, 10_000, () => "the forged packets reached the coordinator and were dropped");
+    } finally {
+      socket.close();
+    }
+    const after = await nodes(coord);
+    expect(after.find((n) => n.node_id === "tls-w1")).toMatchObject({ state: "alive", address: before.address });
+    expect(after.map((n) => n.node_id)).not.toContain("tls-ghost");
+    expect((await callOn("tls-w1")).headers.get("x-p2p-node")).toBe("tls-w1");
   });
 
   it("refuses certificates of another CA and expired ones", async () => {

@@ -132,7 +132,11 @@ export class PeerLinkServer {
     const admit = async (claimed: string): Promise<Refusal | null> => {
       // Mutual TLS: the certificate names the node; claiming another id is refused.
       if (admission.peerNodeId !== undefined && admission.peerNodeId !== claimed) {
-        return { kind: "identity", reason: `claims to be ${claimed} with a certificate for ${admission.peerNodeId}` };
+        // Only a holder of a valid cluster certificate gets here: an insider posing as another
+        // node. Always logged, naming both ids (the handshake summary below is rate-limited).
+        const reason = `claims to be ${claimed} with a certificate for ${admission.peerNodeId}`;
+        this.logger.warn({ claimed, certificate: admission.peerNodeId, source: sourceOf(socket) }, `peer link refused: ${reason}`);
+        return { kind: "identity", reason };
       }
       known = this.opts.knownAddress?.(claimed);
       const where = known === undefined ? undefined : await this.whereIs(known);
