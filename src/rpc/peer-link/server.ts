@@ -205,14 +205,16 @@ export class PeerLinkServer {
    * Refused while another link to `claimed` still answers: one link per node id, so a second
    * claimant (even from the same address) never takes over a live node's calls. Links left
    * to where the node was before it moved (another place than membership knows now), and
-   * links silent for the liveness check (the node restarted), are closed instead.
+   * links silent for the liveness check (the node restarted), are closed instead. A draining
+   * link (goaway: it takes no new calls) neither blocks a new one nor is cut: its calls finish.
    */
   private async alreadyLinked(claimed: string, where: KnownPlace | undefined): Promise<Refusal | null> {
     const links = new Set([...(this.opts.pool?.linksTo(claimed) ?? []), ...[...this.links].filter((l) => l.peerId === claimed && l.open)]);
-    const current = [...links].filter((link) => where === undefined || isAt(link, where));
+    const moved = [...links].filter((link) => where !== undefined && !isAt(link, where));
+    const current = [...links].filter((link) => link.usable && !moved.includes(link));
     const checks = await Promise.all(current.map((link) => link.alive(this.opts.livenessCheckMs ?? 1000)));
     if (checks.some(Boolean)) return { kind: "duplicate", reason: `node "${claimed}" already has a live link to this node` };
-    for (const link of links) link.close("replaced by a new link from its node");
+    for (const link of [...moved, ...current]) link.close("replaced by a new link from its node");
     return null;
   }
 }

@@ -210,4 +210,22 @@ describe("two-way peer link", () => {
     expect(a.link.stats().connections).toBe(1); // the hung link was closed, b2's serves both ways
     socket.destroy();
   });
+  it("a draining link neither blocks the node's new link nor is cut: its calls finish", async () => {
+    const a = await startPeer({ nodeId: "a", secret: SECRET, handler: handlerOf("a") });
+    const b1 = await startPeer({
+      nodeId: "b",
+      secret: SECRET,
+      handler: async (c, from) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return { at: "b1", from, i: c.params.i };
+      },
+    });
+    await b1.pool.call(a.target, call("x")); // b1 dialled a: a adopted that link
+    const inFlight = a.pool.call(b1.target, call("slow", { i: 7 }));
+    const [old] = a.pool.linksTo("b");
+    old!.goaway(); // a retires it: no new calls, answers still flow
+    const b2 = await startPeer({ nodeId: "b", secret: SECRET, handler: handlerOf("b2") });
+    expect(await b2.pool.call(a.target, call("x", { i: 1 }))).toEqual({ at: "a", from: "b", i: 1 });
+    expect(await inFlight).toEqual({ at: "b1", from: "a", i: 7 });
+  });
 });
