@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { connect } from "node:tls";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { runCli, startNode, stopAll, TEST_SECRETS, waitFor, type RunningNode } from "../helpers/launcher.js";
@@ -233,5 +233,27 @@ describe("certificate rotation", () => {
     expect(health.body.status).toBe("degraded");
     expect(health.body.reasons?.join(" ")).toMatch(/node certificate expires in \d+ h/);
     await soon.stop();
+  });
+});
+
+describe("CA rotation", () => {
+  it("a node of a new CA is refused until the coordinator's CA file holds both CAs and it gets SIGHUP", async () => {
+    const next = await createPki("next CA");
+    const bundleFile = join(next.dir, "both.crt");
+    writeFileSync(bundleFile, pki.caPem + next.caPem);
+    const issued = await next.issue("tls-next");
+    const seen = coord.output().length;
+    const newcomer = await startNode({ role: "worker", nodeId: "tls-next", tls: { ...issued, caFile: bundleFile }, args: ["--coord", `127.0.0.1:${coord.port}`] });
+    // Refusals are logged once per source and interval, then counted in a summary line.
+    const refusedSince = () => /CN=tls-next[^\n]*not issued by a trusted cluster CA|"kinds":\{"certificate":\d+\}[^\n]*node stream refused/.test(coord.output().slice(seen));
+    await waitFor(refusedSince, 25_000, () => "the coordinator refused the new CA's node");
+    expect((await nodes(coord)).map((n) => n.node_id)).not.toContain("tls-next");
+
+    writeFileSync(pki.caFile, pki.caPem + next.caPem);
+    coord.signal("SIGHUP");
+    await waitFor(async () => (await stateOf(coord, "tls-next")) === "alive", 30_000, () => "the new CA's node joined once the coordinator trusts both CAs");
+    expect((await callOn("tls-next")).headers.get("x-p2p-node")).toBe("tls-next");
+    await newcomer.stop();
+    writeFileSync(pki.caFile, pki.caPem);
   });
 });
