@@ -104,8 +104,12 @@ async function run(mode: "aes-gcm" | "mtls", ports: [number, number]) {
   }
 }
 
-const plain = await run("aes-gcm", [19401, 19402]);
-const mtls = await run("mtls", [19403, 19404]);
+// BENCH_TLS_FIRST=1 runs the mTLS pair first (to see whether order favours either mode).
+const mtlsFirst = process.env.BENCH_TLS_FIRST === "1";
+const first = await run(mtlsFirst ? "mtls" : "aes-gcm", [19401, 19402]);
+const second = await run(mtlsFirst ? "aes-gcm" : "mtls", [19403, 19404]);
+const [plain, mtls] = mtlsFirst ? [second, first] : [first, second];
+console.log(`\norder: ${mtlsFirst ? "mTLS first" : "cluster key only first"}`);
 
 const ratio = (x: number, y: number) => (y === 0 ? "-" : (x / y).toFixed(2));
 console.log(`\nservice-to-service calls across two processes, ${SECONDS} s each (same run)`);

@@ -86,6 +86,15 @@ function proofOf(key: Buffer, label: string, nc: Buffer, ns: Buffer, ids: Ids): 
     .digest();
 }
 
+/**
+ * Inside mutual TLS (node certificates) the link does not seal its frames a second time: TLS
+ * already encrypts and authenticates every byte, and both ends see the same kind of socket,
+ * so they agree without saying so. The cluster-key proofs above still run.
+ */
+function overTls(socket: Socket): boolean {
+  return (socket as Socket & { encrypted?: boolean }).encrypted === true;
+}
+
 function sessionKeys(key: Buffer, nc: Buffer, ns: Buffer, ids: Ids, side: "client" | "server"): SessionKeys {
   const info = `p2p-link/v${LINK_VERSION} session|${ids.client}\0${ids.server}`;
   const material = Buffer.from(hkdfSync("sha256", key, Buffer.concat([nc, ns]), info, 64));
@@ -162,7 +171,8 @@ export async function clientHandshake(
   if (!key) throw new HandshakeError("auth", "cluster key mismatch: the peer could not prove the cluster key");
   sendJson(socket, { t: "proof", proof: proofOf(key, "client", nc, ns, ids).toString("base64") });
   await expectReady(reader, timeoutMs);
-  return { remoteNodeId: serverId, keys: sessionKeys(key, nc, ns, ids, "client"), sendLimit, peerServes: true };
+  const keys = overTls(socket) ? { send: null, receive: null } : sessionKeys(key, nc, ns, ids, "client");
+  return { remoteNodeId: serverId, keys, sendLimit, peerServes: true };
 }
 
 async function expectReady(reader: FrameReader, timeoutMs: number): Promise<void> {
@@ -214,7 +224,8 @@ export async function serverHandshake(
   if (!sameBytes(proofOf(key, "client", nc, ns, ids), clientProof)) return reject(socket, "auth", "cluster key mismatch");
   await admitOrReject(socket, admit, clientId);
   sendJson(socket, { t: "ready" });
-  return { remoteNodeId: clientId, keys: sessionKeys(key, nc, ns, ids, "server"), sendLimit, peerServes: hello.duplex === true };
+  const keys = overTls(socket) ? { send: null, receive: null } : sessionKeys(key, nc, ns, ids, "server");
+  return { remoteNodeId: clientId, keys, sendLimit, peerServes: hello.duplex === true };
 }
 
 async function admitOrReject(socket: Socket, admit: AdmitLink, clientId: string): Promise<void> {
