@@ -124,7 +124,7 @@ async function runNode(config: Config): Promise<void> {
         `Admin token, valid 24 h (this node only: its JWT secret was generated):`,
         `P2P_ADMIN_TOKEN=${token}`,
         ...(generated.includes("P2P_API_KEY") ? [`P2P_API_KEY=${config.secrets.apiKey}`] : []),
-        `Try: curl -s -X POST ${base}/rpc/${tryMethod(node.local.list())} -H "Authorization: Bearer $P2P_ADMIN_TOKEN" -d '{"params":{}}'`,
+        `Try: curl -s${config.tls ? ` --cacert ${config.tls.caFiles[0]}` : ""} -X POST ${base}/rpc/${tryMethod(node.local.list())} -H "Authorization: Bearer $P2P_ADMIN_TOKEN" -d '{"params":{}}'`,
         "",
       ].join("\n") + "\n",
     );
