@@ -5,6 +5,7 @@ import { systemClock, type Clock, type Timer } from "./util/clock.js";
 import { systemRandom } from "./util/random.js";
 import { InflightTracker } from "./util/inflight.js";
 import { LoopLag } from "./util/loop-lag.js";
+import { IdleHeapTrim } from "./util/idle-heap-trim.js";
 import { NodeMetrics } from "./metrics/metrics.js";
 import { TokenService } from "./auth/tokens.js";
 import { ApiKeys } from "./auth/keys.js";
@@ -99,6 +100,8 @@ export class P2PNode {
   readonly catalogue: ServiceCatalogue;
   private readonly startedAt = Date.now();
   private readonly loopLag = new LoopLag(50);
+  /** Gives the heap's slack back to the system when the node goes quiet. */
+  private heapTrim: IdleHeapTrim | null = null;
   private loadTimer: Timer | null = null;
   private lastLoad = { inflight: 0, lag_ms: 0 };
   private lastLoadAnnouncedAt = Number.NEGATIVE_INFINITY;
@@ -312,6 +315,8 @@ export class P2PNode {
     await this.appInstance.listen({ host: config.address, port: config.port });
     this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
+    this.heapTrim = new IdleHeapTrim({ clock: this.clock });
+    this.heapTrim.start();
     this.state = "running";
     const tls = this.tls ? { tls: true, cert_expires: new Date(this.tls.notAfter).toISOString() } : { tls: false };
     logger.info({ address: `${config.advertise}:${config.port}`, role: config.role, services: this.local.list().map((s) => s.name), seeds: config.coord, encrypted: this.keyring.encrypted, ...tls }, "node started");
@@ -361,6 +366,7 @@ export class P2PNode {
     this.state = "draining";
     const { logger, config } = this;
     this.loadTimer?.cancel();
+    this.heapTrim?.stop();
     this.loopLag.stop();
     if (wasRunning) {
       logger.info({ inflight: this.inflight.size }, "draining: new calls go to other nodes, waiting for calls in flight");

@@ -1,9 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { IncomingMessage } from "node:http";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
 import { P2PError } from "../errors.js";
-import { VERSION } from "../version.js";
 import type { ApiContext } from "./context.js";
 import type { Clock } from "../util/clock.js";
 import { registerAuth } from "./auth-hook.js";
@@ -23,7 +20,7 @@ import { clusterMetricsRoutes } from "./routes/cluster-metrics.js";
 import { uiRoutes } from "./routes/ui.js";
 import { registerOriginCheck } from "./origin-check.js";
 import { clusterServicesRoutes } from "./routes/cluster-services.js";
-import { withServicePaths } from "../observe/openapi-catalogue.js";
+import { registerDocs } from "./docs.js";
 import { deploymentRoutes } from "./routes/deployments.js";
 
 /** Bytes of an oversized body read and thrown away before the connection is cut. */
@@ -54,7 +51,7 @@ function drainOversizedBody(raw: IncomingMessage, reply: FastifyReply): void {
   raw.resume();
 }
 
-/** The node's HTTP API: every route with a schema, OpenAPI at /openapi.json, Swagger UI at /docs. */
+/** The node's HTTP API: every route with a schema, OpenAPI at /openapi.json, Swagger UI at /docs (both loaded on first use). */
 export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   const badInput = new BadInputLog({ logger: ctx.logger, clock: ctx.clock });
   const httpOptions = { headersTimeout: HEADERS_RECEIVE_TIMEOUT_MS, connectionsCheckingInterval: RECEIVE_CHECK_INTERVAL_MS };
@@ -89,19 +86,8 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   });
   registerJsonBody(app);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: "3.0.3",
-      info: { title: "P2P Core node API", version: VERSION, description: "The HTTP API of a P2P Core node. Any node answers for the whole cluster. Every service method running anywhere in the cluster is listed under its own path /rpc/{service}/{method}; the list follows services as they start and stop." },
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
-    },
-  });
-  // The Swagger UI reads the same live document as /openapi.json: schemas are fetched first.
-  await app.register(swaggerUi, {
-    routePrefix: "/docs",
-    uiHooks: { onRequest: async () => ctx.catalogue.refresh() },
-    transformSpecification: (spec) => withServicePaths(spec as Parameters<typeof withServicePaths>[0], ctx.catalogue.services()),
-  });
+  // Before any route: the OpenAPI document lists the routes added from here on.
+  const docs = registerDocs(app, { catalogue: ctx.catalogue, logger: ctx.logger, isDraining: ctx.isDraining });
 
   registerOriginCheck(app, ctx.logger);
   registerAuth(app, ctx);
@@ -129,10 +115,7 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   clusterServicesRoutes(app, ctx);
   deploymentRoutes(app, ctx);
 
-  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => {
-    await ctx.catalogue.refresh();
-    return withServicePaths(app.swagger() as Parameters<typeof withServicePaths>[0], ctx.catalogue.services());
-  });
+  app.get("/openapi.json", { config: { access: "public" }, schema: { hide: true } }, async () => docs.document());
   return app;
 }
 

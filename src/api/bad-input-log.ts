@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { LruMap } from "../util/lru-map.js";
 import type { Clock, Timer } from "../util/clock.js";
 
 /** One summary line per source per interval. */
@@ -37,7 +37,7 @@ export class BadInputLog {
   private readonly message: string;
   private readonly clock: Clock;
   private readonly intervalMs: number;
-  private readonly sources: LRUCache<string, SourceWindow>;
+  private readonly sources: LruMap<string, SourceWindow>;
   private timer: Timer | null = null;
 
   constructor(options: BadInputLogOptions) {
@@ -45,10 +45,7 @@ export class BadInputLog {
     this.message = options.message ?? "bad request";
     this.clock = options.clock;
     this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
-    this.sources = new LRUCache<string, SourceWindow>({
-      max: options.maxSources ?? DEFAULT_MAX_SOURCES,
-      dispose: (window, source) => this.summarise(source, window),
-    });
+    this.sources = new LruMap<string, SourceWindow>(options.maxSources ?? DEFAULT_MAX_SOURCES, (window, source) => this.summarise(source, window));
   }
 
   /** Starts closing intervals on time (summaries are written even when the source goes quiet). */

@@ -1,4 +1,4 @@
-import { LRUCache } from "lru-cache";
+import { LruMap } from "../util/lru-map.js";
 
 /** Keys tracked at once; the least recently used bucket is dropped first (it was likely full). */
 const DEFAULT_MAX_KEYS = 100_000;
@@ -22,7 +22,7 @@ export interface RateLimiterOptions {
  * (a credential, a source address): a fresh key is a fresh, full bucket.
  */
 export class RateLimiter {
-  private readonly buckets: LRUCache<string, Bucket>;
+  private readonly buckets: LruMap<string, Bucket>;
   private readonly rate: number;
   private readonly burst: number;
   private readonly now: () => number;
@@ -31,7 +31,7 @@ export class RateLimiter {
     this.rate = options.ratePerSecond;
     this.burst = options.burst ?? Math.max(1, options.ratePerSecond);
     this.now = options.now;
-    this.buckets = new LRUCache<string, Bucket>({ max: options.maxKeys ?? DEFAULT_MAX_KEYS });
+    this.buckets = new LruMap<string, Bucket>(options.maxKeys ?? DEFAULT_MAX_KEYS);
   }
 
   /** True if one unit may be spent now (and spends it). */

@@ -19,6 +19,20 @@ import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import type { Plugin } from "esbuild";
 
+type Esbuild = typeof import("esbuild");
+/**
+ * esbuild, loaded as CommonJS on first use so that `releaseCompiler()` can drop it from the
+ * module cache afterwards: an ES module import would keep its code in memory for the life of
+ * the node, which needs it only while loading services at start.
+ */
+let esbuild: Esbuild | null = null;
+
+function compiler(): Esbuild {
+  // A require function of its own (not kept): the module it loads is listed as its child.
+  esbuild ??= createRequire(import.meta.url)("esbuild") as Esbuild;
+  return esbuild;
+}
+
 const CORE_SPECIFIER = /^p2p-core(\/.*)?$/;
 
 export interface CompileOptions {
@@ -47,7 +61,7 @@ function corePlugin(from: string): Plugin {
 
 /** The entry bundled as one ESM module text (inline source map). */
 export async function compileService(file: string, options: CompileOptions = {}): Promise<Uint8Array> {
-  const { build } = await import("esbuild");
+  const { build } = compiler();
   const from = options.resolveFrom ?? dirname(dirname(resolve(file)));
   const out = await build({
     entryPoints: [file],
@@ -78,8 +92,12 @@ export async function importService(file: string, options: CompileOptions = {}):
   }
 }
 
-/** Stops esbuild's helper process once every service is loaded (it is only needed at start). */
+/** Stops esbuild's helper process and forgets its module once every service is loaded (it is only needed at start). */
 export async function releaseCompiler(): Promise<void> {
-  const { stop } = await import("esbuild");
-  await stop();
+  const loaded = esbuild;
+  if (!loaded) return;
+  esbuild = null;
+  await loaded.stop();
+  const require = createRequire(import.meta.url);
+  delete require.cache[require.resolve("esbuild")];
 }
