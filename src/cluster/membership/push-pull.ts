@@ -1,7 +1,7 @@
 import type { Clock, Timer } from "../../util/clock.js";
 import type { Transport } from "../../transport/transport.js";
 import type { Random } from "../../util/random.js";
-import { pushPullScale, type MembershipConfig } from "./config.js";
+import { pushPullScale, retransmitLimit, type MembershipConfig } from "./config.js";
 import type { Logger, Member, MemberTable } from "./member-state.js";
 import { MessageType, type StateEntry, type SyncPayload } from "./messages.js";
 import type { Prober } from "./probe.js";
@@ -86,11 +86,32 @@ export class PushPull {
     void this.pushPullWith(address, false);
   }
 
-  /** Push-pull with each seed in parallel; resolves how many answered. */
+  /**
+   * Push-pull with each seed in parallel; resolves how many answered. A join that reached a
+   * seed is followed by one more push-pull (see scheduleJoinFollowUp).
+   */
   async join(seeds: string[]): Promise<number> {
     const targets = seeds.filter((s) => s !== this.transport.localAddress);
     const results = await Promise.all(targets.map((s) => this.pushPullWith(s, true)));
-    return results.filter(Boolean).length;
+    const reached = results.filter(Boolean).length;
+    if (reached > 0) this.scheduleJoinFollowUp();
+    return reached;
+  }
+
+  /**
+   * A seed's state lacks the members whose news was still spreading when we joined, and that
+   * news is gossiped only by members who already know us: once it has been sent its
+   * retransmit limit, nobody sends it again, and we would wait for a periodic push-pull
+   * (minutes at N = 1,000). So once that news has run its course (retransmit limit × gossip
+   * interval), we push-pull with one random member: it knows what the seed did not.
+   */
+  private scheduleJoinFollowUp(): void {
+    const delay = retransmitLimit(this.config.retransmitMult, this.table.numAlive()) * this.config.gossipIntervalMs;
+    this.once(delay, () => {
+      if (this.stoppedForGood) return;
+      const [peer] = this.prober.randomMembers(1, (m) => m.state === "alive");
+      if (peer) void this.pushPullWith(peer.address, false);
+    });
   }
 
   /** Retries join with exponential backoff until a seed answers (or stop()). */
