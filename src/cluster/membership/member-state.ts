@@ -202,6 +202,13 @@ export class MemberTable {
     const member = this.members.get(d.name);
     if (member && d.name === this.selfName && !this.leaving && d.from !== d.name) this.hooks.accused(d.from);
     if (!member || d.incarnation < member.incarnation) return;
+    if (this.proofs && d.from !== d.name && d.from !== this.selfName && d.name !== this.selfName) {
+      // With proofs, the cluster key alone proves nothing about who accuses: another member's
+      // death notice only starts (or confirms) our own suspicion, which the accused refutes
+      // with a signed alive before our timer declares it dead.
+      if (member.state === "alive" || member.state === "suspect") this.suspectNode({ type: MessageType.Suspect, name: d.name, incarnation: d.incarnation, from: d.from });
+      return;
+    }
     this.cancelSuspicion(d.name);
     if (member.state === "dead" || member.state === "left") return;
     if (d.name === this.selfName && !this.leaving) {

@@ -86,6 +86,24 @@ describe("signed liveness", () => {
     }
   });
 
+  it("a death declared by another member only starts a suspicion, which a live member refutes; a crashed one is still dead everywhere within 10 s", async () => {
+    const forger = await cluster(true);
+    const inc = member("n0", "n1")!.incarnation;
+    const seen: string[] = [];
+    for (const of of ["n0", "n2"]) sim.nodes.get(of)!.onChange((m) => m.name === "n1" && seen.push(m.state));
+    for (let i = 0; i < 5; i++) {
+      for (const to of ["n0", "n2"]) forger.send(SimCluster.address(to), [{ type: MessageType.Dead, name: "n1", incarnation: inc, from: "forger" }]);
+      await sim.run(200);
+    }
+    await sim.run(3_000);
+    for (const of of ["n0", "n2"]) expect(member(of, "n1")?.state).toBe("alive");
+    expect(seen).not.toContain("dead"); // at most suspected, then refuted
+
+    sim.net.partition([SimCluster.address("n2")], [SimCluster.address("n0"), SimCluster.address("n1")]);
+    const took = await sim.runUntil(() => member("n0", "n2")?.state === "dead" && member("n1", "n2")?.state === "dead", 10_000);
+    expect(took).toBeGreaterThanOrEqual(0);
+  });
+
   it("a member whose certificate was renewed is believed again once its new certificate is fetched", async () => {
     await cluster(true);
     await pki.issue("n1", { days: 30 });
