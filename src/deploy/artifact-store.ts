@@ -39,13 +39,13 @@ export class ArtifactStore {
     this.root = resolve(dataDir);
     this.artifactsDir = join(this.root, "artifacts");
     this.runDir = join(this.root, "run");
-    this.tmpDir = join(this.root, "tmp");
+    // Staging space of this process only: nodes started in one folder share the default data dir.
+    this.tmpDir = join(this.root, "tmp", String(process.pid));
   }
 
   async init(): Promise<void> {
     await Promise.all([this.artifactsDir, this.runDir, this.tmpDir].map((d) => mkdir(d, { recursive: true })));
-    await rm(this.tmpDir, { recursive: true, force: true });
-    await mkdir(this.tmpDir, { recursive: true });
+    await this.removeStaleStaging();
     // One link we create ourselves (never from an archive): bare "p2p-core" imports of unpacked
     // artifacts resolve to this very package, so services share the node's framework classes.
     const link = join(this.runDir, "node_modules", "p2p-core");
@@ -53,7 +53,21 @@ export class ArtifactStore {
     const current = await readlink(link).catch(() => null);
     if (current !== PACKAGE_ROOT) {
       await rm(link, { force: true });
-      await symlink(PACKAGE_ROOT, link, "dir");
+      // Another node sharing this data dir may create it at the same moment: its link is as good.
+      await symlink(PACKAGE_ROOT, link, "dir").catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST" || (await readlink(link).catch(() => null)) !== PACKAGE_ROOT) throw err;
+      });
+    }
+  }
+
+  /** Empties this process's staging folder; removes those of processes that no longer run (and older layouts' files). */
+  private async removeStaleStaging(): Promise<void> {
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+    const parent = dirname(this.tmpDir);
+    for (const entry of await readdir(parent)) {
+      if (/^[1-9]\d*$/.test(entry) && isRunning(Number(entry))) continue; // ours, or another live node's
+      await rm(join(parent, entry), { recursive: true, force: true });
     }
   }
 
@@ -184,4 +198,13 @@ function checkEntries(entries: TarEntry[]): void {
 async function entryFile(dir: string): Promise<string> {
   for (const f of ENTRY_FILES) if (await stat(join(dir, f)).then((s) => s.isFile(), () => false)) return f;
   throw new ArchiveError("artifact has no main.js or main.ts at its root");
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ArtifactStore } from "../../../src/deploy/artifact-store.js";
@@ -38,5 +38,26 @@ describe("artifact store: pruning what no deployment needs", () => {
     expect(await store.has(c.sha)).toBe(false);
     expect(readdirSync(join(dataDir, "run")).sort()).toEqual([a.sha, "node_modules"].sort());
     expect(existsSync(join(dataDir, "run", a.sha, "main.js"))).toBe(true);
+  });
+});
+
+describe("artifact store: nodes sharing one data dir (the default ./data of nodes started in one folder)", () => {
+  it("starts side by side: the framework link is created once, staging is per process, a dead process's staging is removed", async () => {
+    const shared = mkdtempSync(join(tmpdir(), "p2p-store-shared-"));
+    try {
+      const deadPid = 2 ** 22 + 12_345; // above Linux's pid_max default: never a running process
+      const stale = join(shared, "tmp", String(deadPid));
+      mkdirSync(stale, { recursive: true });
+      writeFileSync(join(stale, "half-written"), "x");
+      const stores = Array.from({ length: 6 }, () => new ArtifactStore(shared));
+      await Promise.all(stores.map((s) => s.init()));
+      expect(existsSync(stale)).toBe(false);
+      expect(readdirSync(join(shared, "tmp"))).toEqual([String(process.pid)]);
+      const { archive, sha } = await artifact("shared");
+      await stores[0]!.put(sha, archive);
+      expect(await stores[1]!.has(sha)).toBe(true);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
   });
 });
