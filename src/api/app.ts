@@ -77,12 +77,15 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   });
   badInput.start();
   app.addHook("onClose", async () => badInput.stop());
-  app.addHook("onResponse", async (request, reply) => {
+  // Hooks of every request are callbacks, not async functions: no promise and no tick per request.
+  app.addHook("onResponse", (request, reply, done) => {
     if (BAD_INPUT_STATUSES.has(reply.statusCode)) badInput.note(request.ip, `${reply.statusCode} ${request.method} ${request.routeOptions.url ?? "unknown route"}`);
+    done();
   });
   // While draining, answers ask keep-alive clients to go elsewhere.
-  app.addHook("onSend", async (_request, reply) => {
+  app.addHook("onSend", (_request, reply, payload, done) => {
     if (ctx.isDraining()) reply.header("connection", "close");
+    done(null, payload);
   });
   registerJsonBody(app);
 

@@ -31,7 +31,8 @@ export function registerJsonBody(app: FastifyInstance): void {
   const parser = (request: Parameters<typeof parse>[0], body: string, done: (err: Error | null, value?: unknown) => void): void => {
     parse(request, body, (err, value) => {
       if (err) return done(err);
-      if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(new P2PError("BAD_REQUEST", `body nests deeper than ${MAX_JSON_DEPTH} levels`));
+      // Nesting deeper than the limit takes more than twice as many characters (each level opens and closes).
+      if (body.length > 2 * MAX_JSON_DEPTH && nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(new P2PError("BAD_REQUEST", `body nests deeper than ${MAX_JSON_DEPTH} levels`));
       done(null, value);
     });
   };

@@ -27,8 +27,8 @@ export function isCrossOriginWrite(request: FastifyRequest): boolean {
 }
 
 export function registerOriginCheck(app: FastifyInstance, logger: Logger): void {
-  app.addHook("onRequest", async (request, reply) => {
-    if (!isCrossOriginWrite(request)) return;
-    return sendError(reply, new P2PError("FORBIDDEN", "cross-origin request refused: the Origin header does not match this node"), logger);
+  app.addHook("onRequest", (request, reply, done) => {
+    if (!isCrossOriginWrite(request)) return done();
+    sendError(reply, new P2PError("FORBIDDEN", "cross-origin request refused: the Origin header does not match this node"), logger);
   });
 }

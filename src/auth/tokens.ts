@@ -63,14 +63,22 @@ export class TokenService {
       .sign(this.key);
   }
 
+  /**
+   * The caller of a token verified before, without waiting: undefined when the token was not
+   * verified yet (then `verify` must run), UNAUTHORIZED thrown when it expired since.
+   */
+  cached(token: string): Caller | undefined {
+    const cached = this.verified.get(token);
+    if (cached === undefined) return undefined;
+    if (cached.expiresAtMs > this.wallClock()) return cached.caller;
+    this.verified.delete(token);
+    throw new P2PError("UNAUTHORIZED", "token expired");
+  }
+
   /** Resolves the caller of a bearer token or throws UNAUTHORIZED. */
   async verify(token: string): Promise<Caller> {
-    const cached = this.verified.get(token);
-    if (cached !== undefined) {
-      if (cached.expiresAtMs > this.wallClock()) return cached.caller;
-      this.verified.delete(token);
-      throw new P2PError("UNAUTHORIZED", "token expired");
-    }
+    const cached = this.cached(token);
+    if (cached !== undefined) return cached;
     let payload;
     try {
       ({ payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER, currentDate: new Date(this.wallClock()) }));

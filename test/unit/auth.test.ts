@@ -75,6 +75,25 @@ describe("tokens", () => {
   });
 });
 
+describe("tokens verified before (the request path's synchronous check)", () => {
+  it("cached() knows only tokens verify() accepted, and refuses one that expired since, as verify() does", async () => {
+    let now = 1_700_000_000_000;
+    const svc = new TokenService(SECRET, () => now);
+    const token = await svc.issue("dave", "admin", 60);
+    expect(svc.cached(token)).toBeUndefined();
+    expect(await svc.verify(token)).toEqual({ sub: "dave", role: "admin", kid: "jwt-secret" });
+    expect(svc.cached(token)).toEqual({ sub: "dave", role: "admin", kid: "jwt-secret" });
+    now += 61_000;
+    expect(() => svc.cached(token)).toThrow("token expired");
+    await expectUnauthorized(svc.verify(token));
+    const later = await svc.issue("dave", "admin", 60);
+    await svc.verify(later);
+    now += 61_000;
+    const err = await svc.verify(later).then(() => null, (e: unknown) => e);
+    expect((err as P2PError).message).toBe("token expired");
+  });
+});
+
 describe("api keys", () => {
   it("maps the admin key to admin, the client key to client, anything else to nothing", () => {
     const keys = new ApiKeys("admin-key", "client-key");

@@ -135,3 +135,17 @@ describe("router (remote hosts)", () => {
     expect(await routeWith([remoteMember("d", "dead")])).toEqual({ outcome: "UNAVAILABLE", sentTo: [] });
   });
 });
+
+describe("trace ids", () => {
+  it("are 32 hex digits, random, and never repeat over many draws", async () => {
+    const { newTraceId } = await import("../../src/rpc/context.js");
+    const ids = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const id = newTraceId();
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(id).not.toBe("0".repeat(32));
+      ids.add(id);
+    }
+    expect(ids.size).toBe(1000);
+  });
+});
