@@ -5,7 +5,7 @@
  * node), time to one cluster again, and the share of calls answered.
  * Needs root, ip, nft and tc. Run: npx tsx bench/faults.ts [rounds] (npm run bench -- faults).
  */
-import { NetnsCluster, netnsUnavailableReason, sleep, summarize, type NetnsNode } from "../test/netns/harness.js";
+import { FIVE_NODES, NetnsCluster, netnsUnavailableReason, sleep, summarize, type NetnsNode } from "../test/netns/harness.js";
 
 const reason = netnsUnavailableReason();
 if (reason !== null) {
@@ -15,13 +15,7 @@ if (reason !== null) {
 
 const rounds = Number(process.argv[2] ?? 3);
 const LOSS_SECONDS = 20;
-const cluster = new NetnsCluster([
-  { id: "c1", role: "coordinator" },
-  { id: "w1", role: "worker" },
-  { id: "w2", role: "worker" },
-  { id: "w3", role: "worker" },
-  { id: "w4", role: "worker" },
-]);
+const cluster = new NetnsCluster(FIVE_NODES);
 const others = (id: string): NetnsNode[] => cluster.nodes.filter((x) => x.id !== id);
 const rows: { scenario: string; figures: string[] }[] = [];
 const add = (scenario: string, figure: string): void => {

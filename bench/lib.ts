@@ -19,6 +19,20 @@ export function exitReport(child: ChildProcess): string {
   return `pid ${child.pid} exited (${child.exitCode ?? child.signalCode}): ${stderrTails.get(child) ?? "(no stderr)"}`;
 }
 
+/** Calls `attempt` every 200 ms until it resolves; rethrows its last error after `timeoutMs`. */
+export async function retryUntil(attempt: () => Promise<unknown>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await attempt();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 export async function waitHttp(url: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { TokenService } from "../src/auth/tokens.js";
-import { load, spawnProcess, stop, waitHttp } from "./lib.js";
+import { load, retryUntil, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -38,7 +38,7 @@ async function p2pRemote(env: Record<string, string>, ports: [number, number]): 
   try {
     await waitHttp(`http://127.0.0.1:${portA}/health`);
     await waitHttp(`http://127.0.0.1:${portB}/health`);
-    await waitFor(() => rpc(portA, "bench_echo/echo", {}), 20_000);
+    await retryUntil(() => rpc(portA, "bench_echo/echo", {}), 20_000);
     for (const concurrency of [1, 100]) {
       await rpc(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });
       out[concurrency] = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
@@ -48,19 +48,6 @@ async function p2pRemote(env: Record<string, string>, ports: [number, number]): 
     await stop(b);
   }
   return out;
-}
-
-async function waitFor(attempt: () => Promise<unknown>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await attempt();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 async function rpc<T>(port: number, path: string, params: object): Promise<T> {
@@ -122,7 +109,7 @@ let httpDirect: DriveResult | undefined;
 try {
   await waitHttp(`http://127.0.0.1:${portA}/health`);
   await waitHttp(`http://127.0.0.1:${portB}/health`);
-  await waitFor(() => rpc(portA, "bench_echo/echo", {}), 20_000);
+  await retryUntil(() => rpc(portA, "bench_echo/echo", {}), 20_000);
   const body = JSON.stringify({ params: { x: 1, s: "payload" } });
   const headers = { authorization: `Bearer ${token}` };
   const toResult = (r: Awaited<ReturnType<typeof load>>): DriveResult => ({ rps: r.rps, p50_ms: r.p50, p99_ms: r.p99, calls: 0 });

@@ -19,7 +19,7 @@ import { CertificateProofs } from "../src/identity/liveness-proofs.js";
 import { aliveStatement } from "../src/cluster/membership/proofs.js";
 import { connectUpgrade } from "../src/transport/upgrade.js";
 import { httpsRequest } from "../src/cli/https-request.js";
-import { rssMiB, spawnProcess, stop } from "./lib.js";
+import { retryUntil, rssMiB, spawnProcess, stop } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -45,19 +45,6 @@ async function rpc<T>(base: string, path: string, params: object): Promise<T> {
   const body = JSON.parse(text) as { result?: T; error?: unknown };
   if (!body.result) throw new Error(`${path}: ${JSON.stringify(body.error)}`);
   return body.result;
-}
-
-async function until(attempt: () => Promise<unknown>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await attempt();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 function median(values: number[]): number {
@@ -90,7 +77,7 @@ async function run(mode: "aes-gcm" | "mtls", ports: [number, number]) {
   const b = node(1, "worker", portB, idB, "callee", ["--coord", `127.0.0.1:${portA}`]);
   const base = `${tls ? "https" : "http"}://127.0.0.1:${portA}`;
   try {
-    await until(() => rpc(base, "bench_echo/echo", {}), 30_000);
+    await retryUntil(() => rpc(base, "bench_echo/echo", {}), 30_000);
     const out: Record<number, DriveResult> = {};
     for (const concurrency of [1, 100]) {
       await rpc(base, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { NetnsCluster, sleep, summarize, type CallOutcome, type NetnsNode } from "./harness.js";
+import { FIVE_NODES, NetnsCluster, sleep, summarize, type CallOutcome, type NetnsNode } from "./harness.js";
 
 /**
  * Real nodes in network namespaces under real faults. One cluster for the file: a coordinator
@@ -10,13 +10,7 @@ import { NetnsCluster, sleep, summarize, type CallOutcome, type NetnsNode } from
  * second, so 30 s already gives each member ≈ 75 probe rounds (≈ 375 in the cluster) at 25 %
  * loss to turn into a false death, and the whole file stays near 2 minutes on a busy 2-core machine.
  */
-const cluster = new NetnsCluster([
-  { id: "c1", role: "coordinator" },
-  { id: "w1", role: "worker" },
-  { id: "w2", role: "worker" },
-  { id: "w3", role: "worker" },
-  { id: "w4", role: "worker" },
-]);
+const cluster = new NetnsCluster(FIVE_NODES);
 /**
  * Deadlines of the streams that must lose no call. Short on purpose: a call must never wait on a
  * node that went silent, so it has to fail over well inside its own budget. In a 2|3 split the

@@ -163,6 +163,15 @@ export interface CallOutcome {
  * One cluster in namespaces. `nodes[0]` is the caller (a coordinator without services) unless
  * specs say otherwise; every node joins `nodes[0]`.
  */
+/** The suite's and the bench's cluster: a coordinator and four workers. */
+export const FIVE_NODES: readonly NodeSpec[] = [
+  { id: "c1", role: "coordinator" },
+  { id: "w1", role: "worker" },
+  { id: "w2", role: "worker" },
+  { id: "w3", role: "worker" },
+  { id: "w4", role: "worker" },
+];
+
 export class NetnsCluster {
   readonly tag = `${PREFIX}${process.pid}`;
   readonly bridge = `${this.tag}b`;
@@ -178,7 +187,7 @@ export class NetnsCluster {
     process.kill(process.pid, sig);
   };
 
-  constructor(private readonly specs: NodeSpec[]) {
+  constructor(private readonly specs: readonly NodeSpec[]) {
     const pid = process.pid;
     this.subnet = `10.${100 + ((pid >> 8) % 150)}.${pid % 256}`;
     this.hostIp = `${this.subnet}.254`;
