@@ -6,6 +6,7 @@ import { systemRandom } from "./util/random.js";
 import { InflightTracker } from "./util/inflight.js";
 import { LoopLag } from "./util/loop-lag.js";
 import { IdleHeapTrim } from "./util/idle-heap-trim.js";
+import { TimerQueue } from "./util/timer-queue.js";
 import { NodeMetrics } from "./metrics/metrics.js";
 import { TokenService } from "./auth/tokens.js";
 import { ApiKeys } from "./auth/keys.js";
@@ -169,8 +170,10 @@ export class P2PNode {
       local: this.local,
       fetchSchemas: (member, service, timeoutMs) => this.caller.callInternal(member, SCHEMAS_OPERATION, { service }, config.nodeId, timeoutMs),
     });
-    const localLimiter = new LocalLimiter({ maxRunning: config.maxLocalCalls, maxQueued: 4 * config.maxLocalCalls }, this.clock);
-    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: this.clock, metrics: this.metrics, isDraining: () => this.draining, localLimiter });
+    // The timers every call arms and cancels (its deadline, its execution slot's cap) share one Clock timer.
+    const callTimers = new TimerQueue(this.clock);
+    const localLimiter = new LocalLimiter({ maxRunning: config.maxLocalCalls, maxQueued: 4 * config.maxLocalCalls }, callTimers);
+    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: callTimers, metrics: this.metrics, isDraining: () => this.draining, localLimiter });
     this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
     this.router.setRemote(this.caller);
     this.linkServer = new PeerLinkServer({
