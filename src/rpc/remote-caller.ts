@@ -1,5 +1,6 @@
-import { trace, SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import type { Span, Tracer } from "@opentelemetry/api";
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
 import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 import type { ClusterRegistry } from "../cluster/registry.js";
@@ -22,6 +23,23 @@ function newSpanId(): string {
   return randomUUID().replace(/-/g, "").slice(0, 16);
 }
 
+/** Where the OpenTelemetry API (any copy of major version 1) finds a registered SDK. */
+const OTEL_GLOBAL = Symbol.for("opentelemetry.js.api.1");
+type OtelApi = typeof import("@opentelemetry/api");
+let otel: OtelApi | null = null;
+
+/**
+ * The API and a tracer once an SDK has registered a tracer provider, else null. Without an SDK
+ * the API's spans record nothing and carry no ids, so the API (~100 files) is not even loaded
+ * until one is registered (it may be, later, by a service).
+ */
+function registeredTracing(): { api: OtelApi; tracer: Tracer } | null {
+  const registered = (globalThis as Record<symbol, { trace?: unknown } | undefined>)[OTEL_GLOBAL];
+  if (registered?.trace === undefined) return null;
+  otel ??= createRequire(import.meta.url)("@opentelemetry/api") as OtelApi;
+  return { api: otel, tracer: otel.trace.getTracer("p2p-core") };
+}
+
 export interface ClusterCallerDeps {
   pool: PeerLinkPool;
   /** One set per balancer strategy; they share stats, breakers and bulkheads. */
@@ -37,7 +55,6 @@ export interface ClusterCallerDeps {
  * around the peer link, with a span and a W3C traceparent per hop.
  */
 export class ClusterCaller implements RemoteCaller {
-  private readonly tracer: Tracer = trace.getTracer("p2p-core");
   /** Built once per host list (the registry hands out the same array until membership changes). */
   private readonly candidates = new WeakMap<MemberView[], Candidate[]>();
   /** nodeId → where its link goes, re-parsed only when its address changes. */
@@ -50,9 +67,10 @@ export class ClusterCaller implements RemoteCaller {
     const remaining = ctx.deadline - deps.clock.now();
     if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call was sent");
     const balancer = ctx.balancer ?? this.serviceBalancer(hosts, service) ?? deps.defaultBalancer;
-    const span = this.tracer.startSpan(`${service}.${method}`, { kind: SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } });
-    const spanContext = span.spanContext();
-    const traceparent = `00-${ctx.traceId}-${spanContext.traceId === ctx.traceId ? spanContext.spanId : newSpanId()}-01`;
+    const tracing = registeredTracing();
+    const span: Span | null = tracing ? tracing.tracer.startSpan(`${service}.${method}`, { kind: tracing.api.SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } }) : null;
+    const spanContext = span?.spanContext();
+    const traceparent = `00-${ctx.traceId}-${spanContext?.traceId === ctx.traceId ? spanContext.spanId : newSpanId()}-01`;
     let attempts = 0;
     try {
       const out = await callWithResilience(deps.pipelines[balancer], {
@@ -67,14 +85,14 @@ export class ClusterCaller implements RemoteCaller {
           return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent, ...(ctx.cancel ? { cancel: ctx.cancel } : {}) });
         },
       });
-      span.setAttribute("p2p.node", out.nodeId);
+      span?.setAttribute("p2p.node", out.nodeId);
       return out;
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
+      if (span && tracing) span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
       throw err;
     } finally {
       if (attempts > 1) deps.metrics.retries(service, method, attempts - 1);
-      span.end();
+      span?.end();
     }
   }
 

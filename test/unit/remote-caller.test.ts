@@ -80,3 +80,38 @@ describe("cluster caller deadlines", () => {
     expect(sent).toHaveLength(1);
   });
 });
+
+describe("cluster caller tracing", () => {
+  it("with an OpenTelemetry SDK registered (even after start), each hop is a client span whose id the traceparent carries", async () => {
+    const { trace } = await import("@opentelemetry/api");
+    const spans: { name: string; attributes: Record<string, unknown>; status?: unknown; ended: boolean }[] = [];
+    const provider = {
+      getTracer: () => ({
+        startSpan: (name: string, options: { attributes?: Record<string, unknown> }) => {
+          const span = { name, attributes: { ...options.attributes }, status: undefined as unknown, ended: false };
+          spans.push(span);
+          return {
+            spanContext: () => ({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1 }),
+            setAttribute: (key: string, value: unknown) => void (span.attributes[key] = value),
+            setStatus: (status: unknown) => void (span.status = status),
+            end: () => void (span.ended = true),
+          };
+        },
+      }),
+    };
+    const { caller, members, sent, ctx } = setup(async () => "ok");
+    await caller.call(members, ctx, "svc", "m", {}, { name: "m", public: true, idempotent: false });
+    expect(spans).toHaveLength(0); // no SDK yet: no span
+    expect(trace.setGlobalTracerProvider(provider as never)).toBe(true);
+    try {
+      const out = await caller.call(members, ctx, "svc", "m", {}, { name: "m", public: true, idempotent: false });
+      expect(sent[1]!.call.traceparent).toBe("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+      expect(spans).toEqual([{ name: "svc.m", attributes: { "rpc.system": "p2p-core", "rpc.service": "svc", "rpc.method": "m", "p2p.node": out.nodeId }, status: undefined, ended: true }]);
+    } finally {
+      trace.disable();
+    }
+    await caller.call(members, ctx, "svc", "m", {}, { name: "m", public: true, idempotent: false });
+    expect(spans).toHaveLength(1); // SDK gone: no span again
+    expect(sent[2]!.call.traceparent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+  });
+});
