@@ -70,6 +70,9 @@ try {
   }, 180_000, aliveCounts);
   await new Promise((r) => setTimeout(r, 3000));
   const rss = children.map((c) => rssMiB(c.pid!)).sort((a, b) => a - b);
+  // Once the cluster is quiet: a node gives its heap slack back after ~10–20 s without load.
+  await new Promise((r) => setTimeout(r, 30_000));
+  const rssQuiet = children.map((c) => rssMiB(c.pid!)).sort((a, b) => a - b);
   const victim = N - 1;
   children[victim]!.kill("SIGKILL");
   const killedAt = Date.now();
@@ -83,6 +86,7 @@ try {
   console.log(`| start of all ${N} processes (batches of 5, each waits for /health) | ${((allStarted - startedAt) / 1000).toFixed(1)} s |`);
   console.log(`| then until every node sees all ${N} alive | ${(convergeMs / 1000).toFixed(2)} s |`);
   console.log(`| RSS per node: min / median / max | ${rss[0]} / ${rss[Math.floor(rss.length / 2)]} / ${rss[rss.length - 1]} MiB |`);
+  console.log(`| RSS per node 30 s later (cluster quiet): min / median / max | ${rssQuiet[0]} / ${rssQuiet[Math.floor(rssQuiet.length / 2)]} / ${rssQuiet[rssQuiet.length - 1]} MiB |`);
   console.log(`| kill -9 of one node → every other node sees it dead | ${(deadMs / 1000).toFixed(2)} s (includes polling ${N - 1} nodes) |`);
 } finally {
   await Promise.all(children.map((c) => stop(c)));
