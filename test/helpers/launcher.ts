@@ -142,8 +142,8 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((n) => n.stop()));
 }
 
-/** Runs the CLI to completion (for `p2p token`, bad flags). */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI to completion (for `p2p token`, bad flags, client commands); killed after `timeoutMs`. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
     const fullEnv: Record<string, string | undefined> = { ...process.env, ...env };
     for (const key of Object.keys(fullEnv)) if (fullEnv[key] === undefined) delete fullEnv[key];
@@ -152,7 +152,7 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
       res({ code, stdout, stderr });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -124,58 +124,63 @@ describe("p2p call", () => {
   });
 });
 
+/**
+ * Starts `p2p demo ARGS` with no credentials in its environment (it makes its own secrets);
+ * `output()` is everything it printed so far.
+ */
+function startDemo(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const env: Record<string, string | undefined> = { ...process.env, ...noCredentials, P2P_CLUSTER_KEY: undefined, P2P_CLIENT_KEY: undefined };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const child = spawn(process.execPath, [join(REPO_ROOT, "bin/p2p.js"), "demo", ...args], { cwd: REPO_ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+  return { child, output: () => out, exited };
+}
+
 describe("p2p demo", () => {
   it("starts a coordinator and workers with shared secrets, prints the dashboard URL and an admin token, and stops every node on Ctrl-C with exit 0", async () => {
     const firstPort = await freePort();
     const logDir = mkdtempSync(join(tmpdir(), "p2p-demo-"));
-    const childEnv: Record<string, string | undefined> = { ...process.env, ...noCredentials, P2P_CLUSTER_KEY: undefined, P2P_CLIENT_KEY: undefined };
-    for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-    const demo = spawn(process.execPath, [join(REPO_ROOT, "bin/p2p.js"), "demo", "--nodes", "3", "--port", String(firstPort), "--log-dir", logDir], { cwd: REPO_ROOT, env: childEnv as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    demo.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    demo.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((res) => demo.once("exit", (code) => res(code)));
+    const demo = startDemo(["--nodes", "3", "--port", String(firstPort), "--log-dir", logDir]);
+    const exited = demo.exited;
     try {
-      await waitFor(() => out.includes("Ctrl-C stops every node."), 90_000, () => `demo did not print its banner:\n${out}`, exited);
-      const url = /Dashboard:\s+(http:\/\/127\.0\.0\.1:(\d+))\/ui\//.exec(out);
+      await waitFor(() => demo.output().includes("Ctrl-C stops every node."), 90_000, () => `demo did not print its banner:\n${demo.output()}`, exited);
+      const url = /Dashboard:\s+(http:\/\/127\.0\.0\.1:(\d+))\/ui\//.exec(demo.output());
       expect(url).not.toBeNull();
-      const token = /Admin token[^\n]*\n(\S+)/.exec(out)![1]!;
-      const pids = [...out.matchAll(/\(pid (\d+), log ([^)]+)\)/g)].map((m) => Number(m[1]));
+      const token = /Admin token[^\n]*\n(\S+)/.exec(demo.output())![1]!;
+      const pids = [...demo.output().matchAll(/\(pid (\d+), log ([^)]+)\)/g)].map((m) => Number(m[1]));
       expect(pids).toHaveLength(3);
-      expect(new Set([...out.matchAll(/log ([^)]+)\)/g)].map((m) => m[1])).size).toBe(3);
+      expect(new Set([...demo.output().matchAll(/log ([^)]+)\)/g)].map((m) => m[1])).size).toBe(3);
       await waitFor(async () => (await request<{ members: { alive: number } }>(`${url![1]}/cluster/status`, { token })).body.members?.alive === 3, 30_000, () => "three alive members");
       const nodes = await request<{ nodes: { role: string }[] }>(`${url![1]}/cluster/nodes`, { token });
       expect(nodes.body.nodes.map((n) => n.role).sort()).toEqual(["coordinator", "worker", "worker"]);
       const call = await request(`${url![1]}/rpc/example_service/hello?node=demo-worker-2`, { token, body: { params: {} } });
       expect(call.status).toBe(200);
-      demo.kill("SIGINT");
+      demo.child.kill("SIGINT");
       expect(await exited).toBe(0);
       for (const pid of pids) expect(() => process.kill(pid, 0), `node pid ${pid} still running`).toThrow();
     } finally {
-      if (demo.exitCode === null) demo.kill("SIGKILL");
+      if (demo.child.exitCode === null) demo.child.kill("SIGKILL");
     }
   }, 150_000);
 
   it("with --tls runs the cluster on certificates of its own CA, and client commands reach it with P2P_CA", async () => {
     const firstPort = await freePort();
     const logDir = mkdtempSync(join(tmpdir(), "p2p-demo-tls-"));
-    const childEnv: Record<string, string | undefined> = { ...process.env, ...noCredentials, P2P_CLUSTER_KEY: undefined, P2P_CLIENT_KEY: undefined };
-    for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-    const demo = spawn(process.execPath, [join(REPO_ROOT, "bin/p2p.js"), "demo", "--tls", "--nodes", "2", "--port", String(firstPort), "--log-dir", logDir], { cwd: REPO_ROOT, env: childEnv as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    demo.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    demo.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((res) => demo.once("exit", (code) => res(code)));
+    const demo = startDemo(["--tls", "--nodes", "2", "--port", String(firstPort), "--log-dir", logDir]);
+    const exited = demo.exited;
     try {
-      await waitFor(() => out.includes("Ctrl-C stops every node."), 90_000, () => `demo did not print its banner:\n${out}`, exited);
-      const url = /Dashboard:\s+(https:\/\/127\.0\.0\.1:\d+)\/ui\//.exec(out)![1]!;
-      const ca = /P2P_CA=(\S+)/.exec(out)![1]!;
-      const token = /Admin token[^\n]*\n(\S+)/.exec(out)![1]!;
+      await waitFor(() => demo.output().includes("Ctrl-C stops every node."), 90_000, () => `demo did not print its banner:\n${demo.output()}`, exited);
+      const url = /Dashboard:\s+(https:\/\/127\.0\.0\.1:\d+)\/ui\//.exec(demo.output())![1]!;
+      const ca = /P2P_CA=(\S+)/.exec(demo.output())![1]!;
+      const token = /Admin token[^\n]*\n(\S+)/.exec(demo.output())![1]!;
       await waitFor(async () => (await runCli(["status", "--json"], { ...noCredentials, P2P_URL: url, P2P_CA: ca, P2P_TOKEN: token })).stdout.includes('"alive": 2'), 30_000, () => "two alive members over HTTPS");
-      demo.kill("SIGINT");
+      demo.child.kill("SIGINT");
       expect(await exited).toBe(0);
     } finally {
-      if (demo.exitCode === null) demo.kill("SIGKILL");
+      if (demo.child.exitCode === null) demo.child.kill("SIGKILL");
     }
   }, 150_000);
 

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, TEST_SECRETS, startNode, stopAll, type RunningNode } from "../helpers/launcher.js";
+import { REPO_ROOT, TEST_SECRETS, runCli, startNode, stopAll, type RunningNode } from "../helpers/launcher.js";
 import { waitConverged } from "../helpers/cluster.js";
 import { callService, DEPLOY_FIXTURES } from "../helpers/deploy.js";
 
@@ -25,20 +24,7 @@ const release = writeKeyPair("release");
 const stranger = writeKeyPair("stranger");
 
 /** Runs `p2p ...` against the coordinator, bounded. */
-function p2p(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, "bin/p2p.js"), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...TEST_SECRETS, P2P_URL: coord.url }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 150_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const p2p = (args: string[]) => runCli(args, { ...TEST_SECRETS, P2P_URL: coord.url }, 150_000);
 
 beforeAll(async () => {
   coord = await startNode({ nodeId: "cli-coord", args: ["--services-dir", NO_SERVICES] });
