@@ -7,11 +7,11 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { TokenService } from "../src/auth/tokens.js";
 import { startRedis } from "../test/helpers/redis-server.js";
-import { load, spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, load, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "client", 3600);
 const redis = await startRedis();
 const rows: string[] = [];

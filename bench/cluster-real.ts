@@ -7,12 +7,12 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { TokenService } from "../src/auth/tokens.js";
-import { rssMiB, spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, rssMiB, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const N = Number(process.argv[2] ?? 50);
 const BASE_PORT = 19600;
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "client", 3600);
 const children: ChildProcess[] = [];
 

@@ -11,12 +11,12 @@ import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { TokenService } from "../src/auth/tokens.js";
-import { rssMiB, spawnProcess, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, rssMiB, spawnProcess, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CALLS = Number(process.env.CALLS ?? 8000);
 const SLOW_SENDERS = 200;
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

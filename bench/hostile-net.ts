@@ -20,13 +20,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TokenService } from "../src/auth/tokens.js";
 import { Keyring } from "../src/security/keyring.js";
-import { rssMiB, spawnProcess, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, rssMiB, spawnProcess, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCES = Number(process.env.SOURCES ?? 8);
 const STREAMS_PER_SOURCE = Number(process.env.STREAMS_PER_SOURCE ?? 40);
 const FLOOD_S = Number(process.env.FLOOD_S ?? 30);
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (v: number) => Math.round(v * 10) / 10;

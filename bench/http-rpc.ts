@@ -13,13 +13,13 @@ import { readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { TokenService } from "../src/auth/tokens.js";
-import { load, rssMiB, spawnProcess, stop, waitHttp, type LoadResult } from "./lib.js";
+import { BENCH_SECRETS, load, type LoadResult, rssMiB, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 64;
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const pin = availableParallelism() >= 2;
 if (pin) spawnSync("taskset", ["-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
 const onCore0 = (cmd: string, args: string[]): [string, string[]] => (pin ? ["taskset", ["-c", "0", cmd, ...args]] : [cmd, args]);

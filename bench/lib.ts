@@ -3,6 +3,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
+/** The secrets every benchmark's nodes share (never used outside benchmarks on 127.0.0.1). */
+export const BENCH_SECRETS = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+
 const stderrTails = new WeakMap<ChildProcess, string>();
 
 export function spawnProcess(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {

@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { spawnSync, type ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
 import { TokenService } from "../src/auth/tokens.js";
-import { spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const argValue = (name: string, fallback: number) => {
@@ -33,7 +33,7 @@ const IDLE_S = argValue("--idle-seconds", 60);
 const SETTLE_MS = 20_000;
 const COORD_PORT = 19631;
 const WORKER_PORT = 19632;
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Mem {

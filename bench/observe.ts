@@ -24,7 +24,7 @@ import { Router } from "../src/rpc/router.js";
 import { MethodWindows } from "../src/observe/method-window.js";
 import { TokenService } from "../src/auth/tokens.js";
 import { stubContext } from "../test/helpers/service-context.js";
-import { exitReport, spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, exitReport, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const N = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 50);
@@ -82,7 +82,7 @@ async function hotPath(): Promise<void> {
 
 async function clusterGather(): Promise<void> {
   const BASE_PORT = 19700;
-  const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+  const secrets = BENCH_SECRETS;
   const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "client", 3600);
   const children: ChildProcess[] = [];
   const start = (i: number) => {

@@ -10,11 +10,11 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { TokenService } from "../src/auth/tokens.js";
-import { load, retryUntil, spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, load, retryUntil, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
 

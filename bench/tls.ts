@@ -19,11 +19,11 @@ import { CertificateProofs } from "../src/identity/liveness-proofs.js";
 import { aliveStatement } from "../src/cluster/membership/proofs.js";
 import { connectUpgrade } from "../src/transport/upgrade.js";
 import { httpsRequest } from "../src/cli/https-request.js";
-import { retryUntil, rssMiB, spawnProcess, stop } from "./lib.js";
+import { BENCH_SECRETS, retryUntil, rssMiB, spawnProcess, stop } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
 
 interface DriveResult {

@@ -20,7 +20,7 @@ import { mkdirSync } from "node:fs";
 import { chromium, type Page, type Route } from "playwright-core";
 import type { ClusterMetricsBody, NodeMetricsRow } from "../src/observe/cluster-metrics.js";
 import type { ServiceDescription } from "../src/observe/service-catalogue.js";
-import { spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
@@ -36,7 +36,7 @@ const VIEWS: [tab: string, ready: string][] = [
   ["metrics", "[data-testid=methods-table]"],
   ["console", "[data-testid=method-filter]"],
 ];
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const url = `http://127.0.0.1:${PORT}`;
 
 interface Shape {

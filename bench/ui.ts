@@ -13,14 +13,14 @@ import { mkdirSync, readdirSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { TokenService } from "../src/auth/tokens.js";
-import { rssMiB, spawnProcess, stop, waitHttp } from "./lib.js";
+import { BENCH_SECRETS, rssMiB, spawnProcess, stop, waitHttp } from "./lib.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DASHBOARDS = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20);
 const BROWSER = process.argv.includes("--browser");
 const PORT = 19580;
 const SAMPLE_S = 20;
-const secrets = { P2P_JWT_SECRET: "bench-secret-0123456789abcdef", P2P_API_KEY: "bench-admin", P2P_CLUSTER_KEY: "bench-cluster" };
+const secrets = BENCH_SECRETS;
 const url = `http://127.0.0.1:${PORT}`;
 const admin = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
 const children: ChildProcess[] = [];
