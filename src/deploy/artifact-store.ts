@@ -50,9 +50,11 @@ export class ArtifactStore {
     // artifacts resolve to this very package, so services share the node's framework classes.
     const link = join(this.runDir, "node_modules", "p2p-core");
     await mkdir(dirname(link), { recursive: true });
-    const current = await readlink(link).catch(() => null);
+    // null: no link yet; "" : something else stands there (replaced). A correct link is never removed,
+    // so nodes sharing this data dir never take away each other's.
+    const current = await readlink(link).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : ""));
     if (current !== PACKAGE_ROOT) {
-      await rm(link, { force: true });
+      if (current !== null) await rm(link, { recursive: true, force: true });
       // Another node sharing this data dir may create it at the same moment: its link is as good.
       await symlink(PACKAGE_ROOT, link, "dir").catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== "EEXIST" || (await readlink(link).catch(() => null)) !== PACKAGE_ROOT) throw err;
@@ -62,8 +64,9 @@ export class ArtifactStore {
 
   /** Empties this process's staging folder; removes those of processes that no longer run (and older layouts' files). */
   private async removeStaleStaging(): Promise<void> {
-    await rm(this.tmpDir, { recursive: true, force: true });
+    // Empty it without removing it, so that concurrent inits never see it vanish.
     await mkdir(this.tmpDir, { recursive: true });
+    for (const entry of await readdir(this.tmpDir)) await rm(join(this.tmpDir, entry), { recursive: true, force: true });
     const parent = dirname(this.tmpDir);
     for (const entry of await readdir(parent)) {
       if (/^[1-9]\d*$/.test(entry) && isRunning(Number(entry))) continue; // ours, or another live node's
