@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Keyring } from "../src/security/keyring.js";
 import { UpgradeRouter } from "../src/transport/upgrade.js";
-import { PeerLinkPool, PeerLinkServer, type LinkCall, type LinkTarget } from "../src/rpc/peer-link/index.js";
+import { PeerLinkPool, PeerLinkServer, type LinkCall, type LinkTarget } from "../src/transport/peer-link/index.js";
 
 const SECRET = "bench-cluster-key";
 

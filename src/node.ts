@@ -26,7 +26,7 @@ import { BALANCER_NAMES, createBalancer } from "./rpc/balancers/index.js";
 import type { BalancerName } from "./rpc/balancers/types.js";
 import { RpcClientMetrics } from "./rpc/rpc-metrics.js";
 import { MemberHealth } from "./rpc/member-health.js";
-import { PeerLinkPool, PeerLinkServer } from "./rpc/peer-link/index.js";
+import { PeerLinkPool, PeerLinkServer } from "./transport/peer-link/index.js";
 import { createLinkHandler } from "./rpc/link-handler.js";
 import { NodeCache } from "./cache/node-cache.js";
 import type { InvalidationSelector } from "./cache/cache.js";

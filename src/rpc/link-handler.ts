@@ -2,7 +2,7 @@ import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 import type { InflightTracker } from "../util/inflight.js";
 import { isInvalidationSelector, type InvalidationSelector } from "../cache/cache.js";
-import type { LinkHandler } from "./peer-link/index.js";
+import type { LinkHandler } from "../transport/peer-link/index.js";
 import type { Router } from "./router.js";
 import { newTraceId, traceIdOf } from "./context.js";
 

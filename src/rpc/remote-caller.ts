@@ -6,7 +6,7 @@ import type { Clock } from "../util/clock.js";
 import type { ClusterRegistry } from "../cluster/registry.js";
 import type { MemberView, MethodMeta } from "../cluster/types.js";
 import { splitHostPort } from "../transport/transport.js";
-import type { LinkTarget, PeerLinkPool } from "./peer-link/index.js";
+import type { LinkTarget, PeerLinkPool } from "../transport/peer-link/index.js";
 import type { Candidate } from "./balancers/types.js";
 import { INTERNAL_SERVICE } from "./link-handler.js";
 import { callWithResilience, type PipelineDeps } from "./pipeline.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { StreamSecurity } from "../../src/transport/upgrade.js";
 import { NODE_SERVERNAME } from "../../src/identity/node-tls.js";
-import { PeerLinkPool } from "../../src/rpc/peer-link/index.js";
+import { PeerLinkPool } from "../../src/transport/peer-link/index.js";
 import { Keyring } from "../../src/security/keyring.js";
 import { TEST_SECRETS } from "./launcher.js";
 

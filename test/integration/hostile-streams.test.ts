@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { FrameReader } from "../../src/rpc/peer-link/frame-reader.js";
-import { clientHandshake, HandshakeError } from "../../src/rpc/peer-link/handshake.js";
+import { FrameReader } from "../../src/transport/peer-link/frame-reader.js";
+import { clientHandshake, HandshakeError } from "../../src/transport/peer-link/handshake.js";
 import { Keyring } from "../../src/security/keyring.js";
 import { startNode, stopAll, TEST_SECRETS, waitFor } from "../helpers/launcher.js";
 import { request, testToken } from "../helpers/http.js";

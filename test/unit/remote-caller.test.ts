@@ -8,7 +8,7 @@ import { NodeMetrics } from "../../src/metrics/metrics.js";
 import { FakeClock } from "../../src/util/clock.js";
 import { SeededRandom } from "../../src/util/random.js";
 import { P2PError } from "../../src/errors.js";
-import type { LinkCall, LinkTarget, PeerLinkPool } from "../../src/rpc/peer-link/index.js";
+import type { LinkCall, LinkTarget, PeerLinkPool } from "../../src/transport/peer-link/index.js";
 import type { BalancerName } from "../../src/rpc/balancers/types.js";
 
 const member = (nodeId: string, port: number): MemberView => ({

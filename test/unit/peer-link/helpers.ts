@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Socket } from "node:net";
 import { Keyring } from "../../../src/security/keyring.js";
 import { UpgradeRouter } from "../../../src/transport/upgrade.js";
-import { PeerLinkServer, PeerLinkPool, type LinkCall, type LinkHandler, type LinkTarget } from "../../../src/rpc/peer-link/index.js";
+import { PeerLinkServer, PeerLinkPool, type LinkCall, type LinkHandler, type LinkTarget } from "../../../src/transport/peer-link/index.js";
 
 /** A node's HTTP port with only the peer link on it; stop() closes everything it opened. */
 export interface TestLinkNode {

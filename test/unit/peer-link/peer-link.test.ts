@@ -2,7 +2,7 @@ import { freePort } from "../../helpers/launcher.js";
 import { createServer as createTcpServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { P2PError } from "../../../src/errors.js";
-import type { LinkCall } from "../../../src/rpc/peer-link/index.js";
+import type { LinkCall } from "../../../src/transport/peer-link/index.js";
 import { call, cleanupAll, newPool, startLinkNode } from "./helpers.js";
 
 const SECRET = "cluster-secret-1";

@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Keyring } from "../../../src/security/keyring.js";
 import { encodeFrame } from "../../../src/transport/framing.js";
 import { connectUpgrade } from "../../../src/transport/upgrade.js";
-import { FrameReader } from "../../../src/rpc/peer-link/frame-reader.js";
-import { clientHandshake } from "../../../src/rpc/peer-link/handshake.js";
-import type { LinkCall } from "../../../src/rpc/peer-link/index.js";
+import { FrameReader } from "../../../src/transport/peer-link/frame-reader.js";
+import { clientHandshake } from "../../../src/transport/peer-link/handshake.js";
+import type { LinkCall } from "../../../src/transport/peer-link/index.js";
 import { call, cleanupAll, newPool, startLinkNode, type TestLinkNode } from "./helpers.js";
 
 const SECRET = "cluster-secret-1";

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createServer } from "node:http";
 import { Keyring } from "../../../src/security/keyring.js";
 import { UpgradeRouter } from "../../../src/transport/upgrade.js";
-import { FrameReader } from "../../../src/rpc/peer-link/frame-reader.js";
-import { serverHandshake } from "../../../src/rpc/peer-link/handshake.js";
+import { FrameReader } from "../../../src/transport/peer-link/frame-reader.js";
+import { serverHandshake } from "../../../src/transport/peer-link/handshake.js";
 import { P2PError } from "../../../src/errors.js";
 import { call, cleanupAll, newPool, recordingProxy, startLinkNode, startPeer } from "./helpers.js";
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { P2PError } from "../../../src/errors.js";
-import type { LinkCall } from "../../../src/rpc/peer-link/index.js";
-import { LINK_PROTOCOL } from "../../../src/rpc/peer-link/types.js";
-import { FrameReader } from "../../../src/rpc/peer-link/frame-reader.js";
-import { clientHandshake } from "../../../src/rpc/peer-link/handshake.js";
+import type { LinkCall } from "../../../src/transport/peer-link/index.js";
+import { LINK_PROTOCOL } from "../../../src/transport/peer-link/types.js";
+import { FrameReader } from "../../../src/transport/peer-link/frame-reader.js";
+import { clientHandshake } from "../../../src/transport/peer-link/handshake.js";
 import { Keyring } from "../../../src/security/keyring.js";
 import { connectUpgrade } from "../../../src/transport/upgrade.js";
 import { call, cleanupAll, startPeer, type TestPeer } from "./helpers.js";

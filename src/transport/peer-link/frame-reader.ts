@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { FrameDecoder } from "../../transport/framing.js";
+import { FrameDecoder } from "../framing.js";
 
 /**
  * Reads length-prefixed frames from a socket: pulled one at a time during the handshake,

@@ -1,10 +1,10 @@
 import type { Socket } from "node:net";
 import type { Keyring } from "../../security/keyring.js";
-import { DEFAULT_MAX_FRAME } from "../../transport/framing.js";
+import { DEFAULT_MAX_FRAME } from "../framing.js";
 import { BadInputLog } from "../../api/bad-input-log.js";
-import { HostAddresses } from "../../transport/host-addresses.js";
-import { sourceOf, type Admission, type UpgradeRouter } from "../../transport/upgrade.js";
-import { splitHostPort } from "../../transport/transport.js";
+import { HostAddresses } from "../host-addresses.js";
+import { sourceOf, type Admission, type UpgradeRouter } from "../upgrade.js";
+import { splitHostPort } from "../transport.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 import { LinkConnection } from "./connection.js";
 import { FrameReader } from "./frame-reader.js";

@@ -2,7 +2,7 @@
  * Public shapes of the peer link: one persistent, multiplexed, authenticated and encrypted
  * connection per pair of nodes, carrying routed calls (never the public HTTP API).
  */
-import type { Cancellation } from "../cancellation.js";
+import type { Cancellation } from "../../rpc/cancellation.js";
 
 export const LINK_PROTOCOL = "p2p-link";
 

@@ -1,9 +1,9 @@
 import type { Socket } from "node:net";
 import { P2PError } from "../../errors.js";
-import { callerGone } from "../call-scope.js";
+import { callerGone } from "../../rpc/call-scope.js";
 import type { Keyring } from "../../security/keyring.js";
 import { systemClock, type Clock, type Timer } from "../../util/clock.js";
-import { connectUpgrade, sourceOf, type StreamSecurity } from "../../transport/upgrade.js";
+import { connectUpgrade, sourceOf, type StreamSecurity } from "../upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
 import { clientHandshake, type SessionKeys } from "./handshake.js";

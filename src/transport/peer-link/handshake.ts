@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Keyring } from "../../security/keyring.js";
-import { DEFAULT_MAX_FRAME, encodeFrame } from "../../transport/framing.js";
+import { DEFAULT_MAX_FRAME, encodeFrame } from "../framing.js";
 import type { FrameReader } from "./frame-reader.js";
 
 /**

@@ -1,7 +1,7 @@
 import { P2PError, toP2PError } from "../../errors.js";
 import type { Channel } from "./channel.js";
 import { parseRequest } from "./messages.js";
-import { Cancellation } from "../cancellation.js";
+import { Cancellation } from "../../rpc/cancellation.js";
 import type { LinkHandler, LinkLogger } from "./types.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 import { withTimeout } from "../../util/with-timeout.js";
