@@ -25,6 +25,7 @@ async function drive(broker: ServiceBroker, action: string, seconds: number, con
   const until = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < until) {
@@ -35,9 +36,11 @@ async function drive(broker: ServiceBroker, action: string, seconds: number, con
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { calls: latencies.length, rps: Math.round(latencies.length / elapsed), p50_ms: at(0.5), p99_ms: at(0.99) };
+  const cpu_us = Math.round(((used.user + used.system) / Math.max(1, latencies.length)) * 100) / 100;
+  return { calls: latencies.length, rps: Math.round(latencies.length / elapsed), p50_ms: at(0.5), p99_ms: at(0.99), cpu_us };
 }
 
 const echo = { name: "bench", actions: { echo: (ctx: { params: unknown }) => ctx.params } };

@@ -2,8 +2,8 @@
  * Distributed RPC benchmarks, each side by side with Moleculer 0.15 in the same run:
  *  1. service-to-service calls across two node processes (caller pinned to core 0, callee to
  *     core 1 with taskset) at 1 and 100 in flight — P2P Core peer link vs Moleculer TCP transporter;
- *  2. client → node A → node B over HTTP (autocannon), next to client → node B directly;
- *  3. local proxy calls with metrics on vs Moleculer local calls with metrics on.
+ *  2. client → node A → node B over HTTP (autocannon), next to client → node B directly.
+ * Local proxy calls vs Moleculer local calls (metrics on) are bench/local-proxy.ts.
  * Everything on 127.0.0.1; every run is bounded in time. Run: npx tsx bench/rpc-cluster.ts
  */
 import { spawn } from "node:child_process";
@@ -120,19 +120,6 @@ try {
   await stop(b);
 }
 
-// 3: local calls with metrics on.
-const portL = 19321;
-const local = p2pNode(0, "coordinator", portL, "bench-local", join(root, "bench/services/local"));
-let p2pLocal: DriveResult;
-try {
-  await waitHttp(`http://127.0.0.1:${portL}/health`);
-  await rpc(portL, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency: 100 });
-  p2pLocal = await rpc<DriveResult>(portL, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency: 100 });
-} finally {
-  await stop(local);
-}
-const molLocal = await runMoleculer(["local", String(SECONDS), "100"], 0);
-
 lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each, best of ${ROUNDS} alternating rounds)\n`);
 lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
 lines.push(
@@ -149,8 +136,4 @@ lines.push(`\n## Client over HTTP (autocannon, 50 connections, ${SECONDS} s)\n`)
 lines.push("| path | req/s | p50 ms | p99 ms |", "|---|---|---|---|");
 lines.push(row("client → B (B runs it)", httpDirect!), row("client → A → B (peer link hop)", httpVia!));
 lines.push(`\nratio via A / direct = ${(httpVia!.rps / httpDirect!.rps).toFixed(2)}`);
-lines.push(`\n## Local proxy calls, metrics on, 100 in flight, one core (${SECONDS} s)\n`);
-lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
-lines.push(row("P2P Core this.proxy (local)", p2pLocal), row("Moleculer 0.15 broker.call (local, metrics on)", molLocal));
-lines.push(`\nratio P2P / Moleculer = ${(p2pLocal.rps / molLocal.rps).toFixed(2)} (target >= 2.0)`);
 console.log(lines.join("\n"));

@@ -6,8 +6,13 @@ import type { MethodWindow, MethodWindows } from "../observe/method-window.js";
  * One prom-client registry per node (not the global one, so several nodes can share a process
  * in tests), plus hot-path series kept in plain numbers (fast-metrics.ts).
  */
-interface MethodCells {
+export interface MethodCells {
+  readonly service: string;
+  readonly method: string;
   duration: HistogramCell;
+  /** The "OK" cells of the two counters (the common case, no map lookup), made on the first OK. */
+  requestsOk: { value: number } | null;
+  executedOk: { value: number } | null;
   /** code → p2p_rpc_requests_total cell */
   requests: Map<string, { value: number }>;
   /** code → p2p_rpc_executed_total cell */
@@ -42,9 +47,17 @@ export class NodeMetrics {
 
   /** A call this node received (HTTP or a service's proxy), whatever node ran it. */
   rpc(service: string, method: string, code: string, seconds: number): void {
-    const entry = this.entry(service, method);
-    let counter = entry.requests.get(code);
-    if (!counter) entry.requests.set(code, (counter = this.rpcRequests.cell([service, method, code])));
+    this.rpcOf(this.methodCells(service, method), code, seconds);
+  }
+
+  /** rpc() with the method's cells already in hand (kept by the caller per method). */
+  rpcOf(entry: MethodCells, code: string, seconds: number): void {
+    let counter = code === "OK" ? entry.requestsOk : entry.requests.get(code);
+    if (!counter) {
+      counter = this.rpcRequests.cell([entry.service, entry.method, code]);
+      if (code === "OK") entry.requestsOk = counter;
+      else entry.requests.set(code, counter);
+    }
     counter.value += 1;
     entry.duration.observe(seconds);
     if (entry.window) this.windows!.record(entry.window, seconds * 1000, code !== "OK");
@@ -57,22 +70,36 @@ export class NodeMetrics {
 
   /** A method this node ran. */
   executed(service: string, method: string, code: string): void {
-    const entry = this.entry(service, method);
-    let counter = entry.executed.get(code);
-    if (!counter) entry.executed.set(code, (counter = this.rpcExecuted.cell([service, method, code])));
+    this.executedOf(this.methodCells(service, method), code);
+  }
+
+  executedOf(entry: MethodCells, code: string): void {
+    let counter = code === "OK" ? entry.executedOk : entry.executed.get(code);
+    if (!counter) {
+      counter = this.rpcExecuted.cell([entry.service, entry.method, code]);
+      if (code === "OK") entry.executedOk = counter;
+      else entry.executed.set(code, counter);
+    }
     counter.value += 1;
   }
 
-  private entry(service: string, method: string): MethodCells {
+  /** The cells of one method, the same object for the life of the node: callers may keep it. */
+  methodCells(service: string, method: string): MethodCells {
     let byMethod = this.cells.get(service);
     if (!byMethod) this.cells.set(service, (byMethod = new Map()));
     let entry = byMethod.get(method);
-    if (!entry) byMethod.set(method, (entry = {
-      duration: this.rpcDuration.cell([service, method]),
-      requests: new Map(),
-      executed: new Map(),
-      window: this.windows && service !== UNKNOWN_LABEL && method !== UNKNOWN_LABEL ? this.windows.window(service, method) : null,
-    }));
+    if (!entry) {
+      byMethod.set(method, (entry = {
+        service,
+        method,
+        duration: this.rpcDuration.cell([service, method]),
+        requestsOk: null,
+        executedOk: null,
+        requests: new Map(),
+        executed: new Map(),
+        window: this.windows && service !== UNKNOWN_LABEL && method !== UNKNOWN_LABEL ? this.windows.window(service, method) : null,
+      }));
+    }
     return entry;
   }
 

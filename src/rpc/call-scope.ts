@@ -25,27 +25,39 @@ export interface MethodCall {
  */
 export class CallScope implements MethodCall {
   readonly context: CallContext;
-  readonly deadline: number;
   private readonly ended = new Cancellation();
   private controller: AbortController | null = null;
   private done = false;
+  private wallDeadline: number | undefined;
   private readonly unsubscribe: (() => void) | null;
 
+  /**
+   * `onCallerGone`: told (after the scope ended) when the caller's Cancellation fires, with the
+   * error the call answers then; the router's local path uses it instead of a second listener.
+   */
   constructor(
     private readonly parent: CallContext,
     private readonly clock: Clock,
+    onCallerGone?: (error: P2PError) => void,
   ) {
-    this.deadline = Math.round(Date.now() + (parent.deadline - clock.now()));
-    this.context = {
-      caller: parent.caller,
-      deadline: parent.deadline,
-      traceId: parent.traceId,
-      ...(parent.traceparent ? { traceparent: parent.traceparent } : {}),
-      ...(parent.balancer ? { balancer: parent.balancer } : {}),
-      cancel: this.ended,
-      scope: this,
-    };
-    this.unsubscribe = parent.cancel ? parent.cancel.onCancel((reason) => this.end(callerGone(reason))) : null;
+    // Built field by field: object spreads cost an allocation each on the per-call path.
+    const context: CallContext = { caller: parent.caller, deadline: parent.deadline, traceId: parent.traceId, cancel: this.ended, scope: this };
+    if (parent.traceparent) context.traceparent = parent.traceparent;
+    if (parent.balancer) context.balancer = parent.balancer;
+    this.context = context;
+    const cancel = parent.cancel;
+    this.unsubscribe = cancel
+      ? cancel.onCancel((reason) => {
+          const error = callerGone(reason);
+          this.end(error);
+          onCallerGone?.(error);
+        })
+      : null;
+  }
+
+  /** When the caller stops waiting, in epoch ms: read on first use (most methods never ask). */
+  get deadline(): number {
+    return (this.wallDeadline ??= Math.round(Date.now() + (this.parent.deadline - this.clock.now())));
   }
 
   get caller(): MethodCall["caller"] {

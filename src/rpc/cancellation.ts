@@ -1,15 +1,20 @@
 /**
  * A call's "nobody waits any more" flag. Cheaper than an AbortSignal on the hot path: adding a
  * listener to a fresh AbortSignal costs tens of microseconds in Node 20 (it registers the
- * signal for garbage-collection tracking); this is an array push. A real AbortSignal is made
+ * signal for garbage-collection tracking); this is a set insertion. A real AbortSignal is made
  * only when a method asks for `this.call.signal`.
  */
 export class Cancellation {
-  private listeners: ((reason: unknown) => void)[] | null = [];
+  /**
+   * Listeners in the order added; created on first use (most calls end with none). A Set, so a
+   * call that ends unsubscribes in O(1): a method with 100 calls in flight has 100 listeners here.
+   */
+  private listeners: Set<(reason: unknown) => void> | null = null;
+  private fired = false;
   private why: unknown = undefined;
 
   get cancelled(): boolean {
-    return this.listeners === null;
+    return this.fired;
   }
 
   get reason(): unknown {
@@ -18,24 +23,26 @@ export class Cancellation {
 
   /** Fires every listener once; later calls do nothing. */
   cancel(reason: unknown): void {
-    const listeners = this.listeners;
-    if (!listeners) return;
-    this.listeners = null;
+    if (this.fired) return;
+    this.fired = true;
     this.why = reason;
-    for (const fn of listeners) fn(reason);
+    const listeners = this.listeners;
+    this.listeners = null;
+    if (listeners) for (const fn of listeners) fn(reason);
   }
 
   /** Runs fn on cancel (at once if already cancelled); returns the unsubscribe function. */
   onCancel(fn: (reason: unknown) => void): () => void {
-    const listeners = this.listeners;
-    if (!listeners) {
+    if (this.fired) {
       fn(this.why);
       return noop;
     }
-    listeners.push(fn);
+    const listeners = (this.listeners ??= new Set());
+    // The same function twice is called twice, as with any listener list.
+    const entry = listeners.has(fn) ? (reason: unknown) => fn(reason) : fn;
+    listeners.add(entry);
     return () => {
-      const at = this.listeners?.indexOf(fn) ?? -1;
-      if (at >= 0) this.listeners!.splice(at, 1);
+      this.listeners?.delete(entry);
     };
   }
 }

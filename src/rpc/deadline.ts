@@ -2,7 +2,8 @@
  * A call's deadline: an absolute point on the injected clock, so every hop and every
  * retry reads the same budget (the deadline travels with every hop of a call).
  */
-import type { Clock } from "../util/clock.js";
+import type { Clock, Timer } from "../util/clock.js";
+import { TimerQueue } from "../util/timer-queue.js";
 import { P2PError } from "../errors.js";
 import { withTimeout } from "../util/with-timeout.js";
 
@@ -21,10 +22,11 @@ export class Deadline {
   /**
    * `ms` is clamped to [0, MAX_DEADLINE_MS]; NaN counts as 0. Node fires a timer of more
    * than 2^31-1 ms after 1 ms, so an unclamped huge deadline would expire at once.
+   * `now`: the clock's time, when the caller has just read it.
    */
-  static after(ms: number, clock: Clock): Deadline {
+  static after(ms: number, clock: Clock, now: number = clock.now()): Deadline {
     const total = ms > 0 ? Math.min(ms, MAX_DEADLINE_MS) : 0;
-    return new Deadline(clock.now() + total, total, clock);
+    return new Deadline(now + total, total, clock);
   }
 
   /** Milliseconds left, never negative. */
@@ -55,4 +57,9 @@ export class Deadline {
  */
 export function withDeadline<T>(promise: Promise<T>, deadline: Deadline, clock: Clock): Promise<T> {
   return withTimeout(promise, deadline.at - clock.now(), clock, () => deadline.timeoutError());
+}
+
+/** A timer due at clock time `at`: without reading the clock when `clock` is a TimerQueue. */
+export function timerAt(clock: Clock, fn: () => void, at: number): Timer {
+  return clock instanceof TimerQueue ? clock.setTimeoutAt(fn, at) : clock.setTimeout(fn, at - clock.now());
 }

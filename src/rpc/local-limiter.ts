@@ -53,9 +53,13 @@ export class LocalLimiter {
     return this.queue.length;
   }
 
-  /** A slot for `key` now, without waiting (and without a tick), or null when it would have to wait. */
-  tryAcquire(key: string, deadline: Deadline): (() => void) | null {
-    if (this.running < this.limits.maxRunning && (this.runningByKey.get(key) ?? 0) < this.perKeyRunning) return this.grant(key, deadline);
+  /**
+   * A slot for `key` now, without waiting (and without a tick), or null when it would have to wait.
+   * `capped` false: the caller itself releases the slot at the latest LINGER_MS after the
+   * deadline (the router's local path does, from the deadline timer it has anyway).
+   */
+  tryAcquire(key: string, deadline: Deadline, capped = true): (() => void) | null {
+    if (this.running < this.limits.maxRunning && (this.runningByKey.get(key) ?? 0) < this.perKeyRunning) return this.grant(key, deadline, capped);
     return null;
   }
 
@@ -90,19 +94,19 @@ export class LocalLimiter {
     });
   }
 
-  private grant(key: string, deadline: Deadline): () => void {
+  private grant(key: string, deadline: Deadline, capped = true): () => void {
     this.running += 1;
     bump(this.runningByKey, key, 1);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      cap.cancel();
+      cap?.cancel();
       this.running -= 1;
       bump(this.runningByKey, key, -1);
       this.next();
     };
-    const cap = this.clock.setTimeout(release, deadline.remaining() + LINGER_MS);
+    const cap = capped ? this.clock.setTimeout(release, deadline.remaining() + LINGER_MS) : null;
     return release;
   }
 

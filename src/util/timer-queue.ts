@@ -1,11 +1,22 @@
 import type { Clock, Timer } from "./clock.js";
 
-interface Entry {
-  at: number;
-  seq: number;
-  fn: () => void;
+/** A timer in the heap, and the handle its setter cancels it with (one object per timer). */
+class Entry implements Timer {
   /** Cancelled or fired: popped without running when it comes up. */
-  done: boolean;
+  done = false;
+
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    readonly fn: () => void,
+    private readonly queue: TimerQueue,
+  ) {}
+
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue.cancelled();
+  }
 }
 
 /** Below this many entries the heap is never rebuilt for cancelled ones. */
@@ -40,18 +51,23 @@ export class TimerQueue implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
-    const entry: Entry = { at: this.clock.now() + (ms > 0 ? ms : 0), seq: this.seq++, fn, done: false };
+    const now = this.clock.now();
+    return this.setTimeoutAt(fn, ms > 0 ? now + ms : now);
+  }
+
+  /** A timer due at clock time `at` (for callers that hold the time already: no clock read). */
+  setTimeoutAt(fn: () => void, at: number): Timer {
+    const entry = new Entry(at, this.seq++, fn, this);
     push(this.heap, entry);
     this.live++;
     if (entry.at < this.armedAt) this.arm();
-    return {
-      cancel: () => {
-        if (entry.done) return;
-        entry.done = true;
-        this.live--;
-        if (this.heap.length > MIN_COMPACT && this.live * 2 < this.heap.length) this.compact();
-      },
-    };
+    return entry;
+  }
+
+  /** @internal An entry was cancelled (Entry.cancel). */
+  cancelled(): void {
+    this.live--;
+    if (this.heap.length > MIN_COMPACT && this.live * 2 < this.heap.length) this.compact();
   }
 
   /** Timers set and neither fired nor cancelled. */
