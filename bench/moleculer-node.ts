@@ -57,8 +57,11 @@ if (mode === "callee") {
   const broker = new ServiceBroker({ nodeID: "caller", logger: false, transporter: tcp(port, [`127.0.0.1:${calleePort}/callee`]) });
   await broker.start();
   await broker.waitForServices(["bench"], 10_000);
-  await drive(broker, "bench.echo", 1, concurrency); // warm-up
-  process.stdout.write(JSON.stringify(await drive(broker, "bench.echo", seconds, concurrency)) + "\n");
+  const warm = await drive(broker, "bench.echo", 1, concurrency);
+  const cpu0 = process.cpuUsage();
+  const measured = await drive(broker, "bench.echo", seconds, concurrency);
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(JSON.stringify({ ...measured, warm_calls: warm.calls, cpu_ms: (cpu.user + cpu.system) / 1000 }) + "\n");
   await broker.stop();
 } else if (mode === "local") {
   const [seconds, concurrency] = args.map(Number) as [number, number];

@@ -5,8 +5,11 @@
  *  2. client → node A → node B over HTTP (autocannon), next to client → node B directly.
  * Local proxy calls vs Moleculer local calls (metrics on) are bench/local-proxy.ts.
  * Everything on 127.0.0.1; every run is bounded in time. Run: npx tsx bench/rpc-cluster.ts
+ * BENCH_PARTS=remote (or http) runs only that part.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { TokenService } from "../src/auth/tokens.js";
@@ -23,6 +26,14 @@ interface DriveResult {
   p50_ms: number;
   p99_ms: number;
   calls: number;
+  /** CPU time per call (µs) of the caller and callee processes over the measured run: steadier than calls/s on a shared machine. */
+  cpu?: { caller: number; callee: number };
+}
+
+/** CPU time (ms) a process used so far: utime + stime from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = [], env: Record<string, string> = secrets) {
@@ -41,7 +52,10 @@ async function p2pRemote(env: Record<string, string>, ports: [number, number]): 
     await retryUntil(() => rpc(portA, "bench_echo/echo", {}), 20_000);
     for (const concurrency of [1, 100]) {
       await rpc(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });
-      out[concurrency] = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
+      const cpu0 = [cpuMs(a.pid), cpuMs(b.pid)];
+      const r = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
+      const perCall = (ms: number) => (ms * 1000) / Math.max(1, r.calls);
+      out[concurrency] = { ...r, cpu: { caller: perCall(cpuMs(a.pid) - cpu0[0]!), callee: perCall(cpuMs(b.pid) - cpu0[1]!) } };
     }
   } finally {
     await stop(a);
@@ -62,7 +76,11 @@ async function moleculerRemote(concurrency: number): Promise<DriveResult> {
   const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", "19311"]);
   await new Promise((r) => setTimeout(r, 1500));
   try {
-    return await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
+    const calleeCpu0 = cpuMs(callee.pid);
+    const r = await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
+    // The caller measures its own CPU over the measured run; the callee's covers warm-up and run.
+    const { cpu_ms, warm_calls, ...result } = r as DriveResult & { cpu_ms: number; warm_calls: number };
+    return { ...result, cpu: { caller: (cpu_ms * 1000) / Math.max(1, r.calls), callee: ((cpuMs(callee.pid) - calleeCpu0) * 1000) / Math.max(1, r.calls + warm_calls) } };
   } finally {
     await stop(callee);
   }
@@ -77,26 +95,58 @@ function runMoleculer(args: string[], core: number): Promise<DriveResult> {
   });
 }
 
-const row = (name: string, r: DriveResult) => `| ${name} | ${r.rps} | ${r.p50_ms.toFixed(3)} | ${r.p99_ms.toFixed(3)} |`;
+const row = (name: string, r: DriveResult) => `| ${name} | ${r.rps} | ${r.p50_ms.toFixed(3)} | ${r.p99_ms.toFixed(3)} |${r.cpu ? ` ${r.cpu.caller.toFixed(1)} / ${r.cpu.callee.toFixed(1)} |` : ""}`;
 const lines: string[] = [];
 
 // 1: P2P Core, encrypted link (cluster key) and plaintext link (no key, like Moleculer's TCP),
-// and Moleculer, alternating for ROUNDS rounds; the best of each case counts (noisy machine).
+// and Moleculer, alternating for ROUNDS rounds; the best of each case counts (noisy machine),
+// and each round's own ratios are printed too.
+const PARTS = new Set((process.env.BENCH_PARTS ?? "remote,http").split(","));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const { P2P_CLUSTER_KEY: _unused, ...plainSecrets } = secrets;
 void _unused;
 const best = (a: DriveResult | undefined, b: DriveResult): DriveResult => (a && a.rps >= b.rps ? a : b);
-const p2p: Record<number, DriveResult> = {};
-const p2pPlain: Record<number, DriveResult> = {};
-const mol: Record<number, DriveResult> = {};
-for (let round = 0; round < ROUNDS; round++) {
-  const enc = await p2pRemote(secrets, [19301, 19302]);
-  const plain = await p2pRemote(plainSecrets, [19303, 19304]);
-  for (const c of [1, 100]) {
-    p2p[c] = best(p2p[c], enc[c]!);
-    p2pPlain[c] = best(p2pPlain[c], plain[c]!);
-    mol[c] = best(mol[c], await moleculerRemote(c));
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+const loadNow = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+if (PARTS.has("remote")) {
+  const p2p: Record<number, DriveResult> = {};
+  const p2pPlain: Record<number, DriveResult> = {};
+  const mol: Record<number, DriveResult> = {};
+  const perRound: string[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const loadBefore = loadNow();
+    const enc = await p2pRemote(secrets, [19301, 19302]);
+    const plain = await p2pRemote(plainSecrets, [19303, 19304]);
+    const m: Record<number, DriveResult> = {};
+    for (const c of [1, 100]) {
+      p2p[c] = best(p2p[c], enc[c]!);
+      p2pPlain[c] = best(p2pPlain[c], plain[c]!);
+      m[c] = await moleculerRemote(c);
+      mol[c] = best(mol[c], m[c]);
+    }
+    perRound.push(
+      `round ${round + 1} (load ${loadBefore}): 100 in flight ${enc[100]!.rps} / ${m[100]!.rps} = ${(enc[100]!.rps / m[100]!.rps).toFixed(2)} encrypted, ${(plain[100]!.rps / m[100]!.rps).toFixed(2)} plaintext; ` +
+        `CPU per call at 100, Moleculer / P2P encrypted: caller ${ratio(m[100]!.cpu!.caller, enc[100]!.cpu!.caller)}, callee ${ratio(m[100]!.cpu!.callee, enc[100]!.cpu!.callee)}; ` +
+        `p50 at 1 ${enc[1]!.p50_ms.toFixed(3)} / ${plain[1]!.p50_ms.toFixed(3)} vs ${m[1]!.p50_ms.toFixed(3)} ms (Moleculer/P2P ${(m[1]!.p50_ms / enc[1]!.p50_ms).toFixed(2)} encrypted)`,
+    );
   }
+  lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each, best of ${ROUNDS} alternating rounds, node ${process.version})\n`);
+  lines.push("| system | calls/s | p50 ms | p99 ms | CPU µs per call, caller / callee |", "|---|---|---|---|---|");
+  lines.push(
+    row("P2P Core, encrypted link, 1 in flight", p2p[1]!),
+    row("P2P Core, plaintext link, 1 in flight", p2pPlain[1]!),
+    row("Moleculer 0.15 TCP (plaintext), 1 in flight", mol[1]!),
+    row("P2P Core, encrypted link, 100 in flight", p2p[100]!),
+    row("P2P Core, plaintext link, 100 in flight", p2pPlain[100]!),
+    row("Moleculer 0.15 TCP (plaintext), 100 in flight", mol[100]!),
+  );
+  lines.push(`\nthroughput ratio at 100 in flight: P2P / Moleculer = ${(p2p[100]!.rps / mol[100]!.rps).toFixed(2)} encrypted, ${(p2pPlain[100]!.rps / mol[100]!.rps).toFixed(2)} plaintext (target >= 1.2 encrypted)`);
+  lines.push(`p50 at 1 in flight: P2P ${p2p[1]!.p50_ms.toFixed(3)} ms encrypted, ${p2pPlain[1]!.p50_ms.toFixed(3)} ms plaintext vs Moleculer ${mol[1]!.p50_ms.toFixed(3)} ms (target: P2P encrypted <= Moleculer)`);
+  lines.push("", ...perRound, `load average after: ${loadNow()}`);
+}
+if (!PARTS.has("http")) {
+  console.log(lines.join("\n"));
+  process.exit(0);
 }
 
 // 2: client → A → B over HTTP, next to client → B.
@@ -120,18 +170,6 @@ try {
   await stop(b);
 }
 
-lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each, best of ${ROUNDS} alternating rounds)\n`);
-lines.push("| system | calls/s | p50 ms | p99 ms |", "|---|---|---|---|");
-lines.push(
-  row("P2P Core, encrypted link, 1 in flight", p2p[1]!),
-  row("P2P Core, plaintext link, 1 in flight", p2pPlain[1]!),
-  row("Moleculer 0.15 TCP (plaintext), 1 in flight", mol[1]!),
-  row("P2P Core, encrypted link, 100 in flight", p2p[100]!),
-  row("P2P Core, plaintext link, 100 in flight", p2pPlain[100]!),
-  row("Moleculer 0.15 TCP (plaintext), 100 in flight", mol[100]!),
-);
-lines.push(`\nthroughput ratio at 100 in flight: P2P / Moleculer = ${(p2p[100]!.rps / mol[100]!.rps).toFixed(2)} encrypted, ${(p2pPlain[100]!.rps / mol[100]!.rps).toFixed(2)} plaintext (target >= 1.0)`);
-lines.push(`p50 at 1 in flight: P2P ${p2p[1]!.p50_ms.toFixed(3)} ms encrypted, ${p2pPlain[1]!.p50_ms.toFixed(3)} ms plaintext vs Moleculer ${mol[1]!.p50_ms.toFixed(3)} ms (target: P2P <= Moleculer)`);
 lines.push(`\n## Client over HTTP (autocannon, 50 connections, ${SECONDS} s)\n`);
 lines.push("| path | req/s | p50 ms | p99 ms |", "|---|---|---|---|");
 lines.push(row("client → B (B runs it)", httpDirect!), row("client → A → B (peer link hop)", httpVia!));

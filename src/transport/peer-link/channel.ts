@@ -3,52 +3,64 @@ import type { Socket } from "node:net";
 import { systemClock, type Clock } from "../../util/clock.js";
 import type { FrameReader } from "./frame-reader.js";
 import type { SessionKeys } from "./handshake.js";
+import { FRAME_HEAD } from "./messages.js";
 
 /**
- * The record layer of an established link. Messages (JSON texts) queued during one turn
- * of the event loop are joined with "\n" into one record, sealed once with AES-256-GCM
- * (per-direction key, counter nonce: a replayed, reordered or dropped record fails to
- * open) and written with one socket write. Batching is what makes the link fast: the
- * cipher setup, the syscall and the JSON.parse are paid per record, not per call.
+ * The record layer of an established link. Frames (messages.ts) queued during one turn of
+ * the event loop are written straight into one send buffer, which is sealed once as one
+ * record with AES-256-GCM (per-direction key, 64-bit counter nonce: a replayed, reordered or
+ * dropped record fails to open) and written with one socket write. Batching is what makes the
+ * link fast: the cipher setup (one createCipheriv per record — Node has no way to re-key a
+ * GCM context with a new nonce) and the syscall are paid per record, not per call.
  * Record: [u32 length][ciphertext][tag 16] — or [u32 length][plaintext] in development mode.
  */
 const TAG_BYTES = 16;
-/** Flush at once past this many queued characters (less with a small frame limit). */
-const FLUSH_AT_CHARS = 256 * 1024;
+/** The record's length field sits in front of the frames in the send buffer. */
+const RECORD_HEAD = 4;
+/** Flush at once past this many queued bytes (less with a small frame limit). */
+const FLUSH_AT_BYTES = 256 * 1024;
+const INITIAL_BUFFER = 16 * 1024;
+/** A send buffer grown past this for a big message is dropped after its flush. */
+const KEEP_BUFFER_UP_TO = 1024 * 1024;
 
-export type ChannelMessageHandler = (message: Record<string, unknown>) => void;
+/** One frame of a record: its kind, and its body as [start, end) of `buf` (valid during the call only). */
+export type ChannelFrameHandler = (kind: number, buf: Buffer, start: number, end: number) => void;
 
 export class Channel {
-  private queue: string[] = [];
-  private queuedChars = 0;
+  private out: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
+  /** End of the queued frames in `out` (they start at RECORD_HEAD). */
+  private used = RECORD_HEAD;
   private flushScheduled = false;
   private sendCounter = 0;
   private receiveCounter = 0;
   private readonly sendNonce = Buffer.alloc(12);
   private readonly receiveNonce = Buffer.alloc(12);
-  /** Messages handed to send() so far; each send() returns its sequence number. */
+  /** Frames committed so far; each commit returns its sequence number. */
   private enqueued = 0;
-  /** Messages written to the socket so far: any with a sequence ≤ this may have reached the peer. */
+  /** Frames written to the socket so far: any with a sequence ≤ this may have reached the peer. */
   flushed = 0;
   private closeReason: string | null = null;
   private readonly flushAt: number;
-  /** Records written; `flushed / recordsSent` is how many messages each write carried. */
+  /** Largest run of frames one record may carry. */
+  private readonly maxPayload: number;
+  /** Records written; `flushed / recordsSent` is how many frames each write carried. */
   recordsSent = 0;
 
   constructor(
     private readonly socket: Socket,
     private readonly keys: SessionKeys,
-    private readonly onMessage: ChannelMessageHandler,
-    private readonly maxRecordBytes: number,
+    private readonly onFrame: ChannelFrameHandler,
+    maxRecordBytes: number,
     private readonly reader: FrameReader,
     private readonly clock: Clock = systemClock,
   ) {
-    this.flushAt = Math.max(1, Math.min(FLUSH_AT_CHARS, Math.floor((maxRecordBytes - TAG_BYTES) / 3) - 1));
+    this.maxPayload = maxRecordBytes - TAG_BYTES;
+    this.flushAt = Math.max(1, Math.min(FLUSH_AT_BYTES, this.maxPayload));
   }
 
-  /** Starts delivering messages (separate from the constructor so callers can hold the channel first). */
+  /** Starts delivering frames (separate from the constructor so callers can hold the channel first). */
   start(): void {
-    this.reader.stream((frame) => this.onRecord(frame));
+    this.reader.stream((record) => this.onRecord(record));
   }
 
   get open(): boolean {
@@ -60,15 +72,43 @@ export class Channel {
     return this.closeReason;
   }
 
-  /** Queues one JSON text; returns its sequence number (see `flushed`). */
-  send(json: string): number {
-    // A record holds either several messages under flushAt characters (≤ 3 bytes each in
-    // UTF-8, so under the frame limit) or one big message on its own.
-    if (this.queuedChars > 0 && this.queuedChars + json.length > this.flushAt) this.flush();
-    this.queue.push(json);
-    this.queuedChars += json.length;
+  /** Largest frame (in bytes) one message may take. */
+  get maxFrameBytes(): number {
+    return this.maxPayload;
+  }
+
+  /**
+   * The send buffer with room for a frame of up to `bound` bytes at `writeAt`; write the frame
+   * there and `commit` its end before anything else is sent.
+   */
+  reserve(bound: number): Buffer {
+    const need = this.used + bound;
+    if (need > this.out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.out.length * 2));
+      this.out.copy(grown, 0, 0, this.used);
+      this.out = grown;
+    }
+    return this.out;
+  }
+
+  get writeAt(): number {
+    return this.used;
+  }
+
+  /**
+   * Queues the frame written at `writeAt` up to `end`; returns its sequence number (see
+   * `flushed`), or -1 (nothing queued) if it exceeds the frame limit. A record carries
+   * several frames under the limit, or one big frame on its own.
+   */
+  commit(end: number): number {
+    const start = this.used;
+    const size = end - start;
+    if (size > this.maxPayload) return -1;
+    this.used = end;
+    // Too big to join the queued frames: they leave as a record of their own first.
+    if (start > RECORD_HEAD && start - RECORD_HEAD + size > this.maxPayload) this.flushUpTo(start);
     const seq = ++this.enqueued;
-    if (this.queuedChars >= this.flushAt) this.flush();
+    if (this.used - RECORD_HEAD >= this.flushAt) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushSoon);
@@ -76,14 +116,9 @@ export class Channel {
     return seq;
   }
 
-  /** Largest JSON text (in UTF-8 bytes) a single message may have. */
-  get maxMessageBytes(): number {
-    return this.maxRecordBytes - TAG_BYTES - 1;
-  }
-
   close(reason: string): void {
     if (this.closeReason === null) this.closeReason = reason;
-    this.queue = [];
+    this.used = RECORD_HEAD;
     this.socket.destroy();
   }
 
@@ -102,59 +137,63 @@ export class Channel {
   };
 
   private flush(): void {
-    if (this.queue.length === 0 || !this.open) return;
-    const text = this.queue.length === 1 ? this.queue[0]! : this.queue.join("\n");
-    this.queue = [];
-    this.queuedChars = 0;
+    this.flushUpTo(this.used);
+  }
+
+  /** Writes the frames in [RECORD_HEAD, end) as one record; frames after `end` move to the front. */
+  private flushUpTo(end: number): void {
+    if (end === RECORD_HEAD || !this.open) return;
+    const out = this.out;
+    const length = end - RECORD_HEAD;
     let record: Buffer;
     if (this.keys.send) {
       writeCounter(this.sendNonce, this.sendCounter++);
       const cipher = createCipheriv("aes-256-gcm", this.keys.send, this.sendNonce);
-      const body = cipher.update(text, "utf8");
+      const body = cipher.update(out.subarray(RECORD_HEAD, end));
       cipher.final();
-      const tag = cipher.getAuthTag();
-      record = Buffer.allocUnsafe(4 + body.length + TAG_BYTES);
-      record.writeUInt32BE(body.length + TAG_BYTES, 0);
-      body.copy(record, 4);
-      tag.copy(record, 4 + body.length);
+      record = Buffer.allocUnsafe(RECORD_HEAD + length + TAG_BYTES);
+      record.writeUInt32BE(length + TAG_BYTES, 0);
+      body.copy(record, RECORD_HEAD);
+      cipher.getAuthTag().copy(record, RECORD_HEAD + length);
     } else {
-      const length = Buffer.byteLength(text);
-      record = Buffer.allocUnsafe(4 + length);
-      record.writeUInt32BE(length, 0);
-      record.write(text, 4, "utf8");
+      // The send buffer is reused at once: the socket gets a copy.
+      out.writeUInt32BE(length, 0);
+      record = Buffer.allocUnsafe(end);
+      out.copy(record, 0, 0, end);
     }
     this.socket.write(record);
-    this.flushed = this.enqueued;
+    const rest = this.used - end;
+    if (rest > 0) out.copy(out, RECORD_HEAD, end, this.used);
+    this.used = RECORD_HEAD + rest;
+    this.flushed = this.enqueued; // a frame after `end` is the one being committed
     this.recordsSent++;
+    if (this.used === RECORD_HEAD && out.length > KEEP_BUFFER_UP_TO) this.out = Buffer.allocUnsafe(INITIAL_BUFFER);
   }
 
-  private onRecord(frame: Buffer): void {
-    let text: string;
+  private onRecord(record: Buffer): void {
+    let frames: Buffer;
     if (this.keys.receive) {
-      if (frame.length < TAG_BYTES) return this.close("record too short");
+      if (record.length < TAG_BYTES) return this.close("record too short");
       writeCounter(this.receiveNonce, this.receiveCounter++);
       try {
         const decipher = createDecipheriv("aes-256-gcm", this.keys.receive, this.receiveNonce);
-        decipher.setAuthTag(frame.subarray(frame.length - TAG_BYTES));
-        text = decipher.update(frame.subarray(0, frame.length - TAG_BYTES)).toString("utf8");
+        decipher.setAuthTag(record.subarray(record.length - TAG_BYTES));
+        frames = decipher.update(record.subarray(0, record.length - TAG_BYTES));
         decipher.final();
       } catch {
         return this.close("record failed authentication");
       }
     } else {
-      text = frame.toString("utf8");
+      frames = record;
     }
-    let messages: unknown;
-    try {
-      // JSON texts never contain a raw newline, so the record parses as one array.
-      messages = JSON.parse(`[${text.replaceAll("\n", ",")}]`);
-    } catch {
-      return this.close("malformed record");
-    }
-    for (const message of messages as unknown[]) {
+    let at = 0;
+    while (at < frames.length) {
       if (!this.open) return;
-      if (!message || typeof message !== "object") return this.close("malformed message");
-      this.onMessage(message as Record<string, unknown>);
+      if (frames.length - at < FRAME_HEAD) return this.close("malformed record");
+      const end = at + 4 + frames.readUInt32BE(at);
+      if (end > frames.length || end < at + FRAME_HEAD) return this.close("malformed record");
+      this.onFrame(frames[at + 4]!, frames, at + FRAME_HEAD, end);
+      at = end;
     }
   }
 }

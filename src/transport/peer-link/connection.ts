@@ -7,14 +7,15 @@ import { connectUpgrade, sourceOf, type StreamSecurity } from "../upgrade.js";
 import { Channel } from "./channel.js";
 import { FrameReader } from "./frame-reader.js";
 import { clientHandshake, type SessionKeys } from "./handshake.js";
+import { CANCEL_BYTES, FRAME, FRAME_HEAD, answerText, frameId, requestBound, writeCancel, writeControl, writeRequest } from "./messages.js";
 import { answerError, type Responder } from "./responder.js";
 import { LINK_PROTOCOL, type LinkCall, type LinkTarget } from "./types.js";
 
 /**
  * One authenticated link to a peer, usable in both directions whichever side opened it:
  * this side's calls wait in `pending` (matched by id), the peer's calls go to the responder.
- * Request ids never collide: a request ("q") always carries the sender's own id, an answer
- * ("r"/"e") always the receiver's, so each direction has its own id space.
+ * Request ids never collide: a request always carries the sender's own id, an answer (result
+ * or error) always the receiver's, so each direction has its own id space.
  * When the socket breaks, every call fails at once: `not_sent` if its request was still
  * in the write queue, `connection_lost` if it may have reached the peer.
  */
@@ -89,13 +90,13 @@ export class LinkConnection {
     readonly remote: { host: string; port: number | null },
   ) {
     this.lastHeardAt = clock.now();
-    this.channel = new Channel(socket, keys, (m) => this.onMessage(m), sendLimit, reader, clock);
+    this.channel = new Channel(socket, keys, (kind, buf, start, end) => this.onFrame(kind, buf, start, end), sendLimit, reader, clock);
     socket.on("close", () => this.onClose());
     // Pings keep NAT/conntrack state warm and find a silently dead peer.
     this.liveness = clock.setInterval(() => {
       const silentFor = clock.now() - this.lastHeardAt;
       if (silentFor > pingIntervalMs * 3) this.close("peer unresponsive");
-      else if (silentFor > pingIntervalMs) this.channel.send('{"t":"ping"}');
+      else if (silentFor > pingIntervalMs) this.sendControl(FRAME.ping);
     }, pingIntervalMs);
     this.channel.start();
   }
@@ -167,7 +168,7 @@ export class LinkConnection {
       const heard = (): void => settle(this.channel.open);
       const timer = this.clock.setTimeout(() => settle(false), timeoutMs);
       // Checks running at once share one ping.
-      if (this.heardWaiters.length === 0) this.channel.send('{"t":"ping"}');
+      if (this.heardWaiters.length === 0) this.sendControl(FRAME.ping);
       this.heardWaiters.push(heard);
     });
   }
@@ -189,26 +190,17 @@ export class LinkConnection {
       // The peer or the network is not keeping up: fail fast rather than queue without bound.
       return Promise.reject(new P2PError("UNAVAILABLE", `peer link to ${this.peerId} is congested`, { reason: "not_sent" }));
     }
-    const id = ++this.nextId;
-    const json = JSON.stringify({
-      t: "q",
-      id,
-      s: call.service,
-      m: call.method,
-      p: call.params,
-      c: call.caller,
-      to: Math.max(1, Math.floor(timeoutMs)),
-      tp: call.traceparent,
-    });
-    // UTF-8 needs at most 3 bytes per UTF-16 unit: only long texts are measured.
-    if (json.length * 3 > this.channel.maxMessageBytes && Buffer.byteLength(json) > this.channel.maxMessageBytes) {
-      return Promise.reject(new P2PError("PAYLOAD_TOO_LARGE", `call of ${json.length} bytes exceeds the link frame limit`));
-    }
+    const paramsJson = JSON.stringify(call.params);
     const cancel = call.cancel;
     if (cancel?.cancelled) return Promise.reject(callerGone(cancel.reason));
+    const id = ++this.nextId;
+    const channel = this.channel;
+    const at = channel.writeAt;
+    const end = writeRequest(channel.reserve(requestBound(call, paramsJson)), at, id, call, Math.max(1, Math.floor(timeoutMs)), paramsJson);
+    const seq = end < 0 ? -1 : channel.commit(end);
+    if (seq < 0) return Promise.reject(new P2PError("PAYLOAD_TOO_LARGE", `call of ${paramsJson.length} characters exceeds the link frame limit`));
     return new Promise<unknown>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => this.expire(id), timeoutMs + LINK_TIMEOUT_SLACK_MS);
-      const seq = this.channel.send(json);
       if (!cancel) {
         this.pending.set(id, { resolve, reject, timer, seq });
         return;
@@ -230,7 +222,10 @@ export class LinkConnection {
     if (!p) return;
     this.pending.delete(id);
     p.timer.cancel();
-    if (this.channel.open) this.channel.send(`{"t":"c","id":${id}}`);
+    if (this.channel.open) {
+      const at = this.channel.writeAt;
+      this.channel.commit(writeCancel(this.channel.reserve(CANCEL_BYTES), at, id));
+    }
     p.reject(callerGone(reason));
     this.closeIfDrained();
   }
@@ -247,31 +242,44 @@ export class LinkConnection {
     this.closeIfDrained();
   }
 
-  private onMessage(message: Record<string, unknown>): void {
+  private onFrame(kind: number, buf: Buffer, start: number, end: number): void {
     this.lastHeardAt = this.clock.now();
     if (this.heardWaiters.length > 0) for (const heard of this.heardWaiters.splice(0)) heard();
-    const t = message.t;
-    if (t === "r" || t === "e") {
-      const id = message.id as number;
+    if (kind === FRAME.result || kind === FRAME.error) {
+      const id = frameId(buf, start, end);
+      if (id === null) return this.channel.close("malformed answer");
       const p = this.pending.get(id);
       if (!p) return; // answered after its deadline
+      const text = answerText(buf, start, end);
+      let value: unknown;
+      try {
+        value = text === undefined ? undefined : JSON.parse(text);
+      } catch {
+        return this.channel.close("malformed answer");
+      }
       this.pending.delete(id);
       p.timer.cancel();
-      if (t === "r") p.resolve(message.r);
-      else p.reject(P2PError.fromWire(message.e));
+      if (kind === FRAME.result) p.resolve(value);
+      else p.reject(P2PError.fromWire(value));
       this.closeIfDrained();
-    } else if (t === "q") {
-      this.serve(message);
-    } else if (t === "c") {
-      if (typeof message.id === "number") this.responder?.cancel(this.channel, message.id);
-    } else if (t === "ping") {
-      this.channel.send('{"t":"pong"}');
-    } else if (t === "goaway") {
+    } else if (kind === FRAME.request) {
+      this.serve(buf, start, end);
+    } else if (kind === FRAME.cancel) {
+      const id = frameId(buf, start, end);
+      if (id !== null) this.responder?.cancel(this.channel, id);
+    } else if (kind === FRAME.ping) {
+      this.sendControl(FRAME.pong);
+    } else if (kind === FRAME.goaway) {
       this.draining = true;
       this.peerLeaving = true;
       this.notifyUnusable();
       this.closeIfDrained();
     }
+  }
+
+  private sendControl(kind: typeof FRAME.ping | typeof FRAME.pong | typeof FRAME.goaway): void {
+    const at = this.channel.writeAt;
+    this.channel.commit(writeControl(this.channel.reserve(FRAME_HEAD), at, kind));
   }
 
   /**
@@ -280,22 +288,21 @@ export class LinkConnection {
    */
   goaway(): void {
     if (!this.channel.open) return;
-    this.channel.send('{"t":"goaway"}');
+    this.sendControl(FRAME.goaway);
     if (this.draining) return;
     this.draining = true;
     this.notifyUnusable();
   }
 
-  private serve(message: Record<string, unknown>): void {
+  private serve(buf: Buffer, start: number, end: number): void {
     if (!this.responder) {
       // The peer should not send calls to a side that said it only calls: never run.
-      if (typeof message.id === "number") {
-        answerError(this.channel, message.id, new P2PError("UNAVAILABLE", "this side of the link serves no calls", { reason: "not_sent" }));
-      }
+      const id = frameId(buf, start, end);
+      if (id !== null) answerError(this.channel, id, new P2PError("UNAVAILABLE", "this side of the link serves no calls", { reason: "not_sent" }));
       return;
     }
     this.serving++;
-    this.responder.serve(this.channel, message, this.peerId, () => {
+    this.responder.serve(this.channel, buf, start, end, this.peerId, () => {
       this.serving--;
       this.closeIfDrained();
     });

@@ -16,18 +16,21 @@ import type { FrameReader } from "./frame-reader.js";
  * "server"/"client" labels stop one side's proof being reflected as the other's.
  * Session keys: HKDF(K, salt = Nc|Ns, ids) → one AES-256-GCM key per direction.
  * With no cluster keys on both sides (development mode) there is no proof and no sealing.
+ * Both sides speak one link version (`v`; the frames after the handshake are version 2's
+ * binary ones, messages.ts): a hello of another version is refused with a reject naming
+ * both (code "version"), and the version is in the proofs and the session keys' HKDF info.
  */
-export const LINK_VERSION = 1;
+export const LINK_VERSION = 2;
 const NONCE_BYTES = 32;
 
 /**
  * "identity": the key is proven but the claimed node id may not link from there (another
  * address than membership knows for it); "duplicate": that node already has a live link.
  */
-export type HandshakeFailure = "auth" | "mode" | "node_id" | "protocol" | "identity" | "duplicate";
+export type HandshakeFailure = "auth" | "mode" | "node_id" | "protocol" | "identity" | "duplicate" | "version";
 
 /** Refusal codes the server names in its reject frame (so the client can tell them apart). */
-const REJECT_CODES: readonly HandshakeFailure[] = ["identity", "duplicate"];
+const REJECT_CODES: readonly HandshakeFailure[] = ["identity", "duplicate", "version"];
 
 export interface Refusal {
   kind: "identity" | "duplicate";
@@ -150,7 +153,8 @@ export async function clientHandshake(
   if (duplex) hello.duplex = true;
   sendJson(socket, hello);
   const welcome = await readJson(reader, timeoutMs);
-  if (welcome.t !== "welcome" || welcome.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected welcome");
+  if (welcome.t !== "welcome") throw new HandshakeError("protocol", "unexpected welcome");
+  if (welcome.v !== LINK_VERSION) throw new HandshakeError("version", `peer speaks link version ${String(welcome.v)}, this node ${LINK_VERSION}`);
   const serverId = welcome.node;
   if (typeof serverId !== "string") throw new HandshakeError("protocol", "welcome without node id");
   if (serverId !== expectedNodeId) {
@@ -190,7 +194,8 @@ export async function serverHandshake(
   admit: AdmitLink = () => null,
 ): Promise<HandshakeResult> {
   const hello = await readJson(reader, timeoutMs);
-  if (hello.t !== "hello" || hello.v !== LINK_VERSION) throw new HandshakeError("protocol", "unexpected hello");
+  if (hello.t !== "hello") throw new HandshakeError("protocol", "unexpected hello");
+  if (hello.v !== LINK_VERSION) return reject(socket, "version", `link version ${String(hello.v).slice(0, 16)} is not spoken here (this node speaks ${LINK_VERSION})`);
   const clientId = hello.node;
   if (typeof clientId !== "string" || clientId.length === 0 || clientId.length > 256) {
     throw new HandshakeError("protocol", "hello without a node id");

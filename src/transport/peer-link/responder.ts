@@ -1,6 +1,6 @@
 import { P2PError, toP2PError } from "../../errors.js";
 import type { Channel } from "./channel.js";
-import { parseRequest } from "./messages.js";
+import { answerBound, FRAME, parseRequest, writeAnswer } from "./messages.js";
 import { Cancellation } from "../../rpc/cancellation.js";
 import type { LinkHandler, LinkLogger } from "./types.js";
 import { systemClock, type Clock } from "../../util/clock.js";
@@ -48,13 +48,13 @@ export class Responder {
     });
   }
 
-  /** Serves one request message ({t:"q"}); `settled` runs once its answer is queued (or dropped). */
-  serve(channel: Channel, message: Record<string, unknown>, from: string, settled: () => void): void {
-    const request = parseRequest(message);
-    if (typeof request === "string") {
+  /** Serves one request frame (body in [start, end) of `buf`); `settled` runs once its answer is queued (or dropped). */
+  serve(channel: Channel, buf: Buffer, start: number, end: number, from: string, settled: () => void): void {
+    const request = parseRequest(buf, start, end);
+    if ("reason" in request) {
       this.counters.malformed++;
-      if (typeof message.id === "number") answerError(channel, message.id, new P2PError("BAD_REQUEST", request));
-      else channel.close(`malformed request: ${request}`);
+      if (request.id !== null) answerError(channel, request.id, new P2PError("BAD_REQUEST", request.reason));
+      else channel.close(`malformed request: ${request.reason}`);
       settled();
       return;
     }
@@ -111,16 +111,13 @@ export class Responder {
 
 function answer(channel: Channel, id: number, result: unknown): void {
   if (!channel.open) return;
-  let json: string;
+  let json: string | undefined;
   try {
-    json = JSON.stringify({ t: "r", id, r: result });
+    json = JSON.stringify(result) as string | undefined;
   } catch (err) {
     return answerError(channel, id, new P2PError("INTERNAL", `result is not serialisable: ${(err as Error).message}`));
   }
-  if (json.length * 3 > channel.maxMessageBytes && Buffer.byteLength(json) > channel.maxMessageBytes) {
-    return answerError(channel, id, new P2PError("PAYLOAD_TOO_LARGE", "result exceeds the link frame limit"));
-  }
-  channel.send(json);
+  if (!send(channel, FRAME.result, id, json)) answerError(channel, id, new P2PError("PAYLOAD_TOO_LARGE", "result exceeds the link frame limit"));
 }
 
 /** Answers a request this node cannot serve (or that failed). */
@@ -129,9 +126,16 @@ export function answerError(channel: Channel, id: number, err: unknown): void {
   const wire = toP2PError(err).toJSON();
   let json: string;
   try {
-    json = JSON.stringify({ t: "e", id, e: wire });
+    json = JSON.stringify(wire);
   } catch {
-    json = JSON.stringify({ t: "e", id, e: { code: wire.code, message: wire.message } });
+    json = JSON.stringify({ code: wire.code, message: wire.message });
   }
-  channel.send(json);
+  // An error whose data does not fit still answers, with its code and message.
+  if (!send(channel, FRAME.error, id, json)) send(channel, FRAME.error, id, JSON.stringify({ code: wire.code, message: wire.message.slice(0, 1024) }));
+}
+
+/** Queues an answer frame; false if it exceeds the frame limit (nothing queued). */
+function send(channel: Channel, kind: typeof FRAME.result | typeof FRAME.error, id: number, json: string | undefined): boolean {
+  const at = channel.writeAt;
+  return channel.commit(writeAnswer(channel.reserve(answerBound(json)), at, kind, id, json)) >= 0;
 }

@@ -2,9 +2,11 @@ import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Keyring } from "../../../src/security/keyring.js";
 import { encodeFrame } from "../../../src/transport/framing.js";
-import { connectUpgrade } from "../../../src/transport/upgrade.js";
+import { createServer } from "node:http";
+import { connectUpgrade, UpgradeRouter } from "../../../src/transport/upgrade.js";
 import { FrameReader } from "../../../src/transport/peer-link/frame-reader.js";
-import { clientHandshake } from "../../../src/transport/peer-link/handshake.js";
+import { clientHandshake, HandshakeError, LINK_VERSION } from "../../../src/transport/peer-link/handshake.js";
+import { answerText, FRAME, frameId, requestBound, writeRequest } from "../../../src/transport/peer-link/messages.js";
 import type { LinkCall } from "../../../src/transport/peer-link/index.js";
 import { call, cleanupAll, newPool, startLinkNode, type TestLinkNode } from "./helpers.js";
 
@@ -27,6 +29,24 @@ async function handshaken(server: TestLinkNode, secret?: string): Promise<Socket
   const reader = new FrameReader(socket, Buffer.alloc(0), 1 << 20);
   await clientHandshake(socket, reader, Keyring.fromSecret(secret), "intruder", server.nodeId, 2000);
   return socket;
+}
+
+/** An upgrade endpoint that hands each p2p-link socket to `onLink` (a peer speaking by hand). */
+async function startFakeServer(onLink: (socket: Socket, reader: FrameReader) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const router = new UpgradeRouter();
+  router.register("p2p-link", (socket, head) => onLink(socket, new FrameReader(socket, head, 1 << 20)));
+  const http = createServer();
+  http.on("upgrade", router.handle);
+  const open = new Set<Socket>();
+  http.on("connection", (s: Socket) => open.add(s));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (http.address() as { port: number }).port,
+    close: async () => {
+      for (const s of open) s.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
 }
 
 async function stillServes(server: TestLinkNode, secret?: string): Promise<void> {
@@ -79,7 +99,8 @@ describe("peer link server under bad input", () => {
   it("closes a development-mode connection that sends malformed records", async () => {
     const server = await startLinkNode({ nodeId: "b", handler: echo });
     const socket = await handshaken(server);
-    socket.write(encodeFrame(Buffer.from('{"t":"q"}],[{"x":1')));
+    // A frame announcing 9 bytes in a record that holds 2 after its head.
+    socket.write(encodeFrame(Buffer.from([0, 0, 0, 9, FRAME.request, 1, 2])));
     await closed(socket);
     await stillServes(server);
   });
@@ -88,9 +109,14 @@ describe("peer link server under bad input", () => {
     const server = await startLinkNode({ nodeId: "b", handler: echo });
     const socket = await handshaken(server);
     const reader = new FrameReader(socket, Buffer.alloc(0), 1 << 20);
-    socket.write(encodeFrame(Buffer.from('{"t":"q","id":7,"s":"echo"}')));
-    const answer = JSON.parse((await reader.next(2000)).toString()) as Record<string, unknown>;
-    expect(answer).toMatchObject({ t: "e", id: 7, e: { code: "BAD_REQUEST" } });
+    // A request frame with its id (7) and nothing else.
+    socket.write(encodeFrame(Buffer.from([0, 0, 0, 9, FRAME.request, 0, 0, 0, 0, 0, 0, 0, 7])));
+    const record = await reader.next(2000);
+    expect(record[4]).toBe(FRAME.error);
+    const end = 4 + record.readUInt32BE(0);
+    expect(end).toBe(record.length);
+    expect(frameId(record, 5, end)).toBe(7);
+    expect(JSON.parse(answerText(record, 5, end)!)).toMatchObject({ code: "BAD_REQUEST" });
     socket.destroy();
     await stillServes(server);
   });
@@ -99,14 +125,52 @@ describe("peer link server under bad input", () => {
     const server = await startLinkNode({ nodeId: "b", handler: echo });
     const socket = await connectUpgrade("127.0.0.1", server.port, "p2p-link", 2000);
     const reader = new FrameReader(socket, Buffer.alloc(0), 1 << 20);
-    const hello = { t: "hello", v: 1, node: "raw", nonce: Buffer.alloc(32, 1).toString("base64"), auth: false };
+    const hello = { t: "hello", v: LINK_VERSION, node: "raw", nonce: Buffer.alloc(32, 1).toString("base64"), auth: false };
     socket.write(encodeFrame(Buffer.from(JSON.stringify(hello))));
     expect(JSON.parse((await reader.next(2000)).toString())).toMatchObject({ t: "welcome", node: "b" });
-    const request = { t: "q", id: 1, s: "echo", m: "piped", p: {}, c: { sub: "x", role: "service" }, to: 1000 };
-    socket.write(Buffer.concat([encodeFrame(Buffer.from('{"t":"proof"}')), encodeFrame(Buffer.from(JSON.stringify(request)))]));
+    const request: LinkCall = { service: "echo", method: "piped", params: {}, caller: { sub: "x", role: "service" }, timeoutMs: 1000 };
+    const frames = Buffer.alloc(requestBound(request, "{}"));
+    const end = writeRequest(frames, 0, 1, request, 1000, "{}");
+    socket.write(Buffer.concat([encodeFrame(Buffer.from('{"t":"proof"}')), encodeFrame(frames.subarray(0, end))]));
     expect(JSON.parse((await reader.next(2000)).toString())).toEqual({ t: "ready" });
-    expect(JSON.parse((await reader.next(2000)).toString())).toEqual({ t: "r", id: 1, r: "piped" });
+    const answer = await reader.next(2000);
+    expect(answer[4]).toBe(FRAME.result);
+    expect(frameId(answer, 5, answer.length)).toBe(1);
+    expect(answerText(answer, 5, answer.length)).toBe('"piped"');
     socket.destroy();
+  });
+
+  it("refuses a peer of another link version cleanly, naming both versions", async () => {
+    const server = await startLinkNode({ nodeId: "b", secret: SECRET, handler: echo });
+    const socket = await connectUpgrade("127.0.0.1", server.port, "p2p-link", 2000);
+    const reader = new FrameReader(socket, Buffer.alloc(0), 1 << 20);
+    const hello = { t: "hello", v: 1, node: "old", nonce: Buffer.alloc(32, 1).toString("base64"), auth: true };
+    socket.write(encodeFrame(Buffer.from(JSON.stringify(hello))));
+    const reply = JSON.parse((await reader.next(2000)).toString()) as Record<string, unknown>;
+    expect(reply).toMatchObject({ t: "reject", code: "version" });
+    expect(String(reply.reason)).toContain(`speaks ${LINK_VERSION}`);
+    await closed(socket);
+    await expect.poll(() => server.link.stats().handshakeFailures).toBe(1);
+    await stillServes(server, SECRET);
+  });
+
+  it("a client refuses a server of another link version", async () => {
+    const fake = await startFakeServer((socket, reader) => {
+      void reader.next(2000).then(() => {
+        const welcome = { t: "welcome", v: LINK_VERSION + 1, node: "b", nonce: Buffer.alloc(32, 2).toString("base64"), auth: true, max: 1 << 20 };
+        socket.write(encodeFrame(Buffer.from(JSON.stringify(welcome))));
+      });
+    });
+    try {
+      const socket = await connectUpgrade("127.0.0.1", fake.port, "p2p-link", 2000);
+      const reader = new FrameReader(socket, Buffer.alloc(0), 1 << 20);
+      const err = await clientHandshake(socket, reader, Keyring.fromSecret(SECRET), "a", "b", 2000).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HandshakeError);
+      expect((err as HandshakeError).kind).toBe("version");
+      socket.destroy();
+    } finally {
+      await fake.close();
+    }
   });
 
   it("counts a connection that leaves during the handshake", async () => {
