@@ -27,19 +27,38 @@ export const systemClock: Clock = {
   },
 };
 
-interface Scheduled {
-  at: number;
-  seq: number;
-  fn: () => void;
-  every: number | null;
-  cancelled: boolean;
+class Scheduled implements Timer {
+  cancelled = false;
+  constructor(
+    public at: number,
+    public seq: number,
+    readonly fn: () => void,
+    readonly every: number | null,
+  ) {}
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
-/** A deterministic clock: advance(ms) fires due timers in time order (ties: creation order). */
+/** Timers due at one instant, in creation order (seq only grows, so appending keeps it sorted). */
+interface Slot {
+  at: number;
+  items: Scheduled[];
+  head: number;
+}
+
+/**
+ * A deterministic clock: advance(ms) fires due timers in time order (ties: creation order).
+ * Timers are grouped by due time (one slot per instant, a min-heap of instants): most timers
+ * of a simulation fall on a few instants (every packet of a 1 ms link sent at t is due at
+ * t + 1), so scheduling is O(1) there instead of a sorted insert into all pending timers.
+ */
 export class FakeClock implements Clock {
   private time = 0;
   private seq = 0;
-  private queue: Scheduled[] = [];
+  private readonly slots = new Map<number, Slot>();
+  /** Instants with a slot, as a binary min-heap. */
+  private readonly heap: number[] = [];
 
   constructor(start = 0) {
     this.time = start;
@@ -59,7 +78,9 @@ export class FakeClock implements Clock {
 
   /** Number of timers still pending. */
   get pending(): number {
-    return this.queue.filter((t) => !t.cancelled).length;
+    let n = 0;
+    for (const slot of this.slots.values()) for (let i = slot.head; i < slot.items.length; i++) if (!slot.items[i]!.cancelled) n++;
+    return n;
   }
 
   advance(ms: number): void {
@@ -79,39 +100,65 @@ export class FakeClock implements Clock {
   }
 
   private schedule(fn: () => void, ms: number, every: number | null): Timer {
-    const entry: Scheduled = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, every, cancelled: false };
+    const entry = new Scheduled(this.time + Math.max(0, ms), this.seq++, fn, every);
     this.insert(entry);
-    return {
-      cancel: () => {
-        entry.cancelled = true;
-      },
-    };
+    return entry;
   }
 
   private insert(entry: Scheduled): void {
-    // Binary search keeps the queue sorted by (at, seq).
-    let lo = 0;
-    let hi = this.queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.queue[mid]!;
-      if (m.at < entry.at || (m.at === entry.at && m.seq < entry.seq)) lo = mid + 1;
-      else hi = mid;
+    let slot = this.slots.get(entry.at);
+    if (!slot) {
+      slot = { at: entry.at, items: [], head: 0 };
+      this.slots.set(entry.at, slot);
+      this.heapPush(entry.at);
     }
-    this.queue.splice(lo, 0, entry);
+    slot.items.push(entry);
   }
 
   private popDue(until: number): Scheduled | undefined {
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      if (head.cancelled) {
-        this.queue.shift();
-        continue;
+    while (this.heap.length > 0) {
+      const at = this.heap[0]!;
+      if (at > until) return undefined;
+      const slot = this.slots.get(at)!;
+      while (slot.head < slot.items.length) {
+        const entry = slot.items[slot.head++]!;
+        if (!entry.cancelled) return entry;
       }
-      if (head.at > until) return undefined;
-      this.queue.shift();
-      return head;
+      // Drained (a timer set for this very instant while it fires gets a new slot).
+      this.slots.delete(at);
+      this.heapPop();
     }
     return undefined;
+  }
+
+  private heapPush(at: number): void {
+    const h = this.heap;
+    let i = h.length;
+    h.push(at);
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (h[parent]! <= at) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = at;
+  }
+
+  private heapPop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    let i = 0;
+    const n = h.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && h[r]! < h[l]! ? r : l;
+      if (h[c]! >= last) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
   }
 }

@@ -28,6 +28,8 @@ export class BroadcastQueue {
   private buckets: Item[][] = [];
   private live: number[] = [];
   private nextId = 0;
+  /** No queued message was ever shorter: once less room is left, nothing more can fit. */
+  private minSize = Infinity;
 
   constructor(
     private readonly retransmitMult: number,
@@ -39,6 +41,7 @@ export class BroadcastQueue {
     const old = this.byKey.get(key);
     if (old) this.finish(old);
     const item: Item = { key, message, transmits: 0, id: this.nextId++, done: false, ...options };
+    if (message.length < this.minSize) this.minSize = message.length;
     this.byKey.set(key, item);
     this.push(item);
   }
@@ -56,9 +59,12 @@ export class BroadcastQueue {
     const maxTransmits = retransmitLimit(this.retransmitMult, this.numNodes());
     const picked: Item[] = [];
     let used = 0;
-    for (let level = 0; level < this.buckets.length && used + overhead < limit; level++) {
+    const smallest = this.minSize + overhead;
+    scan: for (let level = 0; level < this.buckets.length && used + overhead < limit; level++) {
       const bucket = this.buckets[level]!;
       for (let i = bucket.length - 1; i >= 0; i--) {
+        // The packet is full: the rest of the queue would only be skipped (saturated queues hold thousands).
+        if (limit - used < smallest) break scan;
         const item = bucket[i]!;
         if (item.done || item.transmits !== level) continue;
         const size = item.message.length + overhead;
@@ -104,10 +110,19 @@ export class BroadcastQueue {
     this.live[item.transmits]!++;
   }
 
-  /** Removes stale entries once they outnumber live ones. */
+  /**
+   * Drops stale entries at the end of each bucket (those just taken: take() reads newest
+   * first, so they pile up where the next scan starts), and all of them once they outnumber
+   * live ones.
+   */
   private compact(): void {
     for (let level = 0; level < this.buckets.length; level++) {
       const bucket = this.buckets[level]!;
+      while (bucket.length > 0) {
+        const last = bucket[bucket.length - 1]!;
+        if (!last.done && last.transmits === level) break;
+        bucket.pop();
+      }
       if (bucket.length < 32 || this.live[level]! * 2 >= bucket.length) continue;
       this.buckets[level] = bucket.filter((it) => !it.done && it.transmits === level);
     }

@@ -2,7 +2,7 @@ import type { Clock } from "../../util/clock.js";
 import type { Awareness } from "./awareness.js";
 import type { BroadcastQueue } from "./broadcast-queue.js";
 import { suspicionTimeout, type MembershipConfig } from "./config.js";
-import { encodeMessage, MessageType, type AliveMsg, type DeadMsg, type SuspectMsg } from "./messages.js";
+import { copyBytes, encodeMessage, MessageType, type AliveMsg, type DeadMsg, type SuspectMsg } from "./messages.js";
 import { Suspicion } from "./suspicion.js";
 import { aliveStatement, leaveStatement, type LivenessProofs } from "./proofs.js";
 
@@ -86,6 +86,8 @@ export class MemberTable {
   leaving = false;
   /** Members alive or suspect, kept up to date on every change (read on every packet). */
   private aliveCount = 0;
+  /** Dead and left members (reaping looks at these only, not at every member each second). */
+  private readonly departedNames = new Set<string>();
 
   constructor(
     readonly selfName: string,
@@ -156,13 +158,13 @@ export class MemberTable {
     const movedFrom = updatesAddress && member && isLive(member) ? member.address : null;
     const previous = member ? { ...member } : null;
     if (!member) {
-      member = { name: a.name, address: a.address, meta: a.meta.slice(), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
+      member = { name: a.name, address: a.address, meta: copyBytes(a.meta), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
       this.members.set(a.name, member);
     }
     member.address = a.address;
-    member.meta = a.meta.slice(); // decoded meta is a view into the packet
+    member.meta = copyBytes(a.meta); // decoded meta is a view into the packet
     member.incarnation = a.incarnation;
-    if (a.proof) member.proof = a.proof.slice();
+    if (a.proof) member.proof = copyBytes(a.proof);
     else delete member.proof;
     if (member.state !== "alive" || isNew) {
       member.state = "alive";
@@ -256,10 +258,23 @@ export class MemberTable {
     if (member && isLive(member)) this.aliveCount--;
     this.cancelSuspicion(name);
     this.members.delete(name);
+    this.departedNames.delete(name);
     if (member && keepMs > 0 && (member.state === "dead" || member.state === "left")) {
       if (this.tombstones.size >= MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
       this.tombstones.set(name, { incarnation: member.incarnation, state: member.state, until: this.clock.now() + keepMs, toldAt: -Infinity });
     }
+  }
+
+  /** Dead and left members, in the order of `members` (as iterating it would give them). */
+  departedMembers(): Member[] {
+    if (this.departedNames.size === 0) return [];
+    if (this.departedNames.size === 1) {
+      const m = this.members.get(this.departedNames.values().next().value!);
+      return m ? [m] : [];
+    }
+    const out: Member[] = [];
+    for (const m of this.members.values()) if (!isLive(m)) out.push(m);
+    return out;
   }
 
   /** Forgets tombstones older than their keep time. */
@@ -313,7 +328,7 @@ export class MemberTable {
     member.incarnation = d.incarnation;
     member.state = d.from === d.name ? "left" : "dead";
     member.stateChangedAt = this.clock.now();
-    if (d.from === d.name && d.proof) member.proof = d.proof.slice();
+    if (d.from === d.name && d.proof) member.proof = copyBytes(d.proof);
     else delete member.proof;
     this.broadcasts.queue(d.name, encodeMessage(d), options);
     this.changed(member, previous);
@@ -322,6 +337,8 @@ export class MemberTable {
 
   private changed(member: Member, previous: Member | null): void {
     this.aliveCount += (isLive(member) ? 1 : 0) - (previous && isLive(previous) ? 1 : 0);
+    if (isLive(member)) this.departedNames.delete(member.name);
+    else this.departedNames.add(member.name);
     this.hooks.changed({ ...member }, previous);
   }
 

@@ -6,7 +6,7 @@ import { Awareness } from "./awareness.js";
 import { BroadcastQueue } from "./broadcast-queue.js";
 import { resolveConfig, type MembershipConfig } from "./config.js";
 import { MemberTable, type Logger, type Member } from "./member-state.js";
-import { MessageType, type AliveMsg, type Message } from "./messages.js";
+import { copyBytes, MessageType, type AliveMsg, type Message } from "./messages.js";
 import { Prober } from "./probe.js";
 import { PushPull, type NameConflict } from "./push-pull.js";
 import { Wire, type MembershipMetricsSink } from "./wire.js";
@@ -100,7 +100,7 @@ export class Membership {
       accused: (accuser) => {
         if (accuser !== opts.name) this.accusers.add(accuser);
       },
-      moved: (news, oldAddress) => this.wire.send(oldAddress, [{ ...news, meta: news.meta.slice(), ...(news.proof ? { proof: news.proof.slice() } : {}) }]),
+      moved: (news, oldAddress) => this.wire.send(oldAddress, [{ ...news, meta: copyBytes(news.meta), ...(news.proof ? { proof: copyBytes(news.proof) } : {}) }]),
       unproven: () => {
         if (this.packetFrom) this.pushPull.syncWithUnknown(this.packetFrom);
       },
@@ -183,6 +183,12 @@ export class Membership {
   /** Every known member, including us and dead/left ones until reaped. */
   members(): Member[] {
     return [...this.table.members.values()].map((m) => ({ ...m }));
+  }
+
+  /** One member by name (a copy), as members() would list it. */
+  member(name: string): Member | undefined {
+    const m = this.table.members.get(name);
+    return m ? { ...m } : undefined;
   }
 
   localMember(): Member {
@@ -304,8 +310,9 @@ export class Membership {
 
   /** News of us, at our incarnation or above, with an address or metadata that are not ours. */
   private forgesUs(msg: AliveMsg): boolean {
+    if (msg.name !== this.table.selfName) return false; // most news is about others: no lookup of self
     const self = this.table.self;
-    if (msg.name !== self.name || this.table.leaving || msg.incarnation < self.incarnation) return false;
+    if (this.table.leaving || msg.incarnation < self.incarnation) return false;
     return msg.address !== self.address || !sameBytes(msg.meta, self.meta);
   }
 
@@ -329,8 +336,8 @@ export class Membership {
   private reap(): void {
     const now = this.clock.now();
     const forgotten: Member[] = [];
-    for (const m of this.table.members.values()) {
-      if ((m.state === "dead" || m.state === "left") && m.name !== this.table.selfName && now - m.stateChangedAt > this.config.gossipToTheDeadMs) {
+    for (const m of this.table.departedMembers()) {
+      if (m.name !== this.table.selfName && now - m.stateChangedAt > this.config.gossipToTheDeadMs) {
         forgotten.push({ ...m });
       }
     }

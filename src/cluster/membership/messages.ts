@@ -63,6 +63,17 @@ export interface SyncPayload extends PacketHeader {
 
 export class CodecError extends Error {}
 
+/** One empty byte string for every empty field decoded or copied (nothing can be written into it). */
+const EMPTY_BYTES: Buffer = Buffer.alloc(0);
+
+/**
+ * A copy of decoded bytes to keep. (A decoded field is a Buffer view into its packet, and
+ * Buffer#slice is a view too: keeping one kept the whole packet in memory.)
+ */
+export function copyBytes(v: Uint8Array): Uint8Array {
+  return v.length === 0 ? EMPTY_BYTES : Buffer.from(v);
+}
+
 /** A packet of another protocol version: mixed versions do not talk (see PROTOCOL_VERSION). */
 export class VersionError extends CodecError {
   constructor(readonly version: number) {
@@ -146,6 +157,12 @@ export class Writer {
   }
 }
 
+/** Strings up to this many bytes are interned by Reader.str (names, addresses). */
+const INTERN_MAX_BYTES = 48;
+const INTERN_MAX_ENTRIES = 1 << 16;
+/** FNV-1a hash of a short ASCII string's bytes → the string (a collision just replaces it). */
+const interned = new Map<number, string>();
+
 export class Reader {
   private pos = 0;
   private readonly buf: Buffer;
@@ -188,6 +205,7 @@ export class Reader {
   /** A view into the packet (no copy): copy it before keeping it. */
   bytes(): Uint8Array {
     const n = this.u16();
+    if (n === 0) return EMPTY_BYTES;
     this.need(n);
     const v = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
@@ -200,8 +218,33 @@ export class Reader {
     const start = this.pos;
     this.pos += n;
     // Names and addresses are short and ASCII: a flat latin1 string, no TextDecoder (hot path).
-    for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) return this.utf8(start, n);
-    return b.toString("latin1", start, start + n);
+    if (n > INTERN_MAX_BYTES) {
+      for (let i = start; i < start + n; i++) if (b[i]! >= 0x80) return this.utf8(start, n);
+      return b.toString("latin1", start, start + n);
+    }
+    // The same few hundred names and addresses arrive in every packet: hand out the string
+    // decoded last time for the same bytes (no allocation, its hash already computed).
+    let h = 0x811c9dc5 ^ n;
+    for (let i = start; i < start + n; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return this.utf8(start, n);
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    const known = interned.get(h);
+    if (known !== undefined && known.length === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (known.charCodeAt(i) !== b[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return known;
+    }
+    const s = b.toString("latin1", start, start + n);
+    if (interned.size >= INTERN_MAX_ENTRIES) interned.clear();
+    interned.set(h, s);
+    return s;
   }
   private utf8(start: number, n: number): string {
     try {
@@ -279,6 +322,19 @@ export function validAddress(v: string): boolean {
   if (v.length > MAX_ADDRESS_BYTES) return false;
   const idx = v.lastIndexOf(":");
   if (idx <= 0) return false;
+  // Fast path (every address of every alive is checked): printable ASCII host, 1–5 digit port.
+  let plain = v.length - idx - 1 >= 1 && v.length - idx - 1 <= 5;
+  let digits = 0;
+  for (let i = idx + 1; plain && i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) plain = false;
+    else digits = digits * 10 + (c - 48);
+  }
+  for (let i = 0; plain && i < idx; i++) {
+    const c = v.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) plain = false;
+  }
+  if (plain) return digits >= 1 && digits <= 65535;
   const port = Number(v.slice(idx + 1));
   return Number.isInteger(port) && port >= 1 && port <= 65535 && /^[^\s\x00-\x1f\x7f]+$/.test(v.slice(0, idx));
 }

@@ -30,7 +30,9 @@ export class OpenBudget {
   private readonly clock: Clock;
   private readonly maxFailures: number;
   private readonly windowMs: number;
-  private readonly sources: LRUCache<string, Window>;
+  /** Created at the first failure: most members never see one, and the cache preallocates its capacity. */
+  private sources: LRUCache<string, Window> | null = null;
+  private readonly maxSources: number;
   private members = new Set<string>();
   private membersReadAt = Number.NEGATIVE_INFINITY;
 
@@ -38,7 +40,7 @@ export class OpenBudget {
     this.clock = options.clock;
     this.maxFailures = options.maxFailures ?? 64;
     this.windowMs = options.windowMs ?? 10_000;
-    this.sources = new LRUCache({ max: options.maxSources ?? 10_000 });
+    this.maxSources = options.maxSources ?? 10_000;
   }
 
   /** Whether a packet from `from` ("ip:port", source `ip`) is worth opening. */
@@ -52,13 +54,13 @@ export class OpenBudget {
   failed(ip: string): void {
     const window = this.current(ip);
     if (window) window.failures++;
-    else this.sources.set(ip, { startedAt: this.clock.now(), failures: 1 });
+    else (this.sources ??= new LRUCache({ max: this.maxSources })).set(ip, { startedAt: this.clock.now(), failures: 1 });
   }
 
   private current(ip: string): Window | undefined {
-    const window = this.sources.get(ip);
+    const window = this.sources?.get(ip);
     if (window && this.clock.now() - window.startedAt >= this.windowMs) {
-      this.sources.delete(ip);
+      this.sources!.delete(ip);
       return undefined;
     }
     return window;

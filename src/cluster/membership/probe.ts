@@ -2,6 +2,7 @@ import type { Clock, Timer } from "../../util/clock.js";
 import { randomInt, shuffle, type Random } from "../../util/random.js";
 import type { Awareness } from "./awareness.js";
 import type { MembershipConfig } from "./config.js";
+import { ProbeOrder } from "./probe-order.js";
 import type { Member, MemberTable } from "./member-state.js";
 import { MessageType, type Message, type PingMsg, type PingReqMsg } from "./messages.js";
 import type { MembershipMetricsSink, Wire } from "./wire.js";
@@ -19,7 +20,7 @@ interface AckWait {
 }
 
 export class Prober {
-  private order: string[] = [];
+  private order = new ProbeOrder();
   private index = 0;
   private seq = 0;
   private readonly waits = new Map<number, AckWait>();
@@ -53,7 +54,7 @@ export class Prober {
   /** New members go to a random place in the order so they are probed soon, but not all at once. */
   insert(name: string): void {
     const at = randomInt(this.random, this.order.length + 1);
-    this.order.splice(at, 0, name);
+    this.order.insert(at, name);
     if (at < this.index) this.index++;
   }
 
@@ -63,7 +64,7 @@ export class Prober {
     const seen = new Set<string>();
     const n = this.order.length;
     for (let tries = 0; tries < 3 * n && out.length < k; tries++) {
-      const name = this.order[randomInt(this.random, n)]!;
+      const name = this.order.at(randomInt(this.random, n))!;
       if (name === this.table.selfName || name === exclude || seen.has(name)) continue;
       seen.add(name);
       const m = this.table.members.get(name);
@@ -136,11 +137,11 @@ export class Prober {
   private nextTarget(): Member | null {
     for (let checked = 0; checked <= this.order.length; checked++) {
       if (this.index >= this.order.length) {
-        this.order = shuffle(this.random, this.order.filter((n) => this.table.members.has(n)));
+        this.order = new ProbeOrder(shuffle(this.random, this.order.toArray().filter((n) => this.table.members.has(n))));
         this.index = 0;
         if (this.order.length === 0) return null;
       }
-      const m = this.table.members.get(this.order[this.index++]!);
+      const m = this.table.members.get(this.order.at(this.index++)!);
       if (m && m.name !== this.table.selfName && (m.state === "alive" || m.state === "suspect")) return m;
     }
     return null;

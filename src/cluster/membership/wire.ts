@@ -150,14 +150,29 @@ export class Wire {
     if (packet.sender === this.selfName) return this.drop("from-self");
     if (answersSender(packet) && !this.replays.firstSeen(packetId(data, this.keyring.encrypted))) return this.drop("replayed", from);
     if (packet.unknown > 0) this.metrics.dropped("unknown-message-type");
-    const before = packet.messages.length;
-    packet.messages = packet.messages.filter((m) => m.type !== MessageType.Alive || this.validMeta(m.meta));
-    const invalid = packet.invalid + before - packet.messages.length;
-    if (invalid > 0) this.drop("invalid-message", from);
+    // One pass (a packet holds dozens of messages): news with bad metadata, then news above
+    // the incarnation ceiling, is dropped; the array is copied only when something is.
+    const messages = packet.messages;
     const ceiling = this.incarnationCeiling();
-    const plausible = packet.messages.filter((m) => !("incarnation" in m) || m.incarnation <= ceiling);
-    if (plausible.length < packet.messages.length) this.drop("implausible-incarnation", from);
-    packet.messages = plausible;
+    let kept: Message[] | null = null;
+    let invalid = packet.invalid;
+    let implausible = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      let keep = true;
+      if (m.type === MessageType.Alive && !this.validMeta(m.meta)) {
+        invalid++;
+        keep = false;
+      } else if ("incarnation" in m && m.incarnation > ceiling) {
+        implausible++;
+        keep = false;
+      }
+      if (!keep) kept ??= messages.slice(0, i);
+      else if (kept) kept.push(m);
+    }
+    if (invalid > 0) this.drop("invalid-message", from);
+    if (implausible > 0) this.drop("implausible-incarnation", from);
+    if (kept) packet.messages = kept;
     for (const m of packet.messages) this.metrics.message(MESSAGE_NAMES[m.type], "in");
     return packet;
   }

@@ -98,7 +98,7 @@ export class SimCluster {
   }
 
   view(name: string, of: string): Member | undefined {
-    return this.nodes.get(name)!.members().find((m) => m.name === of);
+    return this.nodes.get(name)!.member(of);
   }
 
   /** Every listed member sees exactly `expected` as alive. */
