@@ -30,14 +30,24 @@ interface DriveResult {
   cpu?: { caller: number; callee: number };
 }
 
-/** CPU time (ms) a process used so far: utime + stime from /proc (clock ticks of 10 ms). */
+/** CPU time (ms) a process and its descendants (tsx runs the script in a child) used so far: utime + stime from /proc (10 ms ticks). */
 function cpuMs(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  let ms = (Number(fields[11]) + Number(fields[12])) * 10;
+  let children = "";
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+  } catch {
+    // no children file (kernel without CONFIG_PROC_CHILDREN): the process alone
+  }
+  for (const child of children ? children.split(" ") : []) ms += cpuMs(Number(child));
+  return ms;
 }
 
 function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = [], env: Record<string, string> = secrets) {
-  return spawnProcess("taskset", ["-c", String(core), process.execPath, join(root, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], env);
+  // BENCH_NODE_ARGS: extra node options for the P2P nodes (e.g. --cpu-prof, not allowed in NODE_OPTIONS).
+  const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : [];
+  return spawnProcess("taskset", ["-c", String(core), process.execPath, ...nodeArgs, join(root, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], env);
 }
 
 /** Caller + callee pinned to a core each; the caller's service drives calls at 1 and 100 in flight. */

@@ -143,10 +143,12 @@ export class P2PNode {
         this.fatal(`node id "${name}" is already in use by a live node at ${address} (join refused by ${seed}); choose another --node-id`),
     });
     this.registry = new ClusterRegistry(this.membership);
-    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }), clock: this.clock, security: this.tls ?? undefined });
+    // Per-call timers (deadlines, hedges, the link's backstops, execution slots) on one Clock timer.
+    const callTimers = new TimerQueue(this.clock);
+    this.pool = new PeerLinkPool({ nodeId: config.nodeId, keyring: this.keyring, logger: this.logger.child({ component: "link" }), clock: callTimers, security: this.tls ?? undefined });
     // One pipeline per balancing strategy, all sharing stats, breakers, bulkheads and health.
     const health = new MemberHealth(this.registry, (nodeId) => shared.breakers.confirmAlive(nodeId));
-    const shared = createPipelineDeps({ clock: this.clock, random: systemRandom, health });
+    const shared = createPipelineDeps({ clock: callTimers, random: systemRandom, health });
     this.membership.onChange(() => health.update());
     this.pipelines = Object.fromEntries(
       BALANCER_NAMES.map((name) => [name, { ...shared, balancer: createBalancer(name, { random: systemRandom, stats: shared.stats }) }]),
@@ -171,14 +173,13 @@ export class P2PNode {
       fetchSchemas: (member, service, timeoutMs) => this.caller.callInternal(member, SCHEMAS_OPERATION, { service }, config.nodeId, timeoutMs),
     });
     // The timers every call arms and cancels (its deadline, its execution slot's cap) share one Clock timer.
-    const callTimers = new TimerQueue(this.clock);
     const localLimiter = new LocalLimiter({ maxRunning: config.maxLocalCalls, maxQueued: 4 * config.maxLocalCalls }, callTimers);
     this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: callTimers, metrics: this.metrics, isDraining: () => this.draining, localLimiter });
-    this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: this.clock, metrics: clientMetrics });
+    this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: callTimers, metrics: clientMetrics });
     this.router.setRemote(this.caller);
     this.linkServer = new PeerLinkServer({
       nodeId: config.nodeId,
-      clock: this.clock,
+      clock: callTimers,
       keyring: this.keyring,
       pool: this.pool, // one two-way link per pair of nodes
       knownAddress: (nodeId) => {

@@ -4,7 +4,7 @@ import type { InflightTracker } from "../util/inflight.js";
 import { isInvalidationSelector, type InvalidationSelector } from "../cache/cache.js";
 import type { LinkHandler } from "../transport/peer-link/index.js";
 import type { Router } from "./router.js";
-import { newTraceId, traceIdOf } from "./context.js";
+import { newTraceId, traceIdOf, type CallContext } from "./context.js";
 
 /** Node-to-node operations that are not service methods; reachable only over the authenticated link. */
 export const INTERNAL_SERVICE = "$p2p";
@@ -25,14 +25,9 @@ export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
   return async (call, fromNodeId) => {
     if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params, fromNodeId);
     if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
-    const traceId = traceIdOf(call.traceparent) ?? newTraceId();
-    const ctx = {
-      caller: call.caller,
-      deadline: deps.clock.now() + call.timeoutMs,
-      traceId,
-      ...(call.traceparent ? { traceparent: call.traceparent } : {}),
-      ...(call.cancel ? { cancel: call.cancel } : {}),
-    };
+    const ctx: CallContext = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId: traceIdOf(call.traceparent) ?? newTraceId() };
+    if (call.traceparent) ctx.traceparent = call.traceparent;
+    if (call.cancel) ctx.cancel = call.cancel;
     return deps.inflight.track(() => deps.router.serveRemote(ctx, call.service, call.method, call.params));
   };
 }

@@ -1,15 +1,15 @@
 import type { Span, Tracer } from "@opentelemetry/api";
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { P2PError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
 import type { ClusterRegistry } from "../cluster/registry.js";
 import type { MemberView, MethodMeta } from "../cluster/types.js";
 import { splitHostPort } from "../transport/transport.js";
-import type { LinkTarget, PeerLinkPool } from "../transport/peer-link/index.js";
+import type { LinkCall, LinkTarget, PeerLinkPool } from "../transport/peer-link/index.js";
 import type { Candidate } from "./balancers/types.js";
 import { INTERNAL_SERVICE } from "./link-handler.js";
-import { callWithResilience, type PipelineDeps } from "./pipeline.js";
+import { callWithResilience, type PipelineDeps, type ResilientCall } from "./pipeline.js";
 import { Deadline } from "./deadline.js";
 import { withTimeout } from "../util/with-timeout.js";
 import type { CallContext } from "./context.js";
@@ -18,9 +18,19 @@ import type { CallResult, RemoteCaller } from "./router.js";
 import type { RpcClientMetrics } from "./rpc-metrics.js";
 import type { BalancerName } from "./balancers/types.js";
 
-/** 16 hex digits; randomUUID draws from a cached entropy pool (randomBytes would be a syscall per call). */
+/** Span ids drawn at once: one call into the random source per 256 ids (8 bytes each). */
+const SPAN_IDS_PER_DRAW = 256;
+let spanPool = Buffer.alloc(0);
+let spanTaken = 0;
+
+/** 16 hex digits, never all zeros. */
 function newSpanId(): string {
-  return randomUUID().replace(/-/g, "").slice(0, 16);
+  if (spanTaken >= spanPool.length) {
+    spanPool = randomBytes(8 * SPAN_IDS_PER_DRAW);
+    spanTaken = 0;
+  }
+  const id = spanPool.toString("hex", spanTaken, (spanTaken += 8));
+  return id === "0000000000000000" ? newSpanId() : id;
 }
 
 /** Where the OpenTelemetry API (any copy of major version 1) finds a registered SDK. */
@@ -55,65 +65,104 @@ export interface ClusterCallerDeps {
  * around the peer link, with a span and a W3C traceparent per hop.
  */
 export class ClusterCaller implements RemoteCaller {
-  /** Built once per host list (the registry hands out the same array until membership changes). */
-  private readonly candidates = new WeakMap<MemberView[], Candidate[]>();
+  /**
+   * Built once per host list (the registry hands out the same array, per service, until
+   * membership changes): the candidates and the service's declared balancer.
+   */
+  private readonly hostLists = new WeakMap<MemberView[], HostList>();
   /** nodeId → where its link goes, re-parsed only when its address changes. */
   private readonly targets = new Map<string, { address: string; target: LinkTarget }>();
 
   constructor(private readonly deps: ClusterCallerDeps) {}
 
-  async call(hosts: MemberView[], ctx: CallContext, service: string, method: string, params: Record<string, unknown>, meta: MethodMeta): Promise<CallResult> {
+  call(hosts: MemberView[], ctx: CallContext, service: string, method: string, params: Record<string, unknown>, meta: MethodMeta): Promise<CallResult> {
     const { deps } = this;
     const remaining = ctx.deadline - deps.clock.now();
-    if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call was sent");
-    const balancer = ctx.balancer ?? this.serviceBalancer(hosts, service) ?? deps.defaultBalancer;
+    if (remaining <= 0) return Promise.reject(new P2PError("TIMEOUT", "deadline passed before the call was sent"));
+    const list = this.hostList(hosts, service);
+    const pipeline = deps.pipelines[ctx.balancer ?? list.balancer ?? deps.defaultBalancer];
     const tracing = registeredTracing();
-    const span: Span | null = tracing ? tracing.tracer.startSpan(`${service}.${method}`, { kind: tracing.api.SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } }) : null;
-    const spanContext = span?.spanContext();
-    const traceparent = `00-${ctx.traceId}-${spanContext?.traceId === ctx.traceId ? spanContext.spanId : newSpanId()}-01`;
-    let attempts = 0;
+    if (tracing) return this.traced(tracing, pipeline, list, remaining, ctx, service, method, params, meta);
+    // No tracer: the pipeline's promise is the call's, with no async frame around it.
+    return callWithResilience(pipeline, this.resilientCall(list, remaining, ctx, service, method, params, meta, `00-${ctx.traceId}-${newSpanId()}-01`));
+  }
+
+  private async traced(
+    tracing: { api: OtelApi; tracer: Tracer },
+    pipeline: PipelineDeps,
+    list: HostList,
+    remaining: number,
+    ctx: CallContext,
+    service: string,
+    method: string,
+    params: Record<string, unknown>,
+    meta: MethodMeta,
+  ): Promise<CallResult> {
+    const span: Span = tracing.tracer.startSpan(`${service}.${method}`, { kind: tracing.api.SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } });
+    const spanContext = span.spanContext();
+    const traceparent = `00-${ctx.traceId}-${spanContext.traceId === ctx.traceId ? spanContext.spanId : newSpanId()}-01`;
     try {
-      const out = await callWithResilience(deps.pipelines[balancer], {
-        service,
-        method,
-        candidates: this.candidatesOf(hosts),
-        deadline: Deadline.after(remaining, deps.clock),
-        idempotent: meta.idempotent,
-        attempt: (nodeId, remainingMs) => {
-          attempts += 1;
-          if (ctx.cancel?.cancelled) throw callerGone(ctx.cancel.reason); // nobody waits: no (re)try
-          return this.attempt(nodeId, { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent, ...(ctx.cancel ? { cancel: ctx.cancel } : {}) });
-        },
-      });
-      span?.setAttribute("p2p.node", out.nodeId);
+      const out = await callWithResilience(pipeline, this.resilientCall(list, remaining, ctx, service, method, params, meta, traceparent));
+      span.setAttribute("p2p.node", out.nodeId);
       return out;
     } catch (err) {
-      if (span && tracing) span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
+      span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
       throw err;
     } finally {
-      if (attempts > 1) deps.metrics.retries(service, method, attempts - 1);
-      span?.end();
+      span.end();
     }
   }
 
-  private async attempt(nodeId: string, call: Parameters<PeerLinkPool["call"]>[1]): Promise<CallResult> {
-    const member = this.deps.registry.member(nodeId);
+  /** The call as the pipeline runs it; each attempt after the first counts as a retry. */
+  private resilientCall(
+    list: HostList,
+    remaining: number,
+    ctx: CallContext,
+    service: string,
+    method: string,
+    params: Record<string, unknown>,
+    meta: MethodMeta,
+    traceparent: string,
+  ): ResilientCall<CallResult> {
+    let attempts = 0;
+    return {
+      service,
+      method,
+      candidates: list.candidates,
+      deadline: Deadline.after(remaining, this.deps.clock),
+      idempotent: meta.idempotent,
+      attempt: (nodeId, remainingMs) => {
+        if (++attempts > 1) this.deps.metrics.retries(service, method, 1);
+        if (ctx.cancel?.cancelled) throw callerGone(ctx.cancel.reason); // nobody waits: no (re)try
+        const call: LinkCall = { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent };
+        if (ctx.cancel) call.cancel = ctx.cancel;
+        return this.attempt(nodeId, call);
+      },
+    };
+  }
+
+  /** One attempt on the link: one promise derived from the link's, no async frame of its own. */
+  private attempt(nodeId: string, call: LinkCall): Promise<CallResult> {
+    const { deps } = this;
+    const member = deps.registry.member(nodeId);
     if (!member || member.state === "dead" || member.state === "left") {
-      throw new P2PError("UNAVAILABLE", `node ${nodeId} has left`, { reason: "node_left" });
+      return Promise.reject(new P2PError("UNAVAILABLE", `node ${nodeId} has left`, { reason: "node_left" }));
     }
     const target = this.targetOf(member);
-    const started = this.deps.clock.now();
-    try {
-      const result = await this.deps.pool.call(target, call);
-      this.deps.metrics.call(nodeId, "ok", (this.deps.clock.now() - started) / 1000);
-      return { result, nodeId };
-    } catch (err) {
-      const error = err instanceof P2PError ? err : new P2PError("INTERNAL", err instanceof Error ? err.message : String(err));
-      const transport = error.data !== null && typeof error.data === "object" && "reason" in error.data;
-      this.deps.metrics.call(nodeId, transport ? String((error.data as { reason: unknown }).reason) : error.code === "TIMEOUT" ? "timeout" : "error", (this.deps.clock.now() - started) / 1000);
-      if (!transport) error.answeredBy = nodeId;
-      throw error;
-    }
+    const started = deps.clock.now();
+    return deps.pool.call(target, call).then(
+      (result) => {
+        deps.metrics.call(nodeId, "ok", (deps.clock.now() - started) / 1000);
+        return { result, nodeId };
+      },
+      (err: unknown) => {
+        const error = err instanceof P2PError ? err : new P2PError("INTERNAL", err instanceof Error ? err.message : String(err));
+        const transport = error.data !== null && typeof error.data === "object" && "reason" in error.data;
+        deps.metrics.call(nodeId, transport ? String((error.data as { reason: unknown }).reason) : error.code === "TIMEOUT" ? "timeout" : "error", (deps.clock.now() - started) / 1000);
+        if (!transport) error.answeredBy = nodeId;
+        throw error;
+      },
+    );
   }
 
   /** A node-to-node operation that is not a service method (see link-handler), to one member. */
@@ -128,9 +177,17 @@ export class ClusterCaller implements RemoteCaller {
     this.deps.metrics.forget(nodeId);
   }
 
-  private candidatesOf(hosts: MemberView[]): Candidate[] {
-    let list = this.candidates.get(hosts);
-    if (!list) this.candidates.set(hosts, (list = hosts.map((h) => ({ nodeId: h.nodeId, local: false }))));
+  private hostList(hosts: MemberView[], service: string): HostList {
+    let list = this.hostLists.get(hosts);
+    if (list === undefined || list.service !== service) {
+      const declared = hosts[0]?.meta?.services.find((s) => s.name === service)?.balancer;
+      list = {
+        service,
+        candidates: hosts.map((h) => ({ nodeId: h.nodeId, local: false })),
+        balancer: declared && declared in this.deps.pipelines ? declared : undefined,
+      };
+      this.hostLists.set(hosts, list);
+    }
     return list;
   }
 
@@ -141,9 +198,10 @@ export class ClusterCaller implements RemoteCaller {
     this.targets.set(member.nodeId, { address: member.address, target });
     return target;
   }
+}
 
-  private serviceBalancer(hosts: MemberView[], service: string): BalancerName | undefined {
-    const declared = hosts[0]?.meta?.services.find((s) => s.name === service)?.balancer;
-    return declared && declared in this.deps.pipelines ? declared : undefined;
-  }
+interface HostList {
+  service: string;
+  candidates: Candidate[];
+  balancer: BalancerName | undefined;
 }
