@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const only = process.argv.slice(2);
-const benches = ["http-rpc", "memory", "rpc-cluster", "local-proxy", "tls", "cache-http", "cache", "peer-link", "pipeline", "membership-sim", "cluster-real", "hostile-http", "observe", "ui", "ui-scale", "deploy", "faults"].filter((b) => existsSync(join(root, "bench", `${b}.ts`)) && (only.length === 0 || only.includes(b)));
+const benches = ["http-rpc", "memory", "rpc-cluster", "local-proxy", "scale", "tls", "cache-http", "cache", "peer-link", "pipeline", "membership-sim", "cluster-real", "hostile-http", "observe", "ui", "ui-scale", "deploy", "faults"].filter((b) => existsSync(join(root, "bench", `${b}.ts`)) && (only.length === 0 || only.includes(b)));
 const nodeBinary = process.env.BENCH_NODE ?? process.execPath;
 const nodeVersion = spawnSync(nodeBinary, ["--version"], { encoding: "utf8" }).stdout.trim();
 console.log(`benchmarks under node ${nodeVersion} (${nodeBinary})`);
