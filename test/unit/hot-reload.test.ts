@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -38,6 +38,14 @@ function hostOf(version: string): ReloadedHost {
   return { service, stop: async () => void (service.status = "stopped"), onExit: () => undefined };
 }
 
+/**
+ * Waits (real time, bounded) until `check` passes. A reload reads the folder from disk: on a busy
+ * machine that can take longer than `run`'s steps, and the fake clock must not be the one waiting.
+ */
+function settled(check: () => void): Promise<void> {
+  return vi.waitFor(check, { timeout: 10_000, interval: 5 });
+}
+
 /** Lets promise chains run, advancing the fake clock by `ms` in small steps. */
 async function run(ms = 0): Promise<void> {
   for (let t = 0; t <= ms; t += 10) {
@@ -51,17 +59,19 @@ beforeEach(() => {
   clock = new FakeClock();
   local = new LocalServices();
   local.add(serviceOf("1", () => "v1"));
-  started = [];
-  events = [];
+  // Each test's reloader writes into its own arrays: a reload still reading the disk when its
+  // test ends must not land in the next test's.
+  const startedHere: string[] = (started = []);
+  const eventsHere: typeof events = (events = []);
   nextHost = async () => hostOf(`${started.length + 1}`);
   reloader = new HotReloader({
     nodeId: "n1",
     servicesDir: dir,
     local,
     folders: [{ folder: "hot", file: join(dir, "hot", "main.js"), name: "hot" }],
-    startHost: (spec) => (started.push(spec.file), nextHost()),
+    startHost: (spec) => (startedHere.push(spec.file), nextHost()),
     announce: () => undefined,
-    publish: (type, data) => events.push({ type, data: data as Record<string, unknown> }),
+    publish: (type, data) => eventsHere.push({ type, data: data as Record<string, unknown> }),
     logger: pino({ level: "silent" }),
     clock,
     lifecycleTimeoutMs: 1_000,
@@ -71,6 +81,8 @@ beforeEach(() => {
   reloader.start();
 });
 
+afterEach(() => reloader.stop());
+
 describe("hot reload of the services dir", () => {
   it("debounces a burst of changes into one reload, after the folder is quiet", async () => {
     change(join("hot", "main.js"));
@@ -79,8 +91,8 @@ describe("hot reload of the services dir", () => {
     await run(RELOAD_DEBOUNCE_MS - 50);
     expect(started).toEqual([]);
     await run(100);
+    await settled(() => expect(local.get("hot")!.version).toBe("2"));
     expect(started).toEqual([join(dir, "hot", "main.js")]);
-    expect(local.get("hot")!.version).toBe("2");
     expect(events).toContainEqual({ type: "service", data: { node_id: "n1", service: "hot", status: "reloaded", version: "2" } });
   });
 
@@ -96,6 +108,7 @@ describe("hot reload of the services dir", () => {
     };
     change(join("hot", "main.js"));
     await run(2 * RELOAD_DEBOUNCE_MS);
+    await settled(() => expect(events.map((e) => e.data.status)).toContain("reload_failed"));
     expect(started).toHaveLength(1);
     expect(local.get("hot")!.version).toBe("1");
     expect(await local.get("hot")!.methods.get("value")!.invoke({})).toBe("v1");
@@ -126,12 +139,14 @@ describe("hot reload of the services dir", () => {
     const inFlight = old.methods.get("value")!.invoke({}) as Promise<unknown>;
     change(join("hot", "main.js"));
     await run(2 * RELOAD_DEBOUNCE_MS);
-    expect(local.get("hot")!.version).toBe("2");
+    await settled(() => expect(local.get("hot")!.version).toBe("2"));
     expect((old.instance as Stub).cleaned).toBe(0);
     finish("late answer");
     expect(await inFlight).toBe("late answer");
-    await run(100);
-    expect((old.instance as Stub).cleaned).toBe(1);
+    await settled(() => {
+      clock.advance(10);
+      expect((old.instance as Stub).cleaned).toBe(1);
+    });
     expect(old.status).toBe("stopped");
   });
 
@@ -144,8 +159,10 @@ describe("hot reload of the services dir", () => {
     };
     change(join("hot", "main.js"));
     await run(2 * RELOAD_DEBOUNCE_MS);
+    await settled(() => expect(hosts).toHaveLength(1));
     change(join("hot", "main.js"));
     await run(2 * RELOAD_DEBOUNCE_MS);
+    await settled(() => expect(local.get("hot")).toBe(hosts[1]?.service));
     expect(hosts).toHaveLength(2);
     expect(hosts[0]!.service.status).toBe("stopped");
     expect(local.get("hot")).toBe(hosts[1]!.service);
