@@ -33,16 +33,16 @@ describe("IdleHeapTrim", () => {
     trim.stop();
   });
 
-  it("after a busy spell: a young collection when only the young generation grew, a full one when the old one grew past the slack", () => {
+  it("after a busy spell: a young collection when only the young generation grew, a full one when the old one's use grew past the slack", () => {
     const { clock, state, calls, trim } = setup({ busy: 0.01, heap: { youngCommitted: 2 * MiB, oldCommitted: 30 * MiB, oldUsed: 29 * MiB } });
     clock.advance(10_000);
     expect(calls).toEqual(["major", "minor"]); // first look: settles the old generation
     calls.length = 0;
-    state.heap = { ...state.heap, youngCommitted: 32 * MiB, oldCommitted: 24 * MiB }; // < 20 + 8 MiB
+    state.heap = { ...state.heap, youngCommitted: 32 * MiB, oldCommitted: 24 * MiB, oldUsed: 19.5 * MiB }; // in use < 18 + 2 MiB
     clock.advance(10_000);
     expect(calls).toEqual(["minor"]);
     calls.length = 0;
-    state.heap = { ...state.heap, youngCommitted: 32 * MiB, oldCommitted: 60 * MiB, oldUsed: 59 * MiB };
+    state.heap = { ...state.heap, youngCommitted: 2 * MiB, oldCommitted: 24 * MiB, oldUsed: 20.5 * MiB }; // garbage in committed pages
     state.busy = 0.9;
     clock.advance(10_000);
     expect(calls).toEqual([]);
