@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { IncomingMessage } from "node:http";
 import { P2PError } from "../errors.js";
 import type { ApiContext } from "./context.js";
@@ -77,20 +77,22 @@ export async function buildApp(ctx: ApiContext): Promise<FastifyInstance> {
   });
   badInput.start();
   app.addHook("onClose", async () => badInput.stop());
-  // Hooks of every request are callbacks, not async functions: no promise and no tick per request.
-  app.addHook("onResponse", (request, reply, done) => {
-    if (BAD_INPUT_STATUSES.has(reply.statusCode)) badInput.note(request.ip, `${reply.statusCode} ${request.method} ${request.routeOptions.url ?? "unknown route"}`);
-    done();
-  });
-  // While draining, answers ask keep-alive clients to go elsewhere.
-  app.addHook("onSend", (_request, reply, payload, done) => {
+  const noteBadInput = (request: FastifyRequest, statusCode: number): void => {
+    if (BAD_INPUT_STATUSES.has(statusCode)) badInput.note(request.ip, `${statusCode} ${request.method} ${request.routeOptions.url ?? "unknown route"}`);
+  };
+  // One hook on every answer, a callback (no promise, no tick): while draining, answers ask
+  // keep-alive clients to go elsewhere; refusals of bad input are noted. Noted here rather than
+  // in an onResponse hook, which would make Fastify watch every response's end (two listeners
+  // and a time stamp per request); every answer but a hijacked one passes here.
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (ctx.isDraining()) reply.header("connection", "close");
+    noteBadInput(request, reply.statusCode);
     done(null, payload);
   });
   registerJsonBody(app);
 
   // Before any route: the OpenAPI document lists the routes added from here on.
-  const docs = registerDocs(app, { catalogue: ctx.catalogue, logger: ctx.logger, isDraining: ctx.isDraining });
+  const docs = registerDocs(app, { catalogue: ctx.catalogue, logger: ctx.logger, isDraining: ctx.isDraining, noteBadInput });
 
   registerOriginCheck(app, ctx.logger);
   registerAuth(app, ctx);

@@ -16,6 +16,8 @@ export interface DocsOptions {
   catalogue: ServiceCatalogue;
   logger: Logger;
   isDraining(): boolean;
+  /** Notes an answer that refused bad input (the node's onSend hook does not see the docs app's answers). */
+  noteBadInput(request: FastifyRequest, statusCode: number): void;
 }
 
 export interface Docs {
@@ -54,6 +56,7 @@ export function registerDocs(app: FastifyInstance, options: DocsOptions): Docs {
       return sendError(reply, err, options.logger);
     }
     reply.hijack();
+    reply.raw.once("finish", () => options.noteBadInput(request, reply.raw.statusCode));
     docs.routing(request.raw, reply.raw);
   };
   const config = { access: "public" as const, [DOCS_ROUTE]: true };

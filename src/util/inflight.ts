@@ -1,6 +1,11 @@
 import { systemClock, type Clock } from "./clock.js";
 import { withTimeout } from "./with-timeout.js";
 
+/** A call that answers its caller itself, and that cut() can answer first (see InflightTracker.begin). */
+export interface Cuttable {
+  cut(error: Error): void;
+}
+
 /**
  * Counts calls in progress; lets shutdown wait (bounded) until they are done, then cut the
  * ones still running so that they are answered (an error) instead of holding the process.
@@ -12,6 +17,8 @@ export class InflightTracker {
   private waiters: (() => void)[] = [];
   /** Rejecters of the calls run through track(), for cut(). */
   private readonly cutters = new Set<(err: Error) => void>();
+  /** Calls entered with begin() and not ended yet, for cut(). */
+  private readonly open = new Set<Cuttable>();
 
   get size(): number {
     return this.count;
@@ -61,13 +68,36 @@ export class InflightTracker {
     });
   }
 
+  /**
+   * Enters a call that answers its caller itself: the same as track() without a promise around
+   * the work (the HTTP route, once per request). The caller calls end() when it answers; cut()
+   * answers it through `call.cut` instead, after which end() returns false.
+   */
+  begin(call: Cuttable): void {
+    this.enter();
+    this.open.add(call);
+  }
+
+  /** The call answered: true when it was still in flight, false when cut() had answered it. */
+  end(call: Cuttable): boolean {
+    if (!this.open.delete(call)) return false;
+    this.leave();
+    return true;
+  }
+
   /** Answers every tracked call still running with `error` (end of the shutdown grace). */
   cut(error: Error): void {
     const cutters = [...this.cutters];
     this.cutters.clear();
+    const open = [...this.open];
+    this.open.clear();
     for (const reject of cutters) {
       this.leave();
       reject(error);
+    }
+    for (const call of open) {
+      this.leave();
+      call.cut(error);
     }
   }
 

@@ -70,4 +70,21 @@ describe("InflightTracker.cut", () => {
     expect(inflight.size).toBe(0);
     expect(await inflight.idle(10)).toBe(true);
   });
+  it("answers calls entered with begin() through their cut(), once: end() then says it was answered", async () => {
+    const inflight = new InflightTracker();
+    const cuts: string[] = [];
+    const running = { cut: (err: Error) => cuts.push(`running: ${err.message}`) };
+    const answered = { cut: (err: Error) => cuts.push(`answered: ${err.message}`) };
+    inflight.begin(running);
+    inflight.begin(answered);
+    expect(inflight.size).toBe(2);
+    expect(inflight.end(answered)).toBe(true);
+    expect(inflight.end(answered)).toBe(false);
+    inflight.cut(new P2PError("UNAVAILABLE", "shut down"));
+    expect(cuts).toEqual(["running: shut down"]);
+    expect(inflight.size).toBe(0);
+    expect(inflight.end(running)).toBe(false);
+    expect(inflight.size).toBe(0);
+    expect(await inflight.idle(10)).toBe(true);
+  });
 });

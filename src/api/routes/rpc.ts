@@ -2,6 +2,10 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { P2PError } from "../../errors.js";
 import { newTraceId, traceIdOf, type CallContext } from "../../rpc/context.js";
 import { Cancellation } from "../../rpc/cancellation.js";
+import type { CallOptions, CallResult } from "../../rpc/router.js";
+import type { Cuttable, InflightTracker } from "../../util/inflight.js";
+import type { Logger } from "../../log.js";
+import { answered, watchClient } from "../client-gone.js";
 import type { ApiContext } from "../context.js";
 import { authErrors, bearer, errorSchema } from "../schemas.js";
 import { sendError } from "../errors.js";
@@ -21,8 +25,7 @@ interface RpcBody {
 const NAME = "^[A-Za-z_][A-Za-z0-9_-]{0,63}$";
 
 /** Parses x-p2p-timeout-ms: a positive number of milliseconds (a fraction is rounded up) up to the configured maximum. */
-function timeoutFrom(header: string | string[] | undefined, fallback: number, max: number): number {
-  if (header === undefined) return fallback;
+function timeoutFrom(header: string | string[], max: number): number {
   const value = Array.isArray(header) ? header[0]! : header;
   if (!/^\d{1,10}(\.\d{1,6})?$/.test(value.trim())) throw new P2PError("BAD_REQUEST", "x-p2p-timeout-ms must be a positive number of milliseconds");
   const ms = Math.ceil(Number(value));
@@ -30,9 +33,95 @@ function timeoutFrom(header: string | string[] | undefined, fallback: number, ma
   return ms;
 }
 
+/** What the route sends with every answer: the node's id, its logger. */
+interface Answering {
+  nodeId: string;
+  logger: Logger;
+}
+
+/** Answers a call with an error; the x-p2p-node header names the node that answered it. */
+function answerError(reply: FastifyReply, err: unknown, id: string | number | null, from: Answering): void {
+  reply.header("x-p2p-node", err instanceof P2PError && err.answeredBy ? err.answeredBy : from.nodeId);
+  sendError(reply, err, from.logger, id);
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
+/**
+ * One call in flight from the route to the router: answers once, with the router's outcome or,
+ * at the end of a shutdown grace, with the cut's error (whichever comes first). No promise of its
+ * own: the router's promise is the only one between the route and the method.
+ */
+class PendingCall implements Cuttable {
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly id: string | number | null,
+    private readonly gone: Cancellation,
+    private readonly inflight: InflightTracker,
+    private readonly from: Answering,
+  ) {}
+
+  /** False when the call was already answered (cut); else it is no longer in flight. */
+  private close(): boolean {
+    answered(this.reply.request.raw.socket, this.gone);
+    return this.inflight.end(this);
+  }
+
+  ok(out: CallResult): void {
+    if (!this.close()) return;
+    try {
+      const reply = this.reply;
+      reply.header("x-p2p-node", out.nodeId);
+      const result = out.result === undefined ? null : out.result;
+      // The envelope as the route's response schema serialises it (each field with
+      // JSON.stringify), without the serializer's lookup per answer.
+      let payload: string;
+      try {
+        payload = `{"id":${JSON.stringify(this.id)},"result":${JSON.stringify(result)}}`;
+      } catch {
+        // Not serialisable (a BigInt...): Fastify's own path answers it, as it always did.
+        reply.send({ id: this.id, result });
+        return;
+      }
+      reply.header("content-type", JSON_TYPE).send(payload);
+    } catch (err) {
+      this.broken(err);
+    }
+  }
+
+  fail(err: unknown): void {
+    if (!this.close()) return;
+    try {
+      answerError(this.reply, err, this.id, this.from);
+    } catch (error) {
+      this.broken(error);
+    }
+  }
+
+  /** Sending threw (what Fastify does for an async handler's answer): its error handler answers. */
+  private broken(err: unknown): void {
+    try {
+      this.reply.send(err);
+    } catch (error) {
+      this.from.logger.error({ err: error }, "could not answer an /rpc call");
+    }
+  }
+
+  cut(error: Error): void {
+    answered(this.reply.request.raw.socket, this.gone);
+    try {
+      answerError(this.reply, error, this.id, this.from);
+    } catch (err) {
+      this.broken(err);
+    }
+  }
+}
+
 export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { config, router, registry, clock, inflight } = ctx;
   const limiter = config.rateLimitPerSecond > 0 ? new RateLimiter({ ratePerSecond: config.rateLimitPerSecond, now: () => clock.now() }) : null;
+  const from: Answering = { nodeId: config.nodeId, logger: ctx.logger };
 
   app.post<{ Params: { service: string; method: string }; Querystring: { node?: string }; Body: RpcBody | undefined }>(
     "/rpc/:service/:method",
@@ -72,60 +161,64 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
         },
       },
     },
-    async (request, reply) => {
+    // Not async: the answer is sent when the router settles (one promise from here to the method).
+    (request, reply): void => {
       const body = request.body;
       let id: string | number | null = null;
-      const fail = (err: unknown): FastifyReply => {
-        reply.header("x-p2p-node", err instanceof P2PError && err.answeredBy ? err.answeredBy : config.nodeId);
-        return sendError(reply, err, ctx.logger, id);
-      };
       // A draining node still takes calls: the router forwards them to other hosts.
-      // Keyed on what the caller cannot mint at will: the credential behind its token and its address.
-      const rateKey = `${request.caller!.kid ?? "jwt-secret"} ${request.ip}`;
-      if (limiter && !limiter.take(rateKey)) {
-        reply.header("retry-after", String(limiter.retryAfterSeconds(rateKey)));
-        return fail(new P2PError("RATE_LIMITED", `over ${config.rateLimitPerSecond} calls per second`));
+      if (limiter) {
+        // Keyed on what the caller cannot mint at will: the credential behind its token and its address.
+        const rateKey = `${request.caller!.kid ?? "jwt-secret"} ${request.ip}`;
+        if (!limiter.take(rateKey)) {
+          reply.header("retry-after", String(limiter.retryAfterSeconds(rateKey)));
+          return answerError(reply, new P2PError("RATE_LIMITED", `over ${config.rateLimitPerSecond} calls per second`), id, from);
+        }
       }
       if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) {
-        return fail(new P2PError("BAD_REQUEST", "body must be a JSON object"));
+        return answerError(reply, new P2PError("BAD_REQUEST", "body must be a JSON object"), id, from);
       }
       if (body?.id !== undefined) {
-        if (typeof body.id !== "string" && typeof body.id !== "number") return fail(new P2PError("BAD_REQUEST", "id must be a string or a number"));
+        if (typeof body.id !== "string" && typeof body.id !== "number") return answerError(reply, new P2PError("BAD_REQUEST", "id must be a string or a number"), id, from);
         id = body.id;
       }
       // Absent params mean none; `null` is not an object.
       const params = body?.params === undefined ? {} : body.params;
       if (params === null || typeof params !== "object" || Array.isArray(params)) {
-        return fail(new P2PError("INVALID_PARAMS", "params must be a JSON object"));
+        return answerError(reply, new P2PError("INVALID_PARAMS", "params must be a JSON object"), id, from);
       }
       const node = request.query.node;
-      if (node !== undefined && (typeof node !== "string" || node.length === 0)) return fail(new P2PError("BAD_REQUEST", "node must be a node id"));
+      if (node !== undefined && (typeof node !== "string" || node.length === 0)) return answerError(reply, new P2PError("BAD_REQUEST", "node must be a node id"), id, from);
+      const { service, method } = request.params;
+      const headers = request.headers;
+      let callCtx: CallContext;
+      const gone = new Cancellation();
       try {
-        const timeoutMs = timeoutFrom(request.headers["x-p2p-timeout-ms"], registry.method(request.params.service, request.params.method)?.timeout_ms ?? config.rpcTimeoutMs, config.maxRpcTimeoutMs);
-        const traceparent = request.headers.traceparent;
+        const timeoutHeader = headers["x-p2p-timeout-ms"];
+        const timeoutMs = timeoutHeader === undefined ? (registry.method(service, method)?.timeout_ms ?? config.rpcTimeoutMs) : timeoutFrom(timeoutHeader, config.maxRpcTimeoutMs);
+        const traceparent = headers.traceparent;
         const tp = typeof traceparent === "string" ? traceparent : undefined;
-        const balancer = request.headers["x-p2p-balancer"];
+        const balancer = headers["x-p2p-balancer"];
         if (balancer !== undefined && !(typeof balancer === "string" && isBalancerName(balancer))) {
           throw new P2PError("BAD_REQUEST", `x-p2p-balancer must be one of ${BALANCER_NAMES.join(", ")}`);
         }
-        // The client hanging up aborts the call (this.call.signal in the method, link cancel to another node).
-        const gone = new Cancellation();
-        reply.raw.once("close", () => {
-          if (!reply.raw.writableEnded) gone.cancel(new P2PError("UNAVAILABLE", "the client went away"));
-        });
-        const callCtx: CallContext = {
-          cancel: gone,
-          ...(balancer ? { balancer } : {}),
-          caller: request.caller!,
-          deadline: clock.now() + timeoutMs,
-          traceId: traceIdOf(tp) ?? newTraceId(),
-          ...(tp && traceIdOf(tp) ? { traceparent: tp } : {}),
-        };
-        const out = await inflight.track(() => router.call(callCtx, request.params.service, request.params.method, params as Record<string, unknown>, node === undefined ? {} : { node }));
-        reply.header("x-p2p-node", out.nodeId);
-        return { id, result: out.result === undefined ? null : out.result };
+        const traced = traceIdOf(tp);
+        callCtx = { cancel: gone, caller: request.caller!, deadline: clock.now() + timeoutMs, traceId: traced ?? newTraceId() };
+        if (balancer) callCtx.balancer = balancer;
+        if (traced) callCtx.traceparent = tp;
       } catch (err) {
-        return fail(err);
+        return answerError(reply, err, id, from);
+      }
+      // The client hanging up aborts the call (this.call.signal in the method, link cancel to another node).
+      watchClient(request.raw.socket, gone);
+      const call = new PendingCall(reply, id, gone, inflight, from);
+      inflight.begin(call);
+      try {
+        router.call(callCtx, service, method, params as Record<string, unknown>, node === undefined ? NO_OPTIONS : { node }).then(
+          (out) => call.ok(out),
+          (err: unknown) => call.fail(err),
+        );
+      } catch (err) {
+        call.fail(err);
       }
     },
   );
