@@ -4,7 +4,9 @@
  * flight, alternating rounds in the same run. Also reports CPU µs per call of each measured window
  * (P2P from /proc, Moleculer from process.cpuUsage): on a shared machine the calls/s of one round
  * follow whoever else holds the core, CPU per call much less. BENCH_SECONDS (default 5), BENCH_ROUNDS (default 3),
- * BENCH_CPU_PROF=dir writes a --cpu-prof of each P2P node there. Run: npx tsx bench/local-proxy.ts
+ * BENCH_CPU_PROF=dir writes a --cpu-prof of each P2P node there; BENCH_P2P_BEFORE=dir also runs the
+ * node of another built checkout (e.g. a worktree of an earlier commit) in each round, for a
+ * before/after in the same run. Run: npx tsx bench/local-proxy.ts
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -18,6 +20,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROF = process.env.BENCH_CPU_PROF;
+const BEFORE = process.env.BENCH_P2P_BEFORE;
 const CONCURRENCY = 100;
 const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
 const token = await new TokenService(BENCH_SECRETS.P2P_JWT_SECRET).issue("bench", "admin", 3600);
@@ -45,9 +48,9 @@ async function rpc<T>(port: number, path: string, params: object): Promise<T> {
 }
 
 /** One node with bench_driver and bench_echo on core 0; the driver loops over this.proxy.bench_echo.echo. */
-export async function p2pLocal(port: number, seconds: number): Promise<DriveResult> {
+export async function p2pLocal(port: number, seconds: number, checkout = root): Promise<DriveResult> {
   const nodeFlags = PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [];
-  const child = spawnProcess("taskset", ["-c", "0", process.execPath, ...nodeFlags, join(root, "bin/p2p.js"), "coordinator", "--port", String(port), "--node-id", `bench-local-${port}`, "--log-file", `/tmp/p2p-bench-local-${port}.log`, "--services-dir", join(root, "bench/services/local")], BENCH_SECRETS);
+  const child = spawnProcess("taskset", ["-c", "0", process.execPath, ...nodeFlags, join(checkout, "bin/p2p.js"), "coordinator", "--port", String(port), "--node-id", `bench-local-${port}`, "--log-file", `/tmp/p2p-bench-local-${port}.log`, "--services-dir", join(root, "bench/services/local")], BENCH_SECRETS);
   try {
     await waitHttp(`http://127.0.0.1:${port}/health`);
     await rpc(port, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency: CONCURRENCY });
@@ -74,6 +77,7 @@ if (isMain) {
   const rows: string[] = [];
   const ratios: number[] = [];
   const cpuRatios: number[] = [];
+  const befores: string[] = [];
   let bestP2p: DriveResult | undefined;
   let bestMol: DriveResult | undefined;
   for (let round = 0; round < ROUNDS; round++) {
@@ -88,6 +92,8 @@ if (isMain) {
       m = await moleculerLocal(SECONDS);
       p = await p2pLocal(19331 + round, SECONDS);
     }
+    const b = BEFORE ? await p2pLocal(19341 + round, SECONDS, BEFORE) : undefined;
+    if (b) befores.push(`| ${round + 1} | ${b.rps} (${b.cpu_us} µs CPU/call) | ${p.rps} (${p.cpu_us} µs CPU/call) | ${(p.rps / b.rps).toFixed(2)} | ${(b.cpu_us / p.cpu_us).toFixed(2)} |`);
     ratios.push(p.rps / m.rps);
     cpuRatios.push(m.cpu_us / p.cpu_us);
     if (!bestP2p || p.rps > bestP2p.rps) bestP2p = p;
@@ -98,6 +104,11 @@ if (isMain) {
   console.log("| round | load avg (1 min) | P2P this.proxy calls/s | Moleculer broker.call calls/s (metrics on) | ratio calls/s | ratio CPU per call (Moleculer / P2P) |");
   console.log("|---|---|---|---|---|---|");
   console.log(rows.join("\n"));
+  if (befores.length > 0) {
+    console.log(`\nSame rounds, P2P node of ${BEFORE} (before) vs this checkout (after):\n`);
+    console.log("| round | before calls/s | after calls/s | calls/s after / before | CPU per call before / after |\n|---|---|---|---|---|");
+    console.log(befores.join("\n"));
+  }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`\nratio P2P / Moleculer calls/s: median of rounds ${median(ratios).toFixed(2)}, best of each ${(bestP2p!.rps / bestMol!.rps).toFixed(2)} (target >= 2.0); CPU per call Moleculer / P2P: median ${median(cpuRatios).toFixed(2)}`);
 }
