@@ -116,6 +116,14 @@ export class Router {
     return this.call(ctx, ref.service, ref.method, params, node === undefined ? {} : { node }).then(resultOf);
   }
 
+  /**
+   * The local path alone, for the HTTP route (which names the node that answered): the answer
+   * of a call this node runs itself, or null when call() must take it (nothing done then).
+   */
+  callLocal(ctx: CallContext, ref: MethodRef, params: Record<string, unknown>): Promise<unknown> | null {
+    return this.tryLocal(ctx, ref, params);
+  }
+
   setRemote(remote: RemoteCaller): void {
     this.deps.remote = remote;
   }
@@ -202,7 +210,8 @@ export class Router {
   /**
    * The local path of callResult, or null (nothing done, nothing counted) when the call needs
    * call(): not hosted or not running here, draining, a method cache in between, a client
-   * role, invalid params, no budget left, the caller gone, or no free execution slot now.
+   * role and a method that is not public, invalid params, no budget left, the caller gone, or
+   * no free execution slot now.
    * What it does then is what call() → route() → invokeLocal() do, in the same order.
    */
   private tryLocal(ctx: CallContext, ref: MethodRef, params: Record<string, unknown>): Promise<unknown> | null {
@@ -213,7 +222,8 @@ export class Router {
     if (m === undefined) return null;
     const meta = deps.registry.method(ref.service, ref.method);
     if (meta === undefined || (meta.cache !== undefined && deps.cache !== undefined)) return null;
-    if (ctx.caller.role === "client" || ctx.cancel?.cancelled || deps.isDraining?.()) return null;
+    // A client may call a public method (call() refuses the others with FORBIDDEN).
+    if ((ctx.caller.role === "client" && !(meta.public && m.descriptor.public)) || ctx.cancel?.cancelled || deps.isDraining?.()) return null;
     const { clock } = deps;
     const started = clock.now();
     let now = started;

@@ -113,6 +113,7 @@ describe("router local path (callResult) = call()", () => {
       await outcome(invoke(bed, via, ctxOf(bed.clock), "typed", { n: "x" })),
       await outcome(invoke(bed, via, ctxOf(bed.clock, 0), "ok")),
       await outcome(invoke(bed, via, ctxOf(bed.clock, 10, { caller: { sub: "c", role: "client" } }), "syncOk")),
+      await outcome(invoke(bed, via, ctxOf(bed.clock, 10, { caller: { sub: "c", role: "client" } }), "ok", { a: 2 })),
       await outcome(invoke(bed, via, ctxOf(bed.clock), "absent")),
     ]);
   });

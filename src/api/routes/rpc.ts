@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { P2PError } from "../../errors.js";
 import { newTraceId, traceIdOf, type CallContext } from "../../rpc/context.js";
 import { Cancellation } from "../../rpc/cancellation.js";
-import type { CallOptions, CallResult } from "../../rpc/router.js";
+import type { CallOptions } from "../../rpc/router.js";
 import type { Cuttable, InflightTracker } from "../../util/inflight.js";
 import type { Logger } from "../../log.js";
 import { answered, watchClient } from "../client-gone.js";
@@ -68,12 +68,12 @@ class PendingCall implements Cuttable {
     return this.inflight.end(this);
   }
 
-  ok(out: CallResult): void {
+  ok(nodeId: string, value: unknown): void {
     if (!this.close()) return;
     try {
       const reply = this.reply;
-      reply.header("x-p2p-node", out.nodeId);
-      const result = out.result === undefined ? null : out.result;
+      reply.header("x-p2p-node", nodeId);
+      const result = value === undefined ? null : value;
       // The envelope as the route's response schema serialises it (each field with
       // JSON.stringify), without the serializer's lookup per answer.
       let payload: string;
@@ -190,11 +190,12 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (node !== undefined && (typeof node !== "string" || node.length === 0)) return answerError(reply, new P2PError("BAD_REQUEST", "node must be a node id"), id, from);
       const { service, method } = request.params;
       const headers = request.headers;
+      const meta = registry.method(service, method);
       let callCtx: CallContext;
       const gone = new Cancellation();
       try {
         const timeoutHeader = headers["x-p2p-timeout-ms"];
-        const timeoutMs = timeoutHeader === undefined ? (registry.method(service, method)?.timeout_ms ?? config.rpcTimeoutMs) : timeoutFrom(timeoutHeader, config.maxRpcTimeoutMs);
+        const timeoutMs = timeoutHeader === undefined ? (meta?.timeout_ms ?? config.rpcTimeoutMs) : timeoutFrom(timeoutHeader, config.maxRpcTimeoutMs);
         const traceparent = headers.traceparent;
         const tp = typeof traceparent === "string" ? traceparent : undefined;
         const balancer = headers["x-p2p-balancer"];
@@ -213,10 +214,20 @@ export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const call = new PendingCall(reply, id, gone, inflight, from);
       inflight.begin(call);
       try {
-        router.call(callCtx, service, method, params as Record<string, unknown>, node === undefined ? NO_OPTIONS : { node }).then(
-          (out) => call.ok(out),
-          (err: unknown) => call.fail(err),
-        );
+        // A method this node runs itself, with nothing on the way that could refuse or defer
+        // it, takes the router's local path (one promise to the method); the rest takes call().
+        const local = node === undefined && meta !== undefined ? router.callLocal(callCtx, router.ref(service, method), params as Record<string, unknown>) : null;
+        if (local !== null) {
+          local.then(
+            (result) => call.ok(config.nodeId, result),
+            (err: unknown) => call.fail(err),
+          );
+        } else {
+          router.call(callCtx, service, method, params as Record<string, unknown>, node === undefined ? NO_OPTIONS : { node }).then(
+            (out) => call.ok(out.nodeId, out.result),
+            (err: unknown) => call.fail(err),
+          );
+        }
       } catch (err) {
         call.fail(err);
       }
