@@ -53,7 +53,8 @@ export const LAN_DEFAULTS: MembershipConfig = {
   gossipIntervalMs: 100,
   // Random members each gossip round goes to.
   gossipNodes: 3,
-  // Full-state anti-entropy with one random member (scaled up once N > 32).
+  // Full-state anti-entropy with one random member (scaled up once N > 32, with N as it is
+  // when each wait ends: 180 s at N = 1,000).
   pushPullIntervalMs: 30_000,
   // Dead/left members still receive gossip this long (to refute), then are reaped.
   gossipToTheDeadMs: 30_000,

@@ -221,15 +221,26 @@ export class PushPull {
     }
   }
 
+  /**
+   * One push-pull per interval scaled with the cluster's size as it is when the wait ends, as
+   * memberlist re-reads its estimate of N at each tick: the first wait began when this member
+   * knew only itself (N = 1, the unscaled interval), so once the cluster has grown meanwhile
+   * the wait is stretched to the scaled interval instead of syncing the full state early.
+   */
   private schedulePeriodic(): void {
     if (this.stopped) return;
-    const interval = pushPullScale(this.config.pushPullIntervalMs, this.table.numAlive());
     // Jitter so members do not sync in lockstep.
-    this.once(interval * (0.5 + this.random.next()), () => {
+    const jitter = 0.5 + this.random.next();
+    const since = this.clock.now();
+    const left = (): number => pushPullScale(this.config.pushPullIntervalMs, this.table.numAlive()) * jitter - (this.clock.now() - since);
+    const due = (): void => {
+      const more = left();
+      if (more >= 1) return this.once(more, due);
       const [peer] = this.prober.randomMembers(1, (m) => m.state === "alive");
       if (peer) void this.pushPullWith(peer.address, false);
       this.schedulePeriodic();
-    });
+    };
+    this.once(left(), due);
   }
 
   /** Jittered (±25 %): members that started or lost a peer together do not knock in lockstep. */
