@@ -2,10 +2,14 @@
  * Membership in the simulator (FakeClock + MemoryNetwork, LAN_DEFAULTS, no loss, 1 ms links):
  * convergence after joins, crash detection, update dissemination and steady-state traffic,
  * next to what SWIM predicts. Run: npx tsx bench/membership-sim.ts [N ...]
- * (default 10 100 1000; 5000 is accepted but simulating its ~N² gossip takes very long).
+ * (default 10 100 1000; `npx tsx bench/membership-sim.ts 5000` takes ~5–10 min of one core and
+ * ~6 GiB of heap: run it as `node --max-old-space-size=12000 node_modules/tsx/dist/cli.mjs bench/membership-sim.ts 5000`,
+ * or `BENCH_MEMBERSHIP_5000=1 npm run bench -- membership-sim`, which adds it to the defaults).
  * --memberlist runs memberlist's own LAN profile instead of our LAN_DEFAULTS, for comparison.
+ * Steady-state traffic is measured over one push-pull interval (scaled with N), so the
+ * full-state syncs are counted at their long-run rate next to the gossip packets.
  */
-import { LAN_DEFAULTS, suspicionTimeout, type MembershipConfig } from "../src/cluster/membership/config.js";
+import { LAN_DEFAULTS, pushPullScale, suspicionTimeout, type MembershipConfig } from "../src/cluster/membership/config.js";
 import { SimCluster, buildCluster } from "../test/unit/membership/sim.js";
 
 interface Row {
@@ -15,10 +19,13 @@ interface Row {
   crashMs: number;
   packetsPerMemberPerS: number;
   bytesPerMemberPerS: number;
+  /** Of which full-state push-pull (both directions). */
+  syncBytesPerMemberPerS: number;
+  steadyS: number;
   wallS: number;
 }
 
-const STEADY_MS = 30_000;
+const MIN_STEADY_MS = 30_000;
 const MEMBERLIST_LAN: Partial<MembershipConfig> = {
   probeIntervalMs: 1_000,
   probeTimeoutMs: 500,
@@ -35,13 +42,16 @@ async function measure(n: number): Promise<Row> {
   const convergeMs = await sim.runUntil(() => sim.converged(names, all), 300_000, 50);
   await sim.run(5_000, 50);
 
-  // Steady state: nothing changes, only probes (and their acks / rare push-pulls) flow.
+  // Steady state: nothing changes, only probes (and their acks / push-pulls) flow; one
+  // push-pull interval, so that each member syncs about once in it.
+  const steadyMs = Math.max(MIN_STEADY_MS, pushPullScale(profile.pushPullIntervalMs, n));
   sim.net.resetTraffic();
-  await sim.run(STEADY_MS, 100);
+  await sim.run(steadyMs, 100);
   const t = sim.net.traffic();
-  const seconds = STEADY_MS / 1000;
+  const seconds = steadyMs / 1000;
   const packetsPerMemberPerS = t.packetsOut / n / seconds;
-  const bytesPerMemberPerS = (t.bytesOut + t.exchangeBytesOut * 2) / n / seconds;
+  const syncBytesPerMemberPerS = (t.exchangeBytesOut + t.exchangeBytesBack) / n / seconds;
+  const bytesPerMemberPerS = t.bytesOut / n / seconds + syncBytesPerMemberPerS;
 
   // One metadata update: time until every member has it.
   const source = sim.nodes.get(names[n - 1]!)!;
@@ -57,7 +67,7 @@ async function measure(n: number): Promise<Row> {
   const crashMs = await sim.runUntil(() => others.every((m) => sim.view(m, victim)?.state === "dead"), 120_000, 10);
 
   await sim.shutdown();
-  return { n, convergeMs, disseminateMs, crashMs, packetsPerMemberPerS, bytesPerMemberPerS, wallS: (performance.now() - wall) / 1000 };
+  return { n, convergeMs, disseminateMs, crashMs, packetsPerMemberPerS, bytesPerMemberPerS, syncBytesPerMemberPerS, steadyS: seconds, wallS: (performance.now() - wall) / 1000 };
 }
 
 function expectation(n: number): { rounds: number; suspicionMin: number; crash: number } {
@@ -71,7 +81,7 @@ function expectation(n: number): { rounds: number; suspicionMin: number; crash: 
 }
 
 const sizes = process.argv.slice(2).map(Number).filter((x) => x > 1);
-const ns = sizes.length > 0 ? sizes : [10, 100, 1000];
+const ns = sizes.length > 0 ? sizes : process.env.BENCH_MEMBERSHIP_5000 ? [10, 100, 1000, 5000] : [10, 100, 1000];
 const rows: Row[] = [];
 for (const n of ns) {
   const row = await measure(n);
@@ -80,12 +90,13 @@ for (const n of ns) {
 }
 
 const s = (ms: number) => (ms < 0 ? "timeout" : `${(ms / 1000).toFixed(2)} s`);
-console.log("| N | converge after last join | update reaches all (SWIM: O(log N) rounds) | crash seen dead by all (expected) | packets / member / s | bytes / member / s |");
-console.log("|---|---|---|---|---|---|");
+console.log("| N | converge after last join | update reaches all (SWIM: O(log N) rounds) | crash seen dead by all (expected) | packets / member / s | bytes / member / s (of which push-pull) | steady window | wall |");
+console.log("|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   const e = expectation(r.n);
   console.log(
     `| ${r.n} | ${s(r.convergeMs)} | ${s(r.disseminateMs)} (≈ ${e.rounds.toFixed(1)} rounds = ${s(e.rounds * profile.gossipIntervalMs)}) | ` +
-      `${s(r.crashMs)} (≈ ${s(e.crash)}; suspicion min ${s(e.suspicionMin)}) | ${r.packetsPerMemberPerS.toFixed(1)} | ${r.bytesPerMemberPerS.toFixed(0)} |`,
+      `${s(r.crashMs)} (≈ ${s(e.crash)}; suspicion min ${s(e.suspicionMin)}) | ${r.packetsPerMemberPerS.toFixed(1)} | ` +
+      `${r.bytesPerMemberPerS.toFixed(0)} (${r.syncBytesPerMemberPerS.toFixed(0)}) | ${r.steadyS.toFixed(0)} s | ${r.wallS.toFixed(0)} s |`,
   );
 }

@@ -27,8 +27,11 @@ export class SimCluster {
   readonly nodes = new Map<string, Membership>();
   readonly drops = new Map<string, Drops>();
   readonly keyring: Keyring;
-  /** Per member, the names it currently sees alive (kept by onChange, so checks are cheap). */
-  readonly aliveViews = new Map<string, Set<string>>();
+  /**
+   * Per member, how many members it currently sees alive (kept by onChange, so that checks
+   * are cheap: a set of names per member would hold N² entries, gigabytes at N = 5,000).
+   */
+  readonly aliveCounts = new Map<string, { alive: number }>();
   messages = 0;
 
   constructor(private readonly options: SimOptions = {}) {
@@ -69,11 +72,10 @@ export class SimCluster {
       },
     });
     this.nodes.set(name, node);
-    const view = new Set<string>([name]);
-    this.aliveViews.set(name, view);
-    node.onChange((m) => {
-      if (m.state === "alive") view.add(m.name);
-      else view.delete(m.name);
+    const view = { alive: 1 }; // its own (a restarted member gets a new one)
+    this.aliveCounts.set(name, view);
+    node.onChange((m, previous) => {
+      view.alive += (m.state === "alive" ? 1 : 0) - (previous?.state === "alive" ? 1 : 0);
     });
     node.start();
     return node;
@@ -103,10 +105,12 @@ export class SimCluster {
 
   /** Every listed member sees exactly `expected` as alive. */
   converged(names: Iterable<string>, expected: Set<string>): boolean {
-    for (const name of names) {
-      const view = this.aliveViews.get(name)!;
-      if (view.size !== expected.size) return false;
-      for (const m of view) if (!expected.has(m)) return false;
+    const list = [...names];
+    for (const name of list) if (this.aliveCounts.get(name)!.alive !== expected.size) return false;
+    // As many alive as expected: exactly the expected ones?
+    for (const name of list) {
+      const node = this.nodes.get(name)!;
+      for (const m of expected) if (node.member(m)?.state !== "alive") return false;
     }
     return true;
   }
