@@ -145,7 +145,8 @@ export class MemberTable {
     }
     if (member && !isSelf && !updatesAddress && a.incarnation <= member.incarnation) return;
     if (!member && this.isStale(a)) return;
-    if (!this.proven(a.name, "alive", aliveStatement(a.name, a.address, a.incarnation, a.meta), a.proof)) return;
+    // (The statement is built only with proofs: without, every alive is believed.)
+    if (this.proofs && !this.proven(a.name, "alive", aliveStatement(a.name, a.address, a.incarnation, a.meta), a.proof)) return;
     if (member && isSelf) {
       if (a.incarnation < member.incarnation) return;
       if (a.incarnation === member.incarnation && a.address === member.address && sameBytes(a.meta, member.meta)) return;
@@ -219,7 +220,7 @@ export class MemberTable {
     }
     // A leave is the member's own word: believed only with its proof. A death declared by
     // another member is an accusation (a suspicion that ran out), as in SWIM.
-    if (d.from === d.name && !this.proven(d.name, "leave", leaveStatement(d.name, d.incarnation), d.proof)) return;
+    if (d.from === d.name && this.proofs && !this.proven(d.name, "leave", leaveStatement(d.name, d.incarnation), d.proof)) return;
     this.applyDead(member, d);
   }
 
