@@ -56,7 +56,7 @@ if (mode === "callee") {
   const [port, calleePort, seconds, concurrency] = args.map(Number) as [number, number, number, number];
   const broker = new ServiceBroker({ nodeID: "caller", logger: false, transporter: tcp(port, [`127.0.0.1:${calleePort}/callee`]) });
   await broker.start();
-  await broker.waitForServices(["bench"], 10_000);
+  await broker.waitForServices(["bench"], 60_000);
   const warm = await drive(broker, "bench.echo", 1, concurrency);
   const cpu0 = process.cpuUsage();
   const measured = await drive(broker, "bench.echo", seconds, concurrency);

@@ -84,7 +84,16 @@ async function rpc<T>(port: number, path: string, params: object): Promise<T> {
 /** Moleculer callee on core 1, caller on core 0, `concurrency` calls in flight. */
 async function moleculerRemote(concurrency: number): Promise<DriveResult> {
   const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", "19311"]);
-  await new Promise((r) => setTimeout(r, 1500));
+  // Ready when it says so (a loaded machine may take far more than a second or two to start it).
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("moleculer callee did not start within 60 s")), 60_000);
+    callee.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
   try {
     const calleeCpu0 = cpuMs(callee.pid);
     const r = await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
