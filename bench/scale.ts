@@ -107,7 +107,8 @@ async function measure(n: number): Promise<Figures> {
       const before = cpuTicks(driver.pid!);
       const out = await rpc<Drive>(port, "bench_driver/run", { target, method: "echo", seconds: SECONDS, concurrency });
       const ticks = cpuTicks(driver.pid!) - before;
-      return { ...out, cpu_us: Math.round(((ticks * 10_000) / Math.max(1, out.calls)) * 100) / 100 };
+      // No call answered (a starved cluster): no CPU per call to speak of.
+      return { ...out, cpu_us: out.calls > 0 ? Math.round(((ticks * 10_000) / out.calls) * 100) / 100 : Number.NaN };
     };
     const remote = await run("bench_echo", 50);
     const local = await run("bench_local", 100);
