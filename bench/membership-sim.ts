@@ -2,9 +2,10 @@
  * Membership in the simulator (FakeClock + MemoryNetwork, LAN_DEFAULTS, no loss, 1 ms links):
  * convergence after joins, crash detection, update dissemination and steady-state traffic,
  * next to what SWIM predicts. Run: npx tsx bench/membership-sim.ts [N ...]
- * (default 10 100 1000; `npx tsx bench/membership-sim.ts 5000` takes ~5–10 min of one core and
- * ~6 GiB of heap: run it as `node --max-old-space-size=12000 node_modules/tsx/dist/cli.mjs bench/membership-sim.ts 5000`,
- * or `BENCH_MEMBERSHIP_5000=1 npm run bench -- membership-sim`, which adds it to the defaults).
+ * (default 10 100 1000. N = 5,000 simulates ~400 M gossip receptions and holds N² member entries
+ * (several GB): run it as `node --max-old-space-size=12000 node_modules/tsx/dist/cli.mjs bench/membership-sim.ts 5000`,
+ * or `NODE_OPTIONS=--max-old-space-size=12000 BENCH_MEMBERSHIP_5000=1 npm run bench -- membership-sim`,
+ * which adds it to the defaults).
  * --memberlist runs memberlist's own LAN profile instead of our LAN_DEFAULTS, for comparison.
  * Steady-state traffic is measured over one push-pull interval (scaled with N), so the
  * full-state syncs are counted at their long-run rate next to the gossip packets.
