@@ -1,3 +1,5 @@
+import { TimerEntry, TimerHeap, type Due } from "./timer-heap.js";
+
 /**
  * Every timer and now() of the protocol goes through a Clock so that simulations can run
  * on a FakeClock: thousands of members, minutes of protocol time, in seconds, deterministically.
@@ -27,23 +29,9 @@ export const systemClock: Clock = {
   },
 };
 
-class Scheduled implements Timer {
-  cancelled = false;
-  constructor(
-    public at: number,
-    public seq: number,
-    readonly fn: () => void,
-    readonly every: number | null,
-  ) {}
-  cancel(): void {
-    this.cancelled = true;
-  }
-}
-
 /** Timers due at one instant, in creation order (seq only grows, so appending keeps it sorted). */
-interface Slot {
-  at: number;
-  items: Scheduled[];
+interface Slot extends Due {
+  items: TimerEntry[];
   head: number;
 }
 
@@ -57,8 +45,8 @@ export class FakeClock implements Clock {
   private time = 0;
   private seq = 0;
   private readonly slots = new Map<number, Slot>();
-  /** Instants with a slot, as a binary min-heap. */
-  private readonly heap: number[] = [];
+  /** The slots, earliest instant first (instants are unique: seq is 0 in each). */
+  private readonly heap = new TimerHeap<Slot>();
 
   constructor(start = 0) {
     this.time = start;
@@ -79,7 +67,7 @@ export class FakeClock implements Clock {
   /** Number of timers still pending. */
   get pending(): number {
     let n = 0;
-    for (const slot of this.slots.values()) for (let i = slot.head; i < slot.items.length; i++) if (!slot.items[i]!.cancelled) n++;
+    for (const slot of this.slots.values()) for (let i = slot.head; i < slot.items.length; i++) if (!slot.items[i]!.done) n++;
     return n;
   }
 
@@ -93,6 +81,8 @@ export class FakeClock implements Clock {
         next.at += next.every;
         next.seq = this.seq++;
         this.insert(next);
+      } else {
+        next.done = true;
       }
       next.fn();
     }
@@ -100,65 +90,32 @@ export class FakeClock implements Clock {
   }
 
   private schedule(fn: () => void, ms: number, every: number | null): Timer {
-    const entry = new Scheduled(this.time + Math.max(0, ms), this.seq++, fn, every);
+    const entry = new TimerEntry(this.time + Math.max(0, ms), this.seq++, fn, every, null);
     this.insert(entry);
     return entry;
   }
 
-  private insert(entry: Scheduled): void {
+  private insert(entry: TimerEntry): void {
     let slot = this.slots.get(entry.at);
     if (!slot) {
-      slot = { at: entry.at, items: [], head: 0 };
+      slot = { at: entry.at, seq: 0, items: [], head: 0 };
       this.slots.set(entry.at, slot);
-      this.heapPush(entry.at);
+      this.heap.push(slot);
     }
     slot.items.push(entry);
   }
 
-  private popDue(until: number): Scheduled | undefined {
-    while (this.heap.length > 0) {
-      const at = this.heap[0]!;
-      if (at > until) return undefined;
-      const slot = this.slots.get(at)!;
+  private popDue(until: number): TimerEntry | undefined {
+    for (let slot = this.heap.peek(); slot !== undefined; slot = this.heap.peek()) {
+      if (slot.at > until) return undefined;
       while (slot.head < slot.items.length) {
         const entry = slot.items[slot.head++]!;
-        if (!entry.cancelled) return entry;
+        if (!entry.done) return entry;
       }
       // Drained (a timer set for this very instant while it fires gets a new slot).
-      this.slots.delete(at);
-      this.heapPop();
+      this.slots.delete(slot.at);
+      this.heap.pop();
     }
     return undefined;
-  }
-
-  private heapPush(at: number): void {
-    const h = this.heap;
-    let i = h.length;
-    h.push(at);
-    while (i > 0) {
-      const parent = (i - 1) >>> 1;
-      if (h[parent]! <= at) break;
-      h[i] = h[parent]!;
-      i = parent;
-    }
-    h[i] = at;
-  }
-
-  private heapPop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    let i = 0;
-    const n = h.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && h[r]! < h[l]! ? r : l;
-      if (h[c]! >= last) break;
-      h[i] = h[c]!;
-      i = c;
-    }
-    h[i] = last;
   }
 }

@@ -1,23 +1,5 @@
 import type { Clock, Timer } from "./clock.js";
-
-/** A timer in the heap, and the handle its setter cancels it with (one object per timer). */
-class Entry implements Timer {
-  /** Cancelled or fired: popped without running when it comes up. */
-  done = false;
-
-  constructor(
-    readonly at: number,
-    readonly seq: number,
-    readonly fn: () => void,
-    private readonly queue: TimerQueue,
-  ) {}
-
-  cancel(): void {
-    if (this.done) return;
-    this.done = true;
-    this.queue.cancelled();
-  }
-}
+import { TimerEntry, TimerHeap, type TimerOwner } from "./timer-heap.js";
 
 /** Below this many entries the heap is never rebuilt for cancelled ones. */
 const MIN_COMPACT = 64;
@@ -33,8 +15,8 @@ const MIN_COMPACT = 64;
  * heap is rebuilt when cancelled entries outnumber live ones, so memory follows the timers alive.
  * `now()` and `setInterval` are the Clock's own.
  */
-export class TimerQueue implements Clock {
-  private heap: Entry[] = [];
+export class TimerQueue implements Clock, TimerOwner {
+  private readonly heap = new TimerHeap<TimerEntry>();
   private live = 0;
   private seq = 0;
   private armed: Timer | null = null;
@@ -57,17 +39,17 @@ export class TimerQueue implements Clock {
 
   /** A timer due at clock time `at` (for callers that hold the time already: no clock read). */
   setTimeoutAt(fn: () => void, at: number): Timer {
-    const entry = new Entry(at, this.seq++, fn, this);
-    push(this.heap, entry);
+    const entry = new TimerEntry(at, this.seq++, fn, null, this);
+    this.heap.push(entry);
     this.live++;
     if (entry.at < this.armedAt) this.arm();
     return entry;
   }
 
-  /** @internal An entry was cancelled (Entry.cancel). */
+  /** @internal An entry was cancelled (TimerEntry.cancel). */
   cancelled(): void {
     this.live--;
-    if (this.heap.length > MIN_COMPACT && this.live * 2 < this.heap.length) this.compact();
+    if (this.heap.size > MIN_COMPACT && this.live * 2 < this.heap.size) this.heap.retain((e) => !e.done);
   }
 
   /** Timers set and neither fired nor cancelled. */
@@ -79,8 +61,8 @@ export class TimerQueue implements Clock {
     this.armed?.cancel();
     this.armed = null;
     this.armedAt = Number.POSITIVE_INFINITY;
-    while (this.heap.length > 0 && this.heap[0]!.done) pop(this.heap);
-    const top = this.heap[0];
+    while (this.heap.peek()?.done) this.heap.pop();
+    const top = this.heap.peek();
     if (!top) return;
     this.armedAt = top.at;
     this.armed = this.clock.setTimeout(() => this.fire(), top.at - this.clock.now());
@@ -92,8 +74,8 @@ export class TimerQueue implements Clock {
     this.armed = null;
     this.armedAt = Number.POSITIVE_INFINITY;
     let failure: { err: unknown } | null = null;
-    while (this.heap.length > 0 && this.heap[0]!.at <= due) {
-      const entry = pop(this.heap)!;
+    for (let next = this.heap.peek(); next !== undefined && next.at <= due; next = this.heap.peek()) {
+      const entry = this.heap.pop()!;
       if (entry.done) continue;
       entry.done = true;
       this.live--;
@@ -106,43 +88,4 @@ export class TimerQueue implements Clock {
     this.arm();
     if (failure) throw failure.err; // as a throwing timer callback would
   }
-
-  private compact(): void {
-    const kept = this.heap.filter((e) => !e.done);
-    this.heap = [];
-    for (const e of kept) push(this.heap, e);
-  }
-}
-
-function before(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-
-function push(heap: Entry[], entry: Entry): void {
-  let i = heap.push(entry) - 1;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (!before(entry, heap[parent]!)) break;
-    heap[i] = heap[parent]!;
-    i = parent;
-  }
-  heap[i] = entry;
-}
-
-function pop(heap: Entry[]): Entry | undefined {
-  const top = heap[0];
-  const last = heap.pop();
-  if (heap.length === 0 || last === undefined) return top;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= heap.length) break;
-    const r = l + 1;
-    const child = r < heap.length && before(heap[r]!, heap[l]!) ? r : l;
-    if (!before(heap[child]!, last)) break;
-    heap[i] = heap[child]!;
-    i = child;
-  }
-  heap[i] = last;
-  return top;
 }
