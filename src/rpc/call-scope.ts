@@ -98,24 +98,3 @@ export class CallScope implements MethodCall {
 export function callerGone(reason: unknown): P2PError {
   return reason instanceof P2PError ? reason : new P2PError("UNAVAILABLE", "call cancelled: the caller went away");
 }
-
-/** Rejects as soon as `cancel` fires (the caller went away), else settles like `work`. */
-export function abandonWhen<T>(work: Promise<T>, cancel: Cancellation, error: (reason: unknown) => unknown): Promise<T> {
-  if (cancel.cancelled) {
-    work.then(undefined, () => undefined);
-    return Promise.reject(error(cancel.reason));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const unsubscribe = cancel.onCancel((reason) => reject(error(reason)));
-    work.then(
-      (value) => {
-        unsubscribe();
-        resolve(value);
-      },
-      (err: unknown) => {
-        unsubscribe();
-        reject(err);
-      },
-    );
-  });
-}

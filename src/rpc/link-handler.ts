@@ -22,9 +22,10 @@ export interface LinkHandlerDeps {
 
 /** The target side of a remote call: the caller's identity and remaining budget come with it. */
 export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
-  return async (call, fromNodeId) => {
+  // Not async: the router's promise is the call's answer (an async frame would add one per call).
+  return (call, fromNodeId) => {
     if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params, fromNodeId);
-    if (deps.isDraining()) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
+    if (deps.isDraining()) return Promise.reject(new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" }));
     const ctx: CallContext = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId: traceIdOf(call.traceparent) ?? newTraceId() };
     if (call.traceparent) ctx.traceparent = call.traceparent;
     if (call.cancel) ctx.cancel = call.cancel;
@@ -32,7 +33,7 @@ export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
   };
 }
 
-function internal(deps: LinkHandlerDeps, method: string, params: Record<string, unknown>, fromNodeId: string): unknown {
+async function internal(deps: LinkHandlerDeps, method: string, params: Record<string, unknown>, fromNodeId: string): Promise<unknown> {
   if (method === "cache_invalidate") {
     if (!isInvalidationSelector(params.selector)) throw new P2PError("INVALID_PARAMS", "selector is not an invalidation selector");
     return { ok: true, dropped: deps.invalidateLocal(params.selector) };

@@ -25,6 +25,7 @@ export interface LocalLimits {
 interface Waiter {
   key: string;
   deadline: Deadline;
+  capped: boolean;
   grant: (release: () => void) => void;
   timer: Timer;
 }
@@ -66,10 +67,10 @@ export class LocalLimiter {
   /**
    * Waits for a slot for `key` (service.method); resolves with its release function, or
    * rejects with UNAVAILABLE (queue full) or the deadline's TIMEOUT (still queued).
-   * `release` must be called when the method settles; it is idempotent.
+   * `release` must be called when the method settles; it is idempotent. `capped`: as for tryAcquire.
    */
-  acquire(key: string, deadline: Deadline): Promise<() => void> {
-    const now = this.tryAcquire(key, deadline);
+  acquire(key: string, deadline: Deadline, capped = true): Promise<() => void> {
+    const now = this.tryAcquire(key, deadline, capped);
     if (now) return Promise.resolve(now);
     if (this.queue.length >= this.limits.maxQueued || (this.queuedByKey.get(key) ?? 0) >= this.perKeyQueued) {
       return Promise.reject(
@@ -83,6 +84,7 @@ export class LocalLimiter {
       const waiter: Waiter = {
         key,
         deadline,
+        capped,
         grant: resolve,
         timer: this.clock.setTimeout(() => {
           this.unqueue(waiter);
@@ -121,7 +123,7 @@ export class LocalLimiter {
       this.queue.splice(i, 1);
       bump(this.queuedByKey, waiter.key, -1);
       waiter.timer.cancel();
-      waiter.grant(this.grant(waiter.key, waiter.deadline));
+      waiter.grant(this.grant(waiter.key, waiter.deadline, waiter.capped));
     }
   }
 

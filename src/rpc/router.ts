@@ -8,7 +8,7 @@ import type { Timer } from "../util/clock.js";
 import type { LocalMethod } from "../services/local-services.js";
 import { currentCall, type CallContext } from "./context.js";
 import { Deadline, timerAt, withDeadline } from "./deadline.js";
-import { abandonWhen, callerGone, CallScope } from "./call-scope.js";
+import { CallScope } from "./call-scope.js";
 import { LINGER_MS, type LocalLimiter } from "./local-limiter.js";
 import type { Cancellation } from "./cancellation.js";
 
@@ -103,14 +103,13 @@ export class Router {
   }
 
   /**
-   * call() answering the result alone (service proxies). A call this node runs itself, with
-   * nothing on the way that could refuse or defer it, takes the local path: one promise from
-   * here to the method's answer, the method's metric cells resolved once. Anything else, and
-   * every refusal, goes through call(), so answers and metrics are exactly call()'s.
+   * call() answering the result alone (service proxies). A call this node runs itself (what
+   * route() would decide) goes straight to invokeLocal: one promise from here to the method's
+   * answer, the method's metric cells resolved once. Anything else goes through call().
    */
   callResult(ctx: CallContext, ref: MethodRef, params: Record<string, unknown>, node?: string): Promise<unknown> {
     if (node === undefined) {
-      const local = this.tryLocal(ctx, ref, params);
+      const local = this.callLocal(ctx, ref, params);
       if (local !== null) return local;
     }
     return this.call(ctx, ref.service, ref.method, params, node === undefined ? {} : { node }).then(resultOf);
@@ -118,10 +117,12 @@ export class Router {
 
   /**
    * The local path alone, for the HTTP route (which names the node that answered): the answer
-   * of a call this node runs itself, or null when call() must take it (nothing done then).
+   * of a call this node runs itself, counted as call() counts it, or null when call() must
+   * route it (nothing done then).
    */
   callLocal(ctx: CallContext, ref: MethodRef, params: Record<string, unknown>): Promise<unknown> | null {
-    return this.tryLocal(ctx, ref, params);
+    const started = this.deps.clock.now();
+    return this.runsHere(ctx, ref) ? this.invokeLocal(ctx, ref, params, started) : null;
   }
 
   setRemote(remote: RemoteCaller): void {
@@ -159,86 +160,73 @@ export class Router {
    * A call another node routed here: a cached method answers from this node's cache when it
    * holds a fresh entry (and fills it otherwise), so entries are shared where the method runs.
    */
-  async serveRemote(ctx: CallContext, service: string, method: string, params: Record<string, unknown>): Promise<unknown> {
-    const policy = this.deps.local.get(service)?.methods.get(method)?.descriptor.cache;
-    if (!policy || !this.deps.cache) return this.invokeLocal(ctx, service, method, params);
-    const out = await this.deps.cache.getOrLoad(service, method, params, policy, async () => ({
-      result: await this.invokeLocal(ctx, service, method, params),
-      nodeId: this.deps.localId,
-    }));
-    return out.result;
-  }
-
-  /** Runs a method hosted on this node: the target side of every call. */
-  async invokeLocal(ctx: CallContext, service: string, method: string, params: Record<string, unknown>): Promise<unknown> {
-    const svc = this.deps.local.get(service);
-    if (!svc || svc.status !== "running") throw new P2PError("SERVICE_NOT_FOUND", `service "${service}" does not run on ${this.deps.localId}`);
-    const m = svc.methods.get(method);
-    if (!m) throw new P2PError("METHOD_NOT_FOUND", `method "${method}" not found in service "${service}"`);
-    if (!m.descriptor.public && ctx.caller.role === "client") {
-      throw new P2PError("FORBIDDEN", `method ${service}.${method} is not public`);
-    }
-    if (m.validate) {
-      const issues = m.validate(params);
-      if (issues) throw new P2PError("INVALID_PARAMS", `params do not match the schema of ${service}.${method}`, { issues });
-    }
-    const remaining = ctx.deadline - this.deps.clock.now();
-    if (remaining <= 0) throw new P2PError("TIMEOUT", "deadline passed before the call started");
-    const deadline = Deadline.after(remaining, this.deps.clock);
-    // Takes (or waits for, or is refused) a slot before anything runs; held until the method settles.
-    const limiter = this.deps.localLimiter;
-    const slot = `${service}.${method}`;
-    const release = limiter ? (limiter.tryAcquire(slot, deadline) ?? (await limiter.acquire(slot, deadline))) : undefined;
-    const scope = new CallScope(ctx, this.deps.clock);
-    try {
-      let work = currentCall.run(scope.context, () => invokeMethod(m.invoke, params));
-      if (release) work.then(release, release);
-      if (ctx.cancel) work = abandonWhen(work, ctx.cancel, callerGone);
-      const result = await withDeadline(work, deadline, this.deps.clock);
-      this.deps.metrics.executed(service, method, "OK");
-      scope.end();
-      return result;
-    } catch (err) {
-      const error = answeredError(err);
-      this.deps.metrics.executed(service, method, error.code);
-      // Past the deadline or abandoned by its caller: this.call.signal fires, so slow work stops.
-      scope.end(error.code === "TIMEOUT" || ctx.cancel?.cancelled ? error : undefined);
-      throw error;
-    }
+  serveRemote(ctx: CallContext, service: string, method: string, params: Record<string, unknown>): Promise<unknown> {
+    const ref = this.ref(service, method);
+    const { cache } = this.deps;
+    const policy = cache === undefined ? undefined : this.deps.local.get(service)?.methods.get(method)?.descriptor.cache;
+    if (policy === undefined || cache === undefined) return this.invokeLocal(ctx, ref, params, undefined);
+    const load = (): Promise<CallResult> => this.invokeLocal(ctx, ref, params, undefined).then((result) => ({ result, nodeId: this.deps.localId }));
+    return cache.getOrLoad(service, method, params, policy, load).then(resultOf);
   }
 
   /**
-   * The local path of callResult, or null (nothing done, nothing counted) when the call needs
-   * call(): not hosted or not running here, draining, a method cache in between, a client
-   * role and a method that is not public, invalid params, no budget left, the caller gone, or
-   * no free execution slot now.
-   * What it does then is what call() → route() → invokeLocal() do, in the same order.
+   * Whether call() would run this call here, through nothing but invokeLocal: hosted here, the
+   * cluster knows the method, no method cache in between, a client calls only what the cluster
+   * publishes as public (call() refuses the rest), and the node is not draining.
    */
-  private tryLocal(ctx: CallContext, ref: MethodRef, params: Record<string, unknown>): Promise<unknown> | null {
+  private runsHere(ctx: CallContext, ref: MethodRef): boolean {
+    const { deps } = this;
+    if (deps.local.get(ref.service)?.methods.has(ref.method) !== true) return false;
+    const meta = deps.registry.method(ref.service, ref.method);
+    if (meta === undefined || (meta.cache !== undefined && deps.cache !== undefined)) return false;
+    if (ctx.caller.role === "client" && !meta.public) return false;
+    return !(deps.isDraining?.() ?? false);
+  }
+
+  /**
+   * Runs a method hosted on this node: the target side of every call (route(), the link, the
+   * local path). Refuses (not running here, unknown method, not public for a client, invalid
+   * params, no budget left, no execution slot) before anything runs; otherwise takes a slot now
+   * or waits for one within the deadline, and runs the method as one LocalRun.
+   * `rpcStarted`: when the call entered the router here (callLocal), so the run counts it as
+   * call() would; undefined when call() or no one counts it (the link counts executions only).
+   */
+  private invokeLocal(ctx: CallContext, ref: MethodRef, params: Record<string, unknown>, rpcStarted: number | undefined): Promise<unknown> {
     const { deps } = this;
     const svc = deps.local.get(ref.service);
-    if (svc === undefined || svc.status !== "running") return null;
+    if (svc === undefined || svc.status !== "running") return this.refuse(ref, rpcStarted, new P2PError("SERVICE_NOT_FOUND", `service "${ref.service}" does not run on ${deps.localId}`));
     const m = svc.methods.get(ref.method);
-    if (m === undefined) return null;
-    const meta = deps.registry.method(ref.service, ref.method);
-    if (meta === undefined || (meta.cache !== undefined && deps.cache !== undefined)) return null;
-    // A client may call a public method (call() refuses the others with FORBIDDEN).
-    if ((ctx.caller.role === "client" && !(meta.public && m.descriptor.public)) || ctx.cancel?.cancelled || deps.isDraining?.()) return null;
-    const { clock } = deps;
-    const started = clock.now();
-    let now = started;
-    if (m.validate) {
-      if (m.validate(params)) return null;
-      now = clock.now();
+    if (m === undefined) return this.refuse(ref, rpcStarted, new P2PError("METHOD_NOT_FOUND", `method "${ref.method}" not found in service "${ref.service}"`));
+    if (!m.descriptor.public && ctx.caller.role === "client") {
+      return this.refuse(ref, rpcStarted, new P2PError("FORBIDDEN", `method ${ref.service}.${ref.method} is not public`));
     }
+    if (m.validate) {
+      const issues = m.validate(params);
+      if (issues) return this.refuse(ref, rpcStarted, new P2PError("INVALID_PARAMS", `params do not match the schema of ${ref.service}.${ref.method}`, { issues }));
+    }
+    const { clock } = deps;
+    const now = clock.now();
     const remaining = ctx.deadline - now;
-    if (remaining <= 0) return null;
+    if (remaining <= 0) return this.refuse(ref, rpcStarted, new P2PError("TIMEOUT", "deadline passed before the call started"));
     const deadline = Deadline.after(remaining, clock, now);
     const limiter = deps.localLimiter;
-    // Uncapped: LocalRun releases the slot LINGER_MS after the deadline itself, from its deadline timer.
+    // Uncapped: the run releases the slot LINGER_MS after the deadline itself, from its deadline timer.
     const release = limiter ? limiter.tryAcquire(ref.slot, deadline, false) : undefined;
-    if (release === null) return null;
-    return new LocalRun(this.deps, ref, started, deadline, release).start(ctx, m, params);
+    if (release !== null) return new LocalRun(deps, ref, rpcStarted, deadline, release).start(ctx, m, params);
+    // No slot now: wait for one (or be refused) within the deadline; the method runs once granted.
+    return limiter!.acquire(ref.slot, deadline, false).then(
+      (granted) => new LocalRun(deps, ref, rpcStarted, deadline, granted).start(ctx, m, params),
+      (err: unknown) => this.refuse(ref, rpcStarted, toP2PError(err)),
+    );
+  }
+
+  /** A call refused before its method ran: counted as call() counts it (no execution), rejected. */
+  private refuse(ref: MethodRef, rpcStarted: number | undefined, error: P2PError): Promise<never> {
+    if (rpcStarted !== undefined) {
+      const { metrics, clock } = this.deps;
+      metrics.rpcOf((ref.cells ??= metrics.methodCells(ref.service, ref.method)), error.code, (clock.now() - rpcStarted) / 1000);
+    }
+    return Promise.reject(error);
   }
 
   private resolve(service: string, method: string, node: string | undefined): MethodMeta {
@@ -257,7 +245,7 @@ export class Router {
     const draining = this.deps.isDraining?.() ?? false;
     const hostedHere = this.deps.local.get(service)?.methods.has(method) ?? false;
     if (localHosts && hostedHere && !draining) {
-      return { result: await this.invokeLocal(ctx, service, method, params), nodeId: localId };
+      return { result: await this.invokeLocal(ctx, this.ref(service, method), params, undefined), nodeId: localId };
     }
     if (node === localId) {
       if (hostedHere) throw new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" });
@@ -292,11 +280,11 @@ function resultOf(out: CallResult): unknown {
 }
 
 /**
- * One call on the local path: the method runs in its CallScope; its answer, its deadline (one
- * timer on the router's clock) or its caller going away settles the one promise the caller
- * holds, whichever comes first. The execution slot is held until the method itself settles, or
- * LINGER_MS past the deadline (armed by the deadline timer, so a call that answers in time
- * arms one timer, not two), as the limiter's own cap does for invokeLocal.
+ * One execution of a method on this node: the method runs in its CallScope; its answer, its
+ * deadline (one timer on the router's clock) or its caller going away (one listener on the
+ * caller's Cancellation) settles the one promise the caller holds, whichever comes first. The
+ * execution slot is held until the method itself settles, or LINGER_MS past the deadline (armed
+ * by the deadline timer, so a call that answers in time arms one timer, not two).
  */
 class LocalRun {
   /** The caller has its answer. */
@@ -315,13 +303,15 @@ class LocalRun {
   constructor(
     private readonly deps: RouterDeps,
     private readonly ref: MethodRef,
-    private readonly started: number,
+    /** When the call entered the router, if this run counts it in the rpc metrics (as call() would). */
+    private readonly rpcStarted: number | undefined,
     private readonly deadline: Deadline,
     private readonly release: (() => void) | undefined,
   ) {}
 
   start(ctx: CallContext, m: LocalMethod, params: Record<string, unknown>): Promise<unknown> {
     this.callerCancel = ctx.cancel;
+    // A caller already gone fails the run here, inside the constructor; the method still runs.
     const scope = new CallScope(ctx, this.deps.clock, ctx.cancel ? (error) => this.fail(error) : undefined);
     this.scope = scope;
     let value: unknown;
@@ -341,12 +331,8 @@ class LocalRun {
       else this.succeed(value);
       return this.settledPromise();
     }
-    // Another realm's promise or a thenable is adopted, as invokeLocal does.
+    // Another realm's promise or a thenable is adopted.
     const work = value instanceof Promise ? value : Promise.resolve(value);
-    const out = new Promise<unknown>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
     work.then(
       (result) => {
         this.methodSettled();
@@ -359,7 +345,11 @@ class LocalRun {
     );
     if (late) this.onDeadline();
     else this.timer = timerAt(this.deps.clock, () => this.onDeadline(), this.deadline.at);
-    return out;
+    if (this.settled) return this.settledPromise();
+    return new Promise<unknown>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
   }
 
   /** The deadline passed with the method still running: answer TIMEOUT, keep its slot LINGER_MS more. */
@@ -390,7 +380,7 @@ class LocalRun {
     const cells = (this.ref.cells ??= metrics.methodCells(this.ref.service, this.ref.method));
     metrics.executedOf(cells, "OK");
     this.scope!.end();
-    metrics.rpcOf(cells, "OK", (clock.now() - this.started) / 1000);
+    if (this.rpcStarted !== undefined) metrics.rpcOf(cells, "OK", (clock.now() - this.rpcStarted) / 1000);
     this.value = result;
     this.resolve?.(result);
   }
@@ -403,8 +393,9 @@ class LocalRun {
     const cells = (this.ref.cells ??= metrics.methodCells(this.ref.service, this.ref.method));
     metrics.executedOf(cells, error.code);
     // Past the deadline or abandoned by its caller: this.call.signal fires, so slow work stops.
-    this.scope!.end(error.code === "TIMEOUT" || this.callerCancel?.cancelled ? error : undefined);
-    metrics.rpcOf(cells, error.code, (clock.now() - this.started) / 1000);
+    // (No scope yet: the caller was gone before the run began, and the scope ended itself.)
+    this.scope?.end(error.code === "TIMEOUT" || this.callerCancel?.cancelled ? error : undefined);
+    if (this.rpcStarted !== undefined) metrics.rpcOf(cells, error.code, (clock.now() - this.rpcStarted) / 1000);
     this.failure = error;
     this.reject?.(error);
   }
@@ -422,13 +413,4 @@ function answeredError(err: unknown): P2PError {
     return new P2PError(error.code, error.message, { ...rest, nested_reason: reason });
   }
   return error;
-}
-
-/** The method's result as a promise; a synchronous throw becomes a rejection. */
-function invokeMethod(invoke: (params: Record<string, unknown>) => unknown, params: Record<string, unknown>): Promise<unknown> {
-  try {
-    return Promise.resolve(invoke(params));
-  } catch (err) {
-    return Promise.reject(err);
-  }
 }

@@ -1,6 +1,8 @@
 /**
- * The router's local path (Router.callResult, what service proxies use) must answer, count and
- * time out exactly as call() does: each case runs through both on fresh routers and compares.
+ * Every way into a local execution must answer, count and time out as call() does: the local
+ * path (Router.callResult, what service proxies and /rpc use), which counts the call itself, and
+ * the peer link's entry (Router.serveRemote), which counts executions only. Each case runs
+ * through each way on fresh routers and compares.
  */
 import { describe, expect, it } from "vitest";
 import pino from "pino";
@@ -52,7 +54,7 @@ class Svc extends BaseService {
   }
 }
 
-async function setup(maxRunning = 4) {
+async function setup(maxRunning = 4, draining = false) {
   pending = [];
   signals = [];
   const clock = new FakeClock(1000);
@@ -62,7 +64,7 @@ async function setup(maxRunning = 4) {
   const membership = new SingleNodeMembership("n1", "127.0.0.1:1", { role: "worker", version: "t", started_at: 0, services: local.meta() });
   const metrics = new NodeMetrics("n1", false);
   const limiter = new LocalLimiter({ maxRunning, maxQueued: 8 }, timers);
-  const router = new Router({ localId: "n1", local, registry: new ClusterRegistry(membership), clock: timers, metrics, localLimiter: limiter });
+  const router = new Router({ localId: "n1", local, registry: new ClusterRegistry(membership), clock: timers, metrics, localLimiter: limiter, isDraining: () => draining });
   return { clock, router, metrics, limiter };
 }
 
@@ -70,12 +72,14 @@ async function setup(maxRunning = 4) {
 const settle = () => new Promise((r) => setImmediate(r));
 
 type Bed = Awaited<ReturnType<typeof setup>>;
-type Via = "call" | "local";
+type Via = "call" | "local" | "link";
 
 const ctxOf = (clock: FakeClock, budget = 1000, extra: Partial<CallContext> = {}): CallContext => ({ caller: { sub: "t", role: "service" }, deadline: clock.now() + budget, traceId: "0".repeat(31) + "1", ...extra });
 
 function invoke(bed: Bed, via: Via, ctx: CallContext, method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-  return via === "call" ? bed.router.call(ctx, "svc", method, params).then((out) => out.result) : bed.router.callResult(ctx, bed.router.ref("svc", method), params);
+  if (via === "call") return bed.router.call(ctx, "svc", method, params).then((out) => out.result);
+  if (via === "local") return bed.router.callResult(ctx, bed.router.ref("svc", method), params);
+  return bed.router.serveRemote(ctx, "svc", method, params);
 }
 
 async function outcome(p: Promise<unknown>): Promise<unknown> {
@@ -85,23 +89,30 @@ async function outcome(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-/** The rpc series of the metrics text, sorted (the local path may count a few microtasks earlier). */
-async function series(metrics: NodeMetrics): Promise<string[]> {
-  return (await metrics.text()).split("\n").filter((l) => /^p2p_rpc_(requests|executed)_total\{/.test(l) || /^p2p_rpc_duration_seconds_count\{/.test(l)).sort();
+/**
+ * The rpc series of the metrics text, sorted (the local path may count a few microtasks
+ * earlier); `executedOnly`: the executions alone (what a call from the link counts).
+ */
+async function series(metrics: NodeMetrics, executedOnly: boolean): Promise<string[]> {
+  const counted = executedOnly ? /^p2p_rpc_executed_total\{/ : /^(p2p_rpc_(requests|executed)_total|p2p_rpc_duration_seconds_count)\{/;
+  return (await metrics.text()).split("\n").filter((l) => counted.test(l)).sort();
 }
 
-/** Runs `scenario` on a fresh router per path and returns what each saw. */
+/** Runs `scenario` on a fresh router per way in and compares what each saw with call(). */
 async function both(scenario: (bed: Bed, via: Via) => Promise<unknown>): Promise<void> {
-  const seen: Record<Via, unknown> = { call: undefined, local: undefined };
-  for (const via of ["call", "local"] as const) {
+  const seen: Record<Via, unknown> = { call: undefined, local: undefined, link: undefined };
+  const executions: Record<Via, unknown> = { call: undefined, local: undefined, link: undefined };
+  for (const via of ["call", "local", "link"] as const) {
     const bed = await setup();
     const out = await scenario(bed, via);
-    seen[via] = { out, metrics: await series(bed.metrics), running: bed.limiter.active };
+    seen[via] = { out, metrics: await series(bed.metrics, false), running: bed.limiter.active };
+    executions[via] = { out, metrics: await series(bed.metrics, true), running: bed.limiter.active };
   }
   expect(seen.local).toEqual(seen.call);
+  expect(executions.link).toEqual(executions.call);
 }
 
-describe("router local path (callResult) = call()", () => {
+describe("router: the local path (callResult) and the link (serveRemote) = call()", () => {
   it("answers, counts and times like call() for results and errors of every kind", async () => {
     await both(async (bed, via) => [
       await outcome(invoke(bed, via, ctxOf(bed.clock), "ok", { a: 1 })),
@@ -178,11 +189,22 @@ describe("router local path (callResult) = call()", () => {
     });
   });
 
-  it("a caller already gone, or a draining node, goes through call()", async () => {
-    const bed = await setup();
-    const cancel = new Cancellation();
-    cancel.cancel(new Error("gone"));
-    const out = await outcome(bed.router.callResult(ctxOf(bed.clock, 1000, { cancel }), bed.router.ref("svc", "ok"), {}));
-    expect(out).toMatchObject({ code: "UNAVAILABLE", message: "call cancelled: the caller went away" });
+  it("a caller already gone is answered at once; the method's signal has fired; the slot waits for the method", async () => {
+    await both(async (bed, via) => {
+      const cancel = new Cancellation();
+      cancel.cancel(new Error("gone"));
+      const out = await outcome(invoke(bed, via, ctxOf(bed.clock, 1000, { cancel }), "slow"));
+      const held = bed.limiter.active;
+      pending[0]!("late");
+      await settle();
+      return { out, aborted: signals[0]!.aborted, held, finally: bed.limiter.active };
+    });
+  });
+
+  it("a draining node forwards through call() (here: no other host, so 503 draining)", async () => {
+    const bed = await setup(4, true);
+    expect(bed.router.callLocal(ctxOf(bed.clock), bed.router.ref("svc", "ok"), {})).toBeNull();
+    expect(await outcome(bed.router.callResult(ctxOf(bed.clock), bed.router.ref("svc", "ok"), {}))).toMatchObject({ code: "UNAVAILABLE", data: { reason: "draining" } });
+    expect(bed.limiter.active).toBe(0);
   });
 });
