@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
@@ -49,6 +49,41 @@ function mem(pid: number): Mem {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
   const field = (name: string) => Math.round((Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0) / 1024) * 10) / 10;
   return { rss: field("Rss"), pss: field("Pss") };
+}
+
+/** Where the RSS is (MiB): the node binary's pages, glibc's main heap, and the rest of the anonymous memory (V8's heap, thread arenas, stacks). */
+interface Where {
+  binary: number;
+  mallocHeap: number;
+  otherAnonymous: number;
+}
+
+function where(pid: number, nodeBin: string): Where {
+  const binary = realpathSync(nodeBin);
+  const sums = { binary: 0, mallocHeap: 0, anonymous: 0 };
+  let mapping = "";
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) mapping = head[1] ?? "";
+    else if (line.startsWith("Rss:") && mapping === binary) sums.binary += Number(line.split(/\s+/)[1]);
+    else if (line.startsWith("Rss:") && mapping === "[heap]") sums.mallocHeap += Number(line.split(/\s+/)[1]);
+    else if (line.startsWith("Anonymous:") && mapping !== "[heap]") sums.anonymous += Number(line.split(/\s+/)[1]);
+  }
+  const mib = (kb: number) => Math.round((kb / 1024) * 10) / 10;
+  return { binary: mib(sums.binary), mallocHeap: mib(sums.mallocHeap), otherAnonymous: mib(sums.anonymous) };
+}
+
+/** The idle heap trims a node logged after `since` (ms since the epoch): what each collection gave back. */
+function trimsSince(logFile: string, since: number): string[] {
+  const lines: string[] = [];
+  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+    if (!line.includes('"heap trimmed"')) continue;
+    const entry = JSON.parse(line) as Record<string, number | string | boolean>;
+    const at = Date.parse(String(entry.time));
+    if (at < since) continue;
+    lines.push(`+${Math.round((at - since) / 1000)} s ${entry.full ? "full" : "young"} (CPU ${entry.cpu_percent} %): young ${entry.young_mib} → ${entry.after_young_mib}, old used ${entry.old_used_mib} → ${entry.after_old_used_mib}, committed ${entry.old_committed_mib} → ${entry.after_old_committed_mib} MiB`);
+  }
+  return lines;
 }
 
 function nodesToMeasure(): string[] {
@@ -119,6 +154,8 @@ interface Row {
   peak: Mem;
   end: Mem;
   idle: Mem;
+  /** Null for the floors. */
+  where: { start: Where; idle: Where; trims: string[] } | null;
 }
 
 /** RSS / PSS of a bare `node` and of a bare Fastify server, each 5 s after start (and one request). */
@@ -135,7 +172,7 @@ async function floors(nodeBin: string, version: string): Promise<Row[]> {
       }
       await sleep(5_000);
       const m = mem(child.pid!);
-      rows.push({ node: version, role, start: m, peak: m, end: m, idle: m });
+      rows.push({ node: version, role, start: m, peak: m, end: m, idle: m, where: null });
     } finally {
       await stop(child);
     }
@@ -158,10 +195,11 @@ async function measure(nodeBin: string): Promise<Row[]> {
     await waitHttp(`http://127.0.0.1:${WORKER_PORT}/health`, 180_000);
     await sleep(SETTLE_MS);
     const procs = [
-      { role: "coordinator (bundled services)", pid: coordinator.pid! },
-      { role: "worker (idle, no services)", pid: worker.pid! },
+      { role: "coordinator (bundled services)", pid: coordinator.pid!, log: join(dir, "coordinator.log") },
+      { role: "worker (idle, no services)", pid: worker.pid!, log: join(dir, "worker.log") },
     ];
     const start = procs.map((p) => mem(p.pid));
+    const startWhere = procs.map((p) => where(p.pid, nodeBin));
     const peak = start.map((m) => ({ ...m }));
     const until = Date.now() + LOAD_S * 1000;
     let sampling = true;
@@ -178,10 +216,19 @@ async function measure(nodeBin: string): Promise<Row[]> {
     sampling = false;
     await sampler;
     const end = procs.map((p) => mem(p.pid));
+    const loadEnded = Date.now();
     console.log(`node ${version}: ${LOAD_S} s of load: ${coordCalls} /rpc calls into the coordinator, ${workerCalls} into the worker (forwarded), ${browsed} other requests; then ${IDLE_S} s idle`);
     await sleep(IDLE_S * 1000);
     const idle = procs.map((p) => mem(p.pid));
-    const rows = procs.map((p, i) => ({ node: version, role: p.role, start: start[i]!, peak: peak[i]!, end: end[i]!, idle: idle[i]! }));
+    const rows = procs.map((p, i) => ({
+      node: version,
+      role: p.role,
+      start: start[i]!,
+      peak: peak[i]!,
+      end: end[i]!,
+      idle: idle[i]!,
+      where: { start: startWhere[i]!, idle: where(p.pid, nodeBin), trims: trimsSince(p.log, loadEnded) },
+    }));
     if (worker) await stop(worker);
     await stop(coordinator);
     return [...rows, ...(await floors(nodeBin, version))];
@@ -200,4 +247,11 @@ const fmt = (m: Mem) => `${m.rss} / ${m.pss}`;
 for (const r of rows) {
   if (r.role.startsWith("bare")) console.log(`| ${r.node} | ${r.role} (floor, 5 s after start) | ${fmt(r.start)} | | | | |`);
   else console.log(`| ${r.node} | ${r.role} | ${fmt(r.start)} | ${fmt(r.peak)} | ${fmt(r.end)} | ${fmt(r.idle)} | ${r.start.rss <= 60 && r.idle.rss <= 60 ? "met" : "missed"} |`);
+}
+console.log("\nWhere the RSS is (MiB): node binary's pages / glibc main heap / other anonymous (V8 heap, thread arenas, stacks); and the idle heap trims after the load ended");
+for (const r of rows) {
+  if (!r.where) continue;
+  const w = (x: Where) => `${x.binary} / ${x.mallocHeap} / ${x.otherAnonymous}`;
+  console.log(`- ${r.node} ${r.role}: after start ${w(r.where.start)}; after idle ${w(r.where.idle)}; trims: ${r.where.trims.length === 0 ? "none (never quiet, or nothing to give back)" : ""}`);
+  for (const t of r.where.trims) console.log(`    ${t}`);
 }

@@ -5,7 +5,7 @@ import { systemClock, type Clock, type Timer } from "./util/clock.js";
 import { systemRandom } from "./util/random.js";
 import { InflightTracker } from "./util/inflight.js";
 import { LoopLag } from "./util/loop-lag.js";
-import { IdleHeapTrim } from "./util/idle-heap-trim.js";
+import { IdleHeapTrim, trimLogFields } from "./util/idle-heap-trim.js";
 import { TimerQueue } from "./util/timer-queue.js";
 import { NodeMetrics } from "./metrics/metrics.js";
 import { TokenService } from "./auth/tokens.js";
@@ -319,7 +319,7 @@ export class P2PNode {
     await this.appInstance.listen({ host: config.address, port: config.port });
     this.loopLag.start();
     this.loadTimer = this.clock.setInterval(() => this.reportLoad(), LOAD_REPORT_MS);
-    this.heapTrim = new IdleHeapTrim({ clock: this.clock });
+    this.heapTrim = new IdleHeapTrim({ clock: this.clock, onTrim: (report) => logger.info(trimLogFields(report), "heap trimmed") });
     this.heapTrim.start();
     this.state = "running";
     const tls = this.tls ? { tls: true, cert_expires: new Date(this.tls.notAfter).toISOString() } : { tls: false };

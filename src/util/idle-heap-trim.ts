@@ -1,6 +1,5 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import type { Clock, Timer } from "./clock.js";
 
 /** V8's collector, as `--expose-gc` exposes it. */
@@ -16,20 +15,36 @@ export interface HeapFigures {
   oldUsed: number;
 }
 
+/** One collection the trim ran, as logged. */
+export interface TrimReport {
+  full: boolean;
+  /** CPU the process used in the interval before, as a share of one core. */
+  cpuShare: number;
+  before: HeapFigures;
+  after: HeapFigures;
+}
+
 export interface IdleHeapTrimOptions {
   clock: Clock;
   /** Default: V8's collector (null: trimming is off). */
   gc?: GcFunction | null;
   heap?: () => HeapFigures;
-  /** Share of the time since the previous call the event loop was busy (0..1). */
-  utilization?: () => number;
+  /** CPU time the process used so far, in milliseconds (default: process.cpuUsage()). */
+  cpuMs?: () => number;
+  /** Told of every collection run (the node logs it). */
+  onTrim?: (report: TrimReport) => void;
   intervalMs?: number;
 }
 
 /** How often the node looks whether it went quiet. */
 const CHECK_INTERVAL_MS = 10_000;
-/** Busy less than this share of an interval: quiet (an idle node's gossip and timers use ~1 %). */
-const QUIET_UTILIZATION = 0.05;
+/**
+ * Used less CPU than this share of one core over an interval: quiet (an idle node's gossip and
+ * timers use ~1 %). CPU time, not event-loop utilisation: the latter counts wall-clock time
+ * inside callbacks, which on a crowded machine (a process waiting for a core mid-callback)
+ * makes an idle node look 5-20 % busy, and the trim then never ran.
+ */
+const QUIET_CPU_SHARE = 0.05;
 /** V8 starts the young generation at 1 MiB per semi-space; past this it has grown and can be given back. */
 const YOUNG_TRIM_BYTES = 4 * 1024 * 1024;
 /**
@@ -46,7 +61,7 @@ const OLD_SLACK_BYTES = 2 * 1024 * 1024;
  * garbage, and it shrinks them only at a collection that sees a low allocation rate. A quiet
  * node allocates so little that its next collection may be an hour away, so without help it
  * would hold 30–100 MiB more than it needs for as long as it stays quiet. Every interval (on
- * the Clock) the trim looks at how busy the event loop was; when it was quiet and the young
+ * the Clock) the trim looks at how much CPU the process used; when it was quiet and the young
  * generation has grown, or the old generation holds much more than was live after the
  * previous trim, it runs one collection: a full one when the old generation is worth it, then a
  * young one, which lets V8 shrink the young generation (Node 24 returns its pages a few
@@ -56,8 +71,11 @@ export class IdleHeapTrim {
   private readonly clock: Clock;
   private readonly gc: GcFunction | null;
   private readonly heap: () => HeapFigures;
-  private readonly utilization: () => number;
+  private readonly cpuMs: () => number;
+  private readonly onTrim: (report: TrimReport) => void;
   private readonly intervalMs: number;
+  /** Where the current interval began: clock time and CPU time, ms (null: not started). */
+  private mark: { at: number; cpu: number } | null = null;
   private timer: Timer | null = null;
   /** Old generation in use right after the last full collection (null: none yet). */
   private settledOld: number | null = null;
@@ -67,13 +85,14 @@ export class IdleHeapTrim {
     this.clock = options.clock;
     this.gc = options.gc === undefined ? exposedGc() : options.gc;
     this.heap = options.heap ?? v8HeapFigures;
-    this.utilization = options.utilization ?? eventLoopUtilization();
+    this.cpuMs = options.cpuMs ?? processCpuMs;
+    this.onTrim = options.onTrim ?? (() => {});
     this.intervalMs = options.intervalMs ?? CHECK_INTERVAL_MS;
   }
 
   start(): void {
     if (!this.gc || this.timer) return;
-    this.utilization(); // the first interval starts now
+    this.cpuShare(); // the first interval starts now
     this.timer = this.clock.setInterval(() => this.check(), this.intervalMs);
   }
 
@@ -90,17 +109,52 @@ export class IdleHeapTrim {
   /** One look: collects if the node was quiet and there is memory to give back. */
   check(): void {
     const gc = this.gc;
-    if (!gc || this.utilization() >= QUIET_UTILIZATION) return;
+    const cpuShare = this.cpuShare();
+    if (!gc || cpuShare >= QUIET_CPU_SHARE) return;
     const before = this.heap();
     const full = this.settledOld === null || before.oldUsed > this.settledOld + OLD_SLACK_BYTES;
     if (!full && before.youngCommitted <= YOUNG_TRIM_BYTES) return;
     if (full) {
-      gc({ type: "major" });
+      // No options: a full collection on every version (Node 20's V8 does not read
+      // `{ type: "major" }`, and gave a young collection for it).
+      gc();
       this.settledOld = this.heap().oldUsed;
     }
     gc({ type: "minor" });
     this.trims++;
+    // The collection's own CPU is not counted against the next interval.
+    this.mark = { at: this.clock.now(), cpu: this.cpuMs() };
+    this.onTrim({ full, cpuShare, before, after: this.heap() });
   }
+
+  /** CPU used since the previous call as a share of one core (1 the first time: not known). */
+  private cpuShare(): number {
+    const now = { at: this.clock.now(), cpu: this.cpuMs() };
+    const last = this.mark;
+    this.mark = now;
+    if (!last || now.at <= last.at) return 1;
+    return (now.cpu - last.cpu) / (now.at - last.at);
+  }
+}
+
+/** A trim as log fields: MiB with one decimal, the quiet interval's CPU share in per cent. */
+export function trimLogFields(report: TrimReport): Record<string, number | boolean> {
+  const mib = (bytes: number) => Math.round(bytes / 104_857.6) / 10;
+  return {
+    full: report.full,
+    cpu_percent: Math.round(report.cpuShare * 1000) / 10,
+    young_mib: mib(report.before.youngCommitted),
+    old_used_mib: mib(report.before.oldUsed),
+    old_committed_mib: mib(report.before.oldCommitted),
+    after_young_mib: mib(report.after.youngCommitted),
+    after_old_used_mib: mib(report.after.oldUsed),
+    after_old_committed_mib: mib(report.after.oldCommitted),
+  };
+}
+
+function processCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
 }
 
 function v8HeapFigures(): HeapFigures {
@@ -113,16 +167,6 @@ function v8HeapFigures(): HeapFigures {
     }
   }
   return figures;
-}
-
-function eventLoopUtilization(): () => number {
-  let last: EventLoopUtilization | undefined;
-  return () => {
-    const now = performance.eventLoopUtilization();
-    const share = last ? performance.eventLoopUtilization(now, last).utilization : 1;
-    last = now;
-    return share;
-  };
 }
 
 /**
