@@ -42,12 +42,36 @@ export function newTraceId(): string {
   return id === ZERO_ID ? newTraceId() : id;
 }
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
 /** Trace id of a valid W3C traceparent header, else undefined. */
 export function traceIdOf(traceparent: string | undefined): string | undefined {
   if (!traceparent) return undefined;
-  const m = TRACEPARENT.exec(traceparent.trim().toLowerCase());
-  if (!m || m[1] === "ff" || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
-  return m[2];
+  // Read in place (every link call carries one): no match array, no lower-cased copy unless needed.
+  if (isTraceparent(traceparent)) return traceparent.slice(3, 35);
+  const normal = traceparent.trim().toLowerCase();
+  return normal !== traceparent && isTraceparent(normal) ? normal.slice(3, 35) : undefined;
+}
+
+/**
+ * `vv-<32 hex trace id>-<16 hex parent id>-<2 hex flags>` in lower case, version not ff, neither
+ * id all zeros (the W3C rules).
+ */
+function isTraceparent(tp: string): boolean {
+  if (tp.length !== 55 || tp.charCodeAt(2) !== DASH || tp.charCodeAt(35) !== DASH || tp.charCodeAt(52) !== DASH) return false;
+  if (!isHex(tp, 0, 2) || !isHex(tp, 53, 55) || !isHex(tp, 3, 35) || !isHex(tp, 36, 52)) return false;
+  return !tp.startsWith("ff") && !isZeros(tp, 3, 35) && !isZeros(tp, 36, 52);
+}
+
+const DASH = 0x2d;
+
+function isHex(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+function isZeros(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) !== 0x30) return false;
+  return true;
 }

@@ -148,4 +148,28 @@ describe("trace ids", () => {
     }
     expect(ids.size).toBe(1000);
   });
+
+  it("are read from a traceparent only when it is a valid W3C one (trimmed, any case)", async () => {
+    const { traceIdOf } = await import("../../src/rpc/context.js");
+    const id = "0af7651916cd43dd8448eb211c80319c";
+    const valid = `00-${id}-b7ad6b7169203331-01`;
+    expect(traceIdOf(valid)).toBe(id);
+    expect(traceIdOf(`  ${valid.toUpperCase()}\t`)).toBe(id);
+    expect(traceIdOf(`cc-${id}-b7ad6b7169203331-00`)).toBe(id);
+    const invalid = [
+      undefined,
+      "",
+      `ff-${id}-b7ad6b7169203331-01`,
+      `00-${"0".repeat(32)}-b7ad6b7169203331-01`,
+      `00-${id}-${"0".repeat(16)}-01`,
+      `00-${id}-b7ad6b7169203331-01-extra`,
+      `00-${id}-b7ad6b7169203331-1`,
+      `00_${id}-b7ad6b7169203331-01`,
+      `00-${id.slice(1)}g-b7ad6b7169203331-01`,
+      `0-${id}-b7ad6b7169203331-01x`,
+      `00-${id}-b7ad6b716920333z-01`,
+      `0g-${id}-b7ad6b7169203331-01`,
+    ];
+    for (const tp of invalid) expect(traceIdOf(tp)).toBeUndefined();
+  });
 });
