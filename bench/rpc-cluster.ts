@@ -19,6 +19,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const secrets = BENCH_SECRETS;
 const tsx = join(root, "node_modules/tsx/dist/cli.mjs");
+/** BENCH_PORT_BASE: the ports used are base + 1 … base + 12 (two engineers' runs on one machine must not meet). */
+const PORT = Number(process.env.BENCH_PORT_BASE ?? 19300);
+/** BENCH_IN_FLIGHT=1 or =100: P2P runs of one case only (to profile it); the tables need both. */
+const IN_FLIGHT = (process.env.BENCH_IN_FLIGHT ?? "1,100").split(",").map(Number);
 const token = await new TokenService(secrets.P2P_JWT_SECRET).issue("bench", "admin", 3600);
 
 interface DriveResult {
@@ -44,23 +48,23 @@ function cpuMs(pid: number | undefined): number {
   return ms;
 }
 
-function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = [], env: Record<string, string> = secrets) {
+function p2pNode(core: number, role: string, port: number, id: string, servicesDir: string, extra: string[] = [], env: Record<string, string> = secrets, build = root) {
   // BENCH_NODE_ARGS: extra node options for the P2P nodes (e.g. --cpu-prof, not allowed in NODE_OPTIONS).
   const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : [];
-  return spawnProcess("taskset", ["-c", String(core), process.execPath, ...nodeArgs, join(root, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], env);
+  return spawnProcess("taskset", ["-c", String(core), process.execPath, ...nodeArgs, join(build, "bin/p2p.js"), role, "--port", String(port), "--node-id", id, "--log-file", `/tmp/p2p-bench-${id}.log`, "--services-dir", servicesDir, ...extra], env);
 }
 
 /** Caller + callee pinned to a core each; the caller's service drives calls at 1 and 100 in flight. */
-async function p2pRemote(env: Record<string, string>, ports: [number, number]): Promise<Record<number, DriveResult>> {
+async function p2pRemote(env: Record<string, string>, ports: [number, number], build = root): Promise<Record<number, DriveResult>> {
   const [portA, portB] = ports;
-  const a = p2pNode(0, "coordinator", portA, `bench-a-${portA}`, join(root, "bench/services/caller"), [], env);
-  const b = p2pNode(1, "worker", portB, `bench-b-${portB}`, join(root, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`], env);
+  const a = p2pNode(0, "coordinator", portA, `bench-a-${portA}`, join(build, "bench/services/caller"), [], env, build);
+  const b = p2pNode(1, "worker", portB, `bench-b-${portB}`, join(build, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`], env, build);
   const out: Record<number, DriveResult> = {};
   try {
     await waitHttp(`http://127.0.0.1:${portA}/health`);
     await waitHttp(`http://127.0.0.1:${portB}/health`);
     await retryUntil(() => rpc(portA, "bench_echo/echo", {}), 20_000);
-    for (const concurrency of [1, 100]) {
+    for (const concurrency of IN_FLIGHT) {
       await rpc(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: 1, concurrency });
       const cpu0 = [cpuMs(a.pid), cpuMs(b.pid)];
       const r = await rpc<DriveResult>(portA, "bench_driver/run", { target: "bench_echo", method: "echo", seconds: SECONDS, concurrency });
@@ -83,7 +87,7 @@ async function rpc<T>(port: number, path: string, params: object): Promise<T> {
 
 /** Moleculer callee on core 1, caller on core 0, `concurrency` calls in flight. */
 async function moleculerRemote(concurrency: number): Promise<DriveResult> {
-  const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", "19311"]);
+  const callee = spawnProcess("taskset", ["-c", "1", process.execPath, tsx, join(root, "bench/moleculer-node.ts"), "callee", String(PORT + 11)]);
   // Ready when it says so (a loaded machine may take far more than a second or two to start it).
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("moleculer callee did not start within 60 s")), 60_000);
@@ -96,7 +100,7 @@ async function moleculerRemote(concurrency: number): Promise<DriveResult> {
   });
   try {
     const calleeCpu0 = cpuMs(callee.pid);
-    const r = await runMoleculer(["caller", "19312", "19311", String(SECONDS), String(concurrency)], 0);
+    const r = await runMoleculer(["caller", String(PORT + 12), String(PORT + 11), String(SECONDS), String(concurrency)], 0);
     // The caller measures its own CPU over the measured run; the callee's covers warm-up and run.
     const { cpu_ms, warm_calls, ...result } = r as DriveResult & { cpu_ms: number; warm_calls: number };
     return { ...result, cpu: { caller: (cpu_ms * 1000) / Math.max(1, r.calls), callee: ((cpuMs(callee.pid) - calleeCpu0) * 1000) / Math.max(1, r.calls + warm_calls) } };
@@ -127,26 +131,48 @@ void _unused;
 const best = (a: DriveResult | undefined, b: DriveResult): DriveResult => (a && a.rps >= b.rps ? a : b);
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 const loadNow = () => loadavg().map((l) => l.toFixed(2)).join(" ");
+/** BENCH_P2P_BEFORE: a built checkout of an earlier commit, run with the encrypted link in each round beside this one. */
+const BEFORE = process.env.BENCH_P2P_BEFORE;
+/** BENCH_PLAIN=0 leaves out the plaintext-link case. */
+const PLAIN = process.env.BENCH_PLAIN !== "0";
+if (PARTS.has("remote") && IN_FLIGHT.length !== 2) {
+  // One case only (profiling): the encrypted link, no Moleculer (the earlier build first, if given).
+  if (BEFORE) {
+    const earlier = await p2pRemote(secrets, [PORT + 7, PORT + 8], BEFORE);
+    for (const c of IN_FLIGHT) lines.push(row(`P2P Core before (${BEFORE}), encrypted link, ${c} in flight`, earlier[c]!));
+  }
+  const enc = await p2pRemote(secrets, [PORT + 1, PORT + 2]);
+  for (const c of IN_FLIGHT) lines.push(row(`P2P Core, encrypted link, ${c} in flight`, enc[c]!));
+  console.log(lines.join("\n"));
+  process.exit(0);
+}
 if (PARTS.has("remote")) {
   const p2p: Record<number, DriveResult> = {};
   const p2pPlain: Record<number, DriveResult> = {};
   const mol: Record<number, DriveResult> = {};
+  const p2pBefore: Record<number, DriveResult> = {};
   const perRound: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const loadBefore = loadNow();
-    const enc = await p2pRemote(secrets, [19301, 19302]);
-    const plain = await p2pRemote(plainSecrets, [19303, 19304]);
+    const earlier = BEFORE ? await p2pRemote(secrets, [PORT + 7, PORT + 8], BEFORE) : undefined;
+    const enc = await p2pRemote(secrets, [PORT + 1, PORT + 2]);
+    const plain = PLAIN ? await p2pRemote(plainSecrets, [PORT + 3, PORT + 4]) : enc;
     const m: Record<number, DriveResult> = {};
     for (const c of [1, 100]) {
       p2p[c] = best(p2p[c], enc[c]!);
       p2pPlain[c] = best(p2pPlain[c], plain[c]!);
+      if (earlier) p2pBefore[c] = best(p2pBefore[c], earlier[c]!);
       m[c] = await moleculerRemote(c);
       mol[c] = best(mol[c], m[c]);
     }
     perRound.push(
       `round ${round + 1} (load ${loadBefore}): 100 in flight ${enc[100]!.rps} / ${m[100]!.rps} = ${(enc[100]!.rps / m[100]!.rps).toFixed(2)} encrypted, ${(plain[100]!.rps / m[100]!.rps).toFixed(2)} plaintext; ` +
         `CPU per call at 100, Moleculer / P2P encrypted: caller ${ratio(m[100]!.cpu!.caller, enc[100]!.cpu!.caller)}, callee ${ratio(m[100]!.cpu!.callee, enc[100]!.cpu!.callee)}; ` +
-        `p50 at 1 ${enc[1]!.p50_ms.toFixed(3)} / ${plain[1]!.p50_ms.toFixed(3)} vs ${m[1]!.p50_ms.toFixed(3)} ms (Moleculer/P2P ${(m[1]!.p50_ms / enc[1]!.p50_ms).toFixed(2)} encrypted)`,
+        `p50 at 1 ${enc[1]!.p50_ms.toFixed(3)} / ${plain[1]!.p50_ms.toFixed(3)} vs ${m[1]!.p50_ms.toFixed(3)} ms (Moleculer/P2P ${(m[1]!.p50_ms / enc[1]!.p50_ms).toFixed(2)} encrypted)` +
+        (earlier
+          ? `; before → now, encrypted: 100 in flight ${earlier[100]!.rps} → ${enc[100]!.rps} calls/s, CPU µs per call ${earlier[100]!.cpu!.caller.toFixed(1)} / ${earlier[100]!.cpu!.callee.toFixed(1)} → ${enc[100]!.cpu!.caller.toFixed(1)} / ${enc[100]!.cpu!.callee.toFixed(1)}; ` +
+            `1 in flight p50 ${earlier[1]!.p50_ms.toFixed(3)} → ${enc[1]!.p50_ms.toFixed(3)} ms, CPU ${earlier[1]!.cpu!.caller.toFixed(1)} / ${earlier[1]!.cpu!.callee.toFixed(1)} → ${enc[1]!.cpu!.caller.toFixed(1)} / ${enc[1]!.cpu!.callee.toFixed(1)}`
+          : ""),
     );
   }
   lines.push(`\n## Service-to-service calls across two processes (caller core 0, callee core 1, ${SECONDS} s each, best of ${ROUNDS} alternating rounds, node ${process.version})\n`);
@@ -159,6 +185,7 @@ if (PARTS.has("remote")) {
     row("P2P Core, plaintext link, 100 in flight", p2pPlain[100]!),
     row("Moleculer 0.15 TCP (plaintext), 100 in flight", mol[100]!),
   );
+  if (BEFORE) lines.push(row(`P2P Core before (${BEFORE}), encrypted, 1 in flight`, p2pBefore[1]!), row(`P2P Core before (${BEFORE}), encrypted, 100 in flight`, p2pBefore[100]!));
   lines.push(`\nthroughput ratio at 100 in flight: P2P / Moleculer = ${(p2p[100]!.rps / mol[100]!.rps).toFixed(2)} encrypted, ${(p2pPlain[100]!.rps / mol[100]!.rps).toFixed(2)} plaintext (target >= 1.2 encrypted)`);
   lines.push(`p50 at 1 in flight: P2P ${p2p[1]!.p50_ms.toFixed(3)} ms encrypted, ${p2pPlain[1]!.p50_ms.toFixed(3)} ms plaintext vs Moleculer ${mol[1]!.p50_ms.toFixed(3)} ms (target: P2P encrypted <= Moleculer)`);
   lines.push("", ...perRound, `load average after: ${loadNow()}`);
@@ -169,8 +196,8 @@ if (!PARTS.has("http")) {
 }
 
 // 2: client → A → B over HTTP, next to client → B.
-const portA = 19305;
-const portB = 19306;
+const portA = PORT + 5;
+const portB = PORT + 6;
 const a = p2pNode(0, "coordinator", portA, "bench-http-a", join(root, "bench/services/caller"));
 const b = p2pNode(1, "worker", portB, "bench-http-b", join(root, "bench/services/callee"), ["--coord", `127.0.0.1:${portA}`]);
 let httpVia: DriveResult | undefined;
