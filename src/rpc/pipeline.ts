@@ -121,13 +121,8 @@ export interface ResilientCall<T> extends BalanceContext {
 type Outcome<T> = { ok: true; value: T } | { ok: false; err: P2PError };
 type Event<T> = { kind: "settled"; outcome: Outcome<T> } | { kind: "hedge" };
 
-export async function callWithResilience<T>(deps: PipelineDeps, call: ResilientCall<T>): Promise<T> {
-  const run = new CallRun(deps, call);
-  try {
-    return await run.go();
-  } finally {
-    run.dispose();
-  }
+export function callWithResilience<T>(deps: PipelineDeps, call: ResilientCall<T>): Promise<T> {
+  return new CallRun(deps, call).go();
 }
 
 /** One call's attempts: started, raced and accounted for. */
@@ -151,11 +146,20 @@ class CallRun<T> {
     this.maxAttempts = call.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   }
 
+  /** The call's outcome; whatever it is, the hedge timers and watches are gone when it settles. */
   async go(): Promise<T> {
+    try {
+      return await this.run();
+    } finally {
+      this.dispose();
+    }
+  }
+
+  private async run(): Promise<T> {
     const { deadline } = this.call;
     if (!this.startAttempt()) return this.giveUp();
     for (;;) {
-      const event = await this.next();
+      const event = this.events.shift() ?? (await this.next());
       if (event.kind === "hedge") {
         if (this.running > 0) this.startAttempt();
         continue;
@@ -175,7 +179,7 @@ class CallRun<T> {
     }
   }
 
-  dispose(): void {
+  private dispose(): void {
     for (const cleanup of this.cleanups) cleanup();
     this.cleanups.length = 0;
   }
@@ -194,7 +198,7 @@ class CallRun<T> {
     (this.tried ??= []).push(nodeId);
     this.started++;
     this.running++;
-    void this.attemptOn(nodeId).then((outcome) => this.push({ kind: "settled", outcome }));
+    void this.attemptOn(nodeId);
     if (this.call.idempotent && this.started < this.maxAttempts) this.armHedge(nodeId);
     return true;
   }
@@ -217,13 +221,14 @@ class CallRun<T> {
     if (health) this.cleanups.push(health.watch(nodeId, fire));
   }
 
-  /** Runs one attempt with its bookkeeping; never rejects. */
-  private async attemptOn(nodeId: string): Promise<Outcome<T>> {
+  /** Runs one attempt with its bookkeeping and pushes its outcome; never rejects. */
+  private async attemptOn(nodeId: string): Promise<void> {
     const { stats, breakers, bulkheads, clock } = this.deps;
     const { service, method, deadline } = this.call;
     const token = stats.start(nodeId, service, method);
     const head = bulkheads.get(nodeId);
     let holdsSlot = false;
+    let outcome: Outcome<T>;
     try {
       const wait = head.enter(deadline);
       if (wait !== undefined) await wait;
@@ -231,15 +236,16 @@ class CallRun<T> {
       const value = await withDeadline(invoke(this.call, nodeId, deadline.remaining()), deadline, clock);
       token.done("elapsed");
       breakers.onSuccess(nodeId, service, method);
-      return { ok: true, value };
+      outcome = { ok: true, value };
     } catch (raw) {
       const err = normalizeAttemptError(raw, nodeId);
       token.done(classify(err).sample);
       breakers.onFailure(nodeId, service, method, err);
-      return { ok: false, err };
+      outcome = { ok: false, err };
     } finally {
       if (holdsSlot) head.leave();
     }
+    this.push({ kind: "settled", outcome });
   }
 
   private push(event: Event<T>): void {
@@ -249,9 +255,9 @@ class CallRun<T> {
     wake?.();
   }
 
-  private async next(): Promise<Event<T>> {
-    while (this.events.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
-    return this.events.shift()!;
+  /** The next event, once one is pushed (one promise per wait, resolved with the event itself). */
+  private next(): Promise<Event<T>> {
+    return new Promise<Event<T>>((resolve) => (this.wake = () => resolve(this.events.shift()!)));
   }
 
   /** Balancer pick among the eligible candidates whose breakers let the call through. */

@@ -81,68 +81,16 @@ export class ClusterCaller implements RemoteCaller {
     if (remaining <= 0) return Promise.reject(new P2PError("TIMEOUT", "deadline passed before the call was sent"));
     const list = this.hostList(hosts, service);
     const pipeline = deps.pipelines[ctx.balancer ?? list.balancer ?? deps.defaultBalancer];
+    const call = new RemoteCall(this, list.candidates, Deadline.after(remaining, deps.clock), ctx, service, method, params, meta.idempotent);
     const tracing = registeredTracing();
-    if (tracing) return this.traced(tracing, pipeline, list, remaining, ctx, service, method, params, meta);
+    if (tracing) return traced(tracing, pipeline, call);
     // No tracer: the pipeline's promise is the call's, with no async frame around it.
-    return callWithResilience(pipeline, this.resilientCall(list, remaining, ctx, service, method, params, meta, `00-${ctx.traceId}-${newSpanId()}-01`));
+    call.traceparent = `00-${ctx.traceId}-${newSpanId()}-01`;
+    return callWithResilience(pipeline, call);
   }
 
-  private async traced(
-    tracing: { api: OtelApi; tracer: Tracer },
-    pipeline: PipelineDeps,
-    list: HostList,
-    remaining: number,
-    ctx: CallContext,
-    service: string,
-    method: string,
-    params: Record<string, unknown>,
-    meta: MethodMeta,
-  ): Promise<CallResult> {
-    const span: Span = tracing.tracer.startSpan(`${service}.${method}`, { kind: tracing.api.SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } });
-    const spanContext = span.spanContext();
-    const traceparent = `00-${ctx.traceId}-${spanContext.traceId === ctx.traceId ? spanContext.spanId : newSpanId()}-01`;
-    try {
-      const out = await callWithResilience(pipeline, this.resilientCall(list, remaining, ctx, service, method, params, meta, traceparent));
-      span.setAttribute("p2p.node", out.nodeId);
-      return out;
-    } catch (err) {
-      span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
-      throw err;
-    } finally {
-      span.end();
-    }
-  }
-
-  /** The call as the pipeline runs it; each attempt after the first counts as a retry. */
-  private resilientCall(
-    list: HostList,
-    remaining: number,
-    ctx: CallContext,
-    service: string,
-    method: string,
-    params: Record<string, unknown>,
-    meta: MethodMeta,
-    traceparent: string,
-  ): ResilientCall<CallResult> {
-    let attempts = 0;
-    return {
-      service,
-      method,
-      candidates: list.candidates,
-      deadline: Deadline.after(remaining, this.deps.clock),
-      idempotent: meta.idempotent,
-      attempt: (nodeId, remainingMs) => {
-        if (++attempts > 1) this.deps.metrics.retries(service, method, 1);
-        if (ctx.cancel?.cancelled) throw callerGone(ctx.cancel.reason); // nobody waits: no (re)try
-        const call: LinkCall = { service, method, params, caller: ctx.caller, timeoutMs: remainingMs, traceparent };
-        if (ctx.cancel) call.cancel = ctx.cancel;
-        return this.attempt(nodeId, call);
-      },
-    };
-  }
-
-  /** One attempt on the link: one promise derived from the link's, no async frame of its own. */
-  private attempt(nodeId: string, call: LinkCall): Promise<CallResult> {
+  /** @internal One attempt of `RemoteCall` on the link: one promise derived from the link's, no async frame of its own. */
+  attempt(nodeId: string, call: LinkCall): Promise<CallResult> {
     const { deps } = this;
     const member = deps.registry.member(nodeId);
     if (!member || member.state === "dead" || member.state === "left") {
@@ -163,6 +111,11 @@ export class ClusterCaller implements RemoteCaller {
         throw error;
       },
     );
+  }
+
+  /** @internal A retry (an attempt after the first) of `service.method`. */
+  countRetry(service: string, method: string): void {
+    this.deps.metrics.retries(service, method, 1);
   }
 
   /** A node-to-node operation that is not a service method (see link-handler), to one member. */
@@ -197,6 +150,56 @@ export class ClusterCaller implements RemoteCaller {
     const target = { nodeId: member.nodeId, ...splitHostPort(member.address) };
     this.targets.set(member.nodeId, { address: member.address, target });
     return target;
+  }
+}
+
+/**
+ * One remote call, described once: what the pipeline runs (candidates, deadline, attempts) and
+ * what each attempt sends (the caller, trace, params). Each attempt after the first counts as
+ * a retry.
+ */
+class RemoteCall implements ResilientCall<CallResult> {
+  /** Set before the first attempt: this hop's span under the caller's trace. */
+  traceparent = "";
+  private attempts = 0;
+
+  constructor(
+    private readonly caller: ClusterCaller,
+    readonly candidates: readonly Candidate[],
+    readonly deadline: Deadline,
+    readonly ctx: CallContext,
+    readonly service: string,
+    readonly method: string,
+    private readonly params: Record<string, unknown>,
+    readonly idempotent: boolean,
+  ) {}
+
+  attempt(nodeId: string, remainingMs: number): Promise<CallResult> {
+    const { ctx, service, method } = this;
+    if (++this.attempts > 1) this.caller.countRetry(service, method);
+    if (ctx.cancel?.cancelled) throw callerGone(ctx.cancel.reason); // nobody waits: no (re)try
+    const call: LinkCall = { service, method, params: this.params, caller: ctx.caller, timeoutMs: remainingMs, traceparent: this.traceparent };
+    if (ctx.cancel) call.cancel = ctx.cancel;
+    return this.caller.attempt(nodeId, call);
+  }
+}
+
+/** The call under a client span of the registered tracer; the hop's traceparent names that span. */
+async function traced(tracing: { api: OtelApi; tracer: Tracer }, pipeline: PipelineDeps, call: RemoteCall): Promise<CallResult> {
+  const { service, method } = call;
+  const span: Span = tracing.tracer.startSpan(`${service}.${method}`, { kind: tracing.api.SpanKind.CLIENT, attributes: { "rpc.system": "p2p-core", "rpc.service": service, "rpc.method": method } });
+  const spanContext = span.spanContext();
+  const { traceId } = call.ctx;
+  call.traceparent = `00-${traceId}-${spanContext.traceId === traceId ? spanContext.spanId : newSpanId()}-01`;
+  try {
+    const out = await callWithResilience(pipeline, call);
+    span.setAttribute("p2p.node", out.nodeId);
+    return out;
+  } catch (err) {
+    span.setStatus({ code: tracing.api.SpanStatusCode.ERROR, message: err instanceof P2PError ? err.code : "error" });
+    throw err;
+  } finally {
+    span.end();
   }
 }
 
