@@ -7,7 +7,7 @@ import { FRAME_HEAD } from "./messages.js";
 
 /**
  * The record layer of an established link. Frames (messages.ts) queued during one turn of
- * the event loop are written straight into one send buffer, which is sealed once as one
+ * the event loop (up to FLUSH_AT_FRAMES of them) are written straight into one send buffer, which is sealed once as one
  * record with AES-256-GCM (per-direction key, 64-bit counter nonce: a replayed, reordered or
  * dropped record fails to open) and written with one socket write. Batching is what makes the
  * link fast: the cipher setup (one createCipheriv per record — Node has no way to re-key a
@@ -19,6 +19,14 @@ const TAG_BYTES = 16;
 const RECORD_HEAD = 4;
 /** Flush at once past this many queued bytes (less with a small frame limit). */
 const FLUSH_AT_BYTES = 256 * 1024;
+/**
+ * Flush at once after this many queued frames. Waiting for the end of the turn with 100 calls
+ * queued sends them as one record: the peer idles while this side builds it, and this side
+ * idles while the peer answers it (the two processes take turns, each core busy half the
+ * time). Records of 16 frames let the peer start on the first calls while the rest are being
+ * made, and still spread the record's seal and write over 16 calls.
+ */
+export const FLUSH_AT_FRAMES = 16;
 const INITIAL_BUFFER = 16 * 1024;
 /** A send buffer grown past this for a big message is dropped after its flush. */
 const KEEP_BUFFER_UP_TO = 1024 * 1024;
@@ -108,7 +116,7 @@ export class Channel {
     // Too big to join the queued frames: they leave as a record of their own first.
     if (start > RECORD_HEAD && start - RECORD_HEAD + size > this.maxPayload) this.flushUpTo(start);
     const seq = ++this.enqueued;
-    if (this.used - RECORD_HEAD >= this.flushAt) this.flush();
+    if (this.used - RECORD_HEAD >= this.flushAt || seq - this.flushed >= FLUSH_AT_FRAMES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushSoon);
