@@ -54,6 +54,12 @@ const YOUNG_TRIM_BYTES = 4 * 1024 * 1024;
  * V8 by itself would keep until its next full collection), not every interval.
  */
 const OLD_SLACK_BYTES = 2 * 1024 * 1024;
+/**
+ * Old generation committed this far past its use after a full trim: pages left sparse by the
+ * garbage. A full collection only sweeps them; the next one moves their survivors out and frees
+ * them (Node 20 kept 10–14 MiB of such pages after load otherwise), so one follow-up runs.
+ */
+const SPARSE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Gives memory back once the node goes quiet. Under load V8 grows the young generation
@@ -63,8 +69,8 @@ const OLD_SLACK_BYTES = 2 * 1024 * 1024;
  * would hold 30–100 MiB more than it needs for as long as it stays quiet. Every interval (on
  * the Clock) the trim looks at how much CPU the process used; when it was quiet and the young
  * generation has grown, or the old generation holds much more than was live after the
- * previous trim, it runs one collection: a full one when the old generation is worth it, then a
- * young one, which lets V8 shrink the young generation (Node 24 returns its pages a few
+ * previous trim, it runs one collection: a full one when the old generation is worth it (and
+ * one more at the next quiet look if that left sparse pages), then a young one, which lets V8 shrink the young generation (Node 24 returns its pages a few
  * seconds later). A quiet node pays a few milliseconds once; a busy node is never touched.
  */
 export class IdleHeapTrim {
@@ -79,6 +85,8 @@ export class IdleHeapTrim {
   private timer: Timer | null = null;
   /** Old generation in use right after the last full collection (null: none yet). */
   private settledOld: number | null = null;
+  /** The last collection was full: the next quiet look may run one more to compact. */
+  private followUp = false;
   private trims = 0;
 
   constructor(options: IdleHeapTrimOptions) {
@@ -112,13 +120,16 @@ export class IdleHeapTrim {
     const cpuShare = this.cpuShare();
     if (!gc || cpuShare >= QUIET_CPU_SHARE) return;
     const before = this.heap();
-    const full = this.settledOld === null || before.oldUsed > this.settledOld + OLD_SLACK_BYTES;
+    const sparse = this.followUp && before.oldCommitted > before.oldUsed + SPARSE_BYTES;
+    this.followUp = false;
+    const full = this.settledOld === null || before.oldUsed > this.settledOld + OLD_SLACK_BYTES || sparse;
     if (!full && before.youngCommitted <= YOUNG_TRIM_BYTES) return;
     if (full) {
       // No options: a full collection on every version (Node 20's V8 does not read
       // `{ type: "major" }`, and gave a young collection for it).
       gc();
       this.settledOld = this.heap().oldUsed;
+      this.followUp = !sparse;
     }
     gc({ type: "minor" });
     this.trims++;

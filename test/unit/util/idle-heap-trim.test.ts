@@ -56,7 +56,7 @@ describe("IdleHeapTrim", () => {
     clock.advance(10_000);
     expect(calls).toEqual(["full", "minor"]); // first look: settles the old generation
     calls.length = 0;
-    state.heap = { ...state.heap, youngCommitted: 32 * MiB, oldCommitted: 24 * MiB, oldUsed: 19.5 * MiB }; // in use < 18 + 2 MiB
+    state.heap = { ...state.heap, youngCommitted: 32 * MiB, oldCommitted: 23 * MiB, oldUsed: 19.5 * MiB }; // in use < 18 + 2 MiB, pages not sparse
     clock.advance(10_000);
     expect(calls).toEqual(["minor"]);
     calls.length = 0;
@@ -67,6 +67,29 @@ describe("IdleHeapTrim", () => {
     state.busy = 0.02;
     clock.advance(10_000);
     expect(calls).toEqual(["full", "minor"]);
+    trim.stop();
+  });
+
+  it("runs one more full collection when the first left the old generation's pages sparse, and no more", () => {
+    const clock = new FakeClock();
+    let heap: HeapFigures = { youngCommitted: 2 * MiB, oldCommitted: 60 * MiB, oldUsed: 58 * MiB };
+    const calls: string[] = [];
+    let fulls = 0;
+    const gc: GcFunction = (options) => {
+      calls.push(options?.type ?? "full");
+      if (options !== undefined) return;
+      // The first full collection sweeps (use drops, pages stay); the second compacts, partly.
+      fulls++;
+      heap = fulls === 1 ? { ...heap, oldUsed: 18 * MiB } : { ...heap, oldUsed: 18 * MiB, oldCommitted: 30 * MiB };
+    };
+    const trim = new IdleHeapTrim({ clock, gc, heap: () => heap, cpuMs: () => 0 });
+    trim.start();
+    clock.advance(10_000);
+    expect(calls).toEqual(["full", "minor"]);
+    clock.advance(10_000);
+    expect(calls).toEqual(["full", "minor", "full", "minor"]);
+    clock.advance(60_000); // still 12 MiB sparse: not collected again while nothing grows
+    expect(calls).toHaveLength(4);
     trim.stop();
   });
 
