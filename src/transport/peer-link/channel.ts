@@ -53,6 +53,8 @@ export class Channel {
   private readonly maxPayload: number;
   /** Records written; `flushed / recordsSent` is how many frames each write carried. */
   recordsSent = 0;
+  /** Records received and opened so far. */
+  recordsReceived = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -194,6 +196,7 @@ export class Channel {
     } else {
       frames = record;
     }
+    this.recordsReceived++;
     let at = 0;
     while (at < frames.length) {
       if (!this.open) return;

@@ -31,6 +31,14 @@ interface Pending {
   reject: (err: P2PError) => void;
   timer: Timer;
   seq: number;
+  /** Stops listening to the caller's cancellation (none: the call has no cancellation). */
+  unsubscribe: (() => void) | undefined;
+}
+
+/** The call is settled: its timers and listeners go. */
+function release(p: Pending): void {
+  p.timer.cancel();
+  p.unsubscribe?.();
 }
 
 export interface ConnectionOptions {
@@ -65,6 +73,8 @@ export class LinkConnection {
   private readonly liveness: Timer;
   /** Clock time of the last message from the peer (pongs included). */
   private lastHeardAt: number;
+  /** Records received when `lastHeardAt` was last set. */
+  private heardRecords = 0;
   private unusableHandlers: Array<() => void> = [];
   /** alive() checks waiting for the next message from the peer. */
   private heardWaiters: Array<() => void> = [];
@@ -201,18 +211,8 @@ export class LinkConnection {
     if (seq < 0) return Promise.reject(new P2PError("PAYLOAD_TOO_LARGE", `call of ${paramsJson.length} characters exceeds the link frame limit`));
     return new Promise<unknown>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => this.expire(id), timeoutMs + LINK_TIMEOUT_SLACK_MS);
-      if (!cancel) {
-        this.pending.set(id, { resolve, reject, timer, seq });
-        return;
-      }
-      const unsubscribe = cancel.onCancel((reason) => this.abandon(id, reason));
-      const settle =
-        <T>(fn: (value: T) => void) =>
-        (value: T): void => {
-          unsubscribe();
-          fn(value);
-        };
-      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), timer, seq });
+      const unsubscribe = cancel ? cancel.onCancel((reason) => this.abandon(id, reason)) : undefined;
+      this.pending.set(id, { resolve, reject, timer, seq, unsubscribe });
     });
   }
 
@@ -221,7 +221,7 @@ export class LinkConnection {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
-    p.timer.cancel();
+    release(p);
     if (this.channel.open) {
       const at = this.channel.writeAt;
       this.channel.commit(writeCancel(this.channel.reserve(CANCEL_BYTES), at, id));
@@ -238,12 +238,17 @@ export class LinkConnection {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
+    release(p);
     p.reject(new P2PError("TIMEOUT", `no answer from ${this.peerId} within the deadline`, { reason: "deadline_exceeded" }));
     this.closeIfDrained();
   }
 
   private onFrame(kind: number, buf: Buffer, start: number, end: number): void {
-    this.lastHeardAt = this.clock.now();
+    // The frames of one record arrive together: one clock read per record.
+    if (this.heardRecords !== this.channel.recordsReceived) {
+      this.heardRecords = this.channel.recordsReceived;
+      this.lastHeardAt = this.clock.now();
+    }
     if (this.heardWaiters.length > 0) for (const heard of this.heardWaiters.splice(0)) heard();
     if (kind === FRAME.result || kind === FRAME.error) {
       const id = frameId(buf, start, end);
@@ -258,7 +263,7 @@ export class LinkConnection {
         return this.channel.close("malformed answer");
       }
       this.pending.delete(id);
-      p.timer.cancel();
+      release(p);
       if (kind === FRAME.result) p.resolve(value);
       else p.reject(P2PError.fromWire(value));
       this.closeIfDrained();
@@ -321,7 +326,7 @@ export class LinkConnection {
     const failed = [...this.pending.values()];
     this.pending.clear();
     for (const p of failed) {
-      p.timer.cancel();
+      release(p);
       const sent = p.seq <= flushed;
       p.reject(
         new P2PError("UNAVAILABLE", `peer link to ${this.peerId} lost: ${reason}`, {
