@@ -23,13 +23,15 @@ export interface LinkHandlerDeps {
 /** The target side of a remote call: the caller's identity and remaining budget come with it. */
 export function createLinkHandler(deps: LinkHandlerDeps): LinkHandler {
   // Not async: the router's promise is the call's answer (an async frame would add one per call).
-  return (call, fromNodeId) => {
+  return (call, fromNodeId, served) => {
     if (call.service === INTERNAL_SERVICE) return internal(deps, call.method, call.params, fromNodeId);
     if (deps.isDraining()) return Promise.reject(new P2PError("UNAVAILABLE", "node is draining", { reason: "draining" }));
     const ctx: CallContext = { caller: call.caller, deadline: deps.clock.now() + call.timeoutMs, traceId: traceIdOf(call.traceparent) ?? newTraceId() };
     if (call.traceparent) ctx.traceparent = call.traceparent;
     if (call.cancel) ctx.cancel = call.cancel;
-    return deps.inflight.track(() => deps.router.serveRemote(ctx, call.service, call.method, call.params));
+    // Counted among the node's calls in flight (its drain waits for it, its shutdown may cut it).
+    served.trackIn(deps.inflight);
+    return deps.router.serveRemote(ctx, call.service, call.method, call.params);
   };
 }
 

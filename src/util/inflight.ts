@@ -15,8 +15,6 @@ export class InflightTracker {
 
   private count = 0;
   private waiters: (() => void)[] = [];
-  /** Rejecters of the calls run through track(), for cut(). */
-  private readonly cutters = new Set<(err: Error) => void>();
   /** Calls entered with begin() and not ended yet, for cut(). */
   private readonly open = new Set<Cuttable>();
 
@@ -38,40 +36,9 @@ export class InflightTracker {
   }
 
   /**
-   * Runs `work` as one call in flight. Settles like it, or rejects with cut()'s error first;
-   * the work itself may go on, but nobody waits for it any more.
-   */
-  track<T>(work: () => Promise<T>): Promise<T> {
-    this.enter();
-    return new Promise<T>((resolve, reject) => {
-      this.cutters.add(reject);
-      const settle = () => {
-        if (!this.cutters.delete(reject)) return;
-        this.leave();
-      };
-      let running: Promise<T>;
-      try {
-        running = work();
-      } catch (err) {
-        running = Promise.reject(err);
-      }
-      running.then(
-        (value) => {
-          settle();
-          resolve(value);
-        },
-        (err: unknown) => {
-          settle();
-          reject(err);
-        },
-      );
-    });
-  }
-
-  /**
-   * Enters a call that answers its caller itself: the same as track() without a promise around
-   * the work (the HTTP route, once per request). The caller calls end() when it answers; cut()
-   * answers it through `call.cut` instead, after which end() returns false.
+   * Enters a call that answers its caller itself (the HTTP route, the peer link's responder):
+   * no promise around the work. The caller calls end() when it answers; cut() answers it
+   * through `call.cut` instead, after which end() returns false.
    */
   begin(call: Cuttable): void {
     this.enter();
@@ -87,14 +54,8 @@ export class InflightTracker {
 
   /** Answers every tracked call still running with `error` (end of the shutdown grace). */
   cut(error: Error): void {
-    const cutters = [...this.cutters];
-    this.cutters.clear();
     const open = [...this.open];
     this.open.clear();
-    for (const reject of cutters) {
-      this.leave();
-      reject(error);
-    }
     for (const call of open) {
       this.leave();
       call.cut(error);

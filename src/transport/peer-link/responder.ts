@@ -2,7 +2,8 @@ import { P2PError, toP2PError } from "../../errors.js";
 import type { Channel } from "./channel.js";
 import { answerBound, FRAME, parseRequest, writeAnswer } from "./messages.js";
 import { Cancellation } from "../../rpc/cancellation.js";
-import type { LinkHandler, LinkLogger } from "./types.js";
+import type { LinkCall, LinkHandler, LinkLogger, ServedCall } from "./types.js";
+import type { Cuttable, InflightTracker } from "../../util/inflight.js";
 import { systemClock, type Clock } from "../../util/clock.js";
 import { withTimeout } from "../../util/with-timeout.js";
 
@@ -59,37 +60,23 @@ export class Responder {
       return;
     }
     const { id, call } = request;
-    call.cancel = new Cancellation();
+    const cancel = new Cancellation();
+    call.cancel = cancel;
     let open = this.cancellable.get(channel);
     if (!open) this.cancellable.set(channel, (open = new Map()));
-    open.set(id, call.cancel);
-    const forget = (): void => {
-      open.delete(id);
-    };
+    open.set(id, cancel);
+    const served = new Served(this, channel, id, open, call, from, settled);
     let result: Promise<unknown>;
     this.running++;
     try {
-      result = this.handler(call, from);
+      result = this.handler(call, from, served);
       if (typeof (result as Partial<Promise<unknown>> | undefined)?.then !== "function") result = Promise.resolve(result);
     } catch (err) {
       result = Promise.reject(err);
     }
     result.then(
-      (value) => {
-        forget();
-        answer(channel, id, value);
-        this.done(settled);
-      },
-      (err: unknown) => {
-        forget();
-        if (!(err instanceof P2PError)) {
-          // Unexpected: answered as INTERNAL without the stack, which is logged here instead.
-          const stack = err instanceof Error ? err.stack : String(err);
-          this.logger.warn({ peer: from, service: call.service, method: call.method, stack }, "link handler failed");
-        }
-        answerError(channel, id, err);
-        this.done(settled);
-      },
+      (value) => served.answer(value),
+      (err: unknown) => served.fail(err),
     );
   }
 
@@ -98,7 +85,8 @@ export class Responder {
     this.cancellable.get(channel)?.get(id)?.cancel(new P2PError("UNAVAILABLE", "call cancelled by the caller"));
   }
 
-  private done(settled: () => void): void {
+  /** @internal A served call was answered (or cut). */
+  done(settled: () => void): void {
     this.counters.callsServed++;
     settled();
     if (--this.running === 0 && this.idleWaiters.length > 0) {
@@ -106,6 +94,62 @@ export class Responder {
       this.idleWaiters = [];
       for (const wake of waiters) wake();
     }
+  }
+
+  /** @internal */
+  logFailure(from: string, call: LinkCall, err: unknown): void {
+    // Unexpected: answered as INTERNAL without the stack, which is logged here instead.
+    const stack = err instanceof Error ? err.stack : String(err);
+    this.logger.warn({ peer: from, service: call.service, method: call.method, stack }, "link handler failed");
+  }
+}
+
+/**
+ * One call being served: answered once, by its handler's outcome or, when the handler tracks
+ * it among the node's calls in flight, by the shutdown's cut, whichever comes first.
+ */
+class Served implements ServedCall, Cuttable {
+  private inflight: InflightTracker | null = null;
+
+  constructor(
+    private readonly responder: Responder,
+    private readonly channel: Channel,
+    private readonly id: number,
+    private readonly open: Map<number, Cancellation>,
+    private readonly call: LinkCall,
+    private readonly from: string,
+    private readonly settled: () => void,
+  ) {}
+
+  trackIn(inflight: InflightTracker): void {
+    this.inflight = inflight;
+    inflight.begin(this);
+  }
+
+  cut(error: Error): void {
+    this.open.delete(this.id);
+    answerError(this.channel, this.id, error);
+    this.responder.done(this.settled);
+  }
+
+  answer(value: unknown): void {
+    if (!this.finish()) return;
+    answer(this.channel, this.id, value);
+    this.responder.done(this.settled);
+  }
+
+  fail(err: unknown): void {
+    if (!this.finish()) return;
+    if (!(err instanceof P2PError)) this.responder.logFailure(this.from, this.call, err);
+    answerError(this.channel, this.id, err);
+    this.responder.done(this.settled);
+  }
+
+  /** False when the cut answered the call already. */
+  private finish(): boolean {
+    if (this.inflight !== null && !this.inflight.end(this)) return false;
+    this.open.delete(this.id);
+    return true;
   }
 }
 

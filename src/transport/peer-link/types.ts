@@ -3,6 +3,7 @@
  * connection per pair of nodes, carrying routed calls (never the public HTTP API).
  */
 import type { Cancellation } from "../../rpc/cancellation.js";
+import type { InflightTracker } from "../../util/inflight.js";
 
 export const LINK_PROTOCOL = "p2p-link";
 
@@ -24,7 +25,16 @@ export interface LinkCall {
 }
 
 /** Serves one call; throws P2PError (anything else becomes INTERNAL). */
-export type LinkHandler = (call: LinkCall, fromNodeId: string) => Promise<unknown>;
+export type LinkHandler = (call: LinkCall, fromNodeId: string, served: ServedCall) => Promise<unknown>;
+
+/** The responder's handle on a call it serves, given to the handler with the call. */
+export interface ServedCall {
+  /**
+   * Counts the call among the node's calls in flight until it is answered; the node's shutdown
+   * may cut it there (answer it with an error at once; the handler's later answer is dropped).
+   */
+  trackIn(inflight: InflightTracker): void;
+}
 
 export interface LinkTarget {
   nodeId: string;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { P2PError } from "../../../src/errors.js";
 import { Cancellation } from "../../../src/rpc/cancellation.js";
+import { InflightTracker } from "../../../src/util/inflight.js";
 import { call, cleanupAll, newPool, startLinkNode } from "./helpers.js";
 
 afterEach(cleanupAll);
@@ -48,5 +49,35 @@ describe("peer link cancel", () => {
     cancel.cancel(new P2PError("TIMEOUT", "deadline of 5 ms exceeded"));
     await expect(pool.call(server.target, { ...call("late", {}, 5_000), cancel })).rejects.toMatchObject({ code: "TIMEOUT" });
     expect(calls).toBe(1);
+  });
+
+  it("a call counted in flight is answered by the shutdown's cut at once; its later answer is dropped", async () => {
+    const inflight = new InflightTracker();
+    let finish: (value: unknown) => void = () => {};
+    const server = await startLinkNode({
+      nodeId: "b",
+      secret: "k",
+      handler: (c, _from, served) => {
+        if (c.method === "untracked") return Promise.resolve("not counted");
+        served.trackIn(inflight);
+        return c.method === "quick" ? Promise.resolve("quick") : new Promise((resolve) => (finish = resolve));
+      },
+    });
+    const pool = newPool("a", "k");
+    expect(await pool.call(server.target, call("quick", {}, 5_000))).toBe("quick");
+    expect(await pool.call(server.target, call("untracked", {}, 5_000))).toBe("not counted");
+    expect(inflight.size).toBe(0);
+    const pending = pool.call(server.target, call("slow", {}, 10_000)).then(
+      (value) => ({ value }),
+      (err: unknown) => err,
+    );
+    await expect.poll(() => inflight.size).toBe(1);
+    inflight.cut(new P2PError("UNAVAILABLE", "node b shut down before the call finished", { reason: "shutdown" }));
+    expect(await pending).toMatchObject({ code: "UNAVAILABLE", data: { reason: "shutdown" } });
+    expect(server.link.stats()).toMatchObject({ inFlight: 0 });
+    expect(await inflight.idle(10)).toBe(true);
+    finish("too late");
+    // The link stays usable, and the late answer went nowhere.
+    expect(await pool.call(server.target, call("quick", {}, 5_000))).toBe("quick");
   });
 });
