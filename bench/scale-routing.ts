@@ -112,8 +112,7 @@ export async function routingCost(n: number, calls: number, rounds: number): Pro
   } as unknown as PeerLinkPool;
   const caller = new ClusterCaller({ pool, pipelines, defaultBalancer: "least-latency", registry, clock: pipelineClock, metrics: new RpcClientMetrics(metrics, shared.breakers) });
   const local = new LocalServices();
-  const router = new Router({ localId: "m0", local, registry, clock: callTimers, metrics, isDraining: () => false, localLimiter: new LocalLimiter({ maxRunning: 1000, maxQueued: 4000 }, callTimers) });
-  router.setRemote(caller);
+  const router = new Router({ localId: "m0", local, registry, clock: callTimers, metrics, isDraining: () => false, localLimiter: new LocalLimiter({ maxRunning: 1000, maxQueued: 4000 }, callTimers), remote: caller });
   const { proxyFor } = createProxy(router, clock, "bench_driver", 30_000);
   const echo = proxyFor("bench_echo").echo!;
   local.add({

@@ -174,9 +174,8 @@ export class P2PNode {
     });
     // The timers every call arms and cancels (its deadline, its execution slot's cap) share one Clock timer.
     const localLimiter = new LocalLimiter({ maxRunning: config.maxLocalCalls, maxQueued: 4 * config.maxLocalCalls }, callTimers);
-    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: callTimers, metrics: this.metrics, isDraining: () => this.draining, localLimiter });
     this.caller = new ClusterCaller({ pool: this.pool, pipelines: this.pipelines, defaultBalancer: "least-latency", registry: this.registry, clock: callTimers, metrics: clientMetrics });
-    this.router.setRemote(this.caller);
+    this.router = new Router({ localId: config.nodeId, local: this.local, registry: this.registry, clock: callTimers, metrics: this.metrics, isDraining: () => this.draining, localLimiter, remote: this.caller });
     this.linkServer = new PeerLinkServer({
       nodeId: config.nodeId,
       clock: callTimers,

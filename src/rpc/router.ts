@@ -46,7 +46,7 @@ export interface RouterDeps {
   registry: ClusterRegistry;
   clock: Clock;
   metrics: NodeMetrics;
-  remote?: RemoteCaller;
+  readonly remote?: RemoteCaller;
   cache?: MethodResultCache;
   /** True once the node shuts down: new calls go to other hosts of the service, not here. */
   isDraining?: () => boolean;
@@ -125,10 +125,7 @@ export class Router {
     return this.runsHere(ctx, ref) ? this.invokeLocal(ctx, ref, params, started) : null;
   }
 
-  setRemote(remote: RemoteCaller): void {
-    this.deps.remote = remote;
-  }
-
+  /** The node's cache, created (asynchronously) when the node starts, after the router. */
   setCache(cache: MethodResultCache): void {
     this.deps.cache = cache;
   }

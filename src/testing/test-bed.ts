@@ -125,9 +125,8 @@ export async function createTestBed(options: TestBedOptions): Promise<TestBed> {
   const meta = () => ({ role: "worker" as const, version: "test", started_at: 0, services: local.meta() });
   const membership = new SingleNodeMembership(nodeId, "127.0.0.1:0", meta());
   const registry = new ClusterRegistry(membership);
-  const router = new Router({ localId: nodeId, local, registry, clock, metrics: new NodeMetrics(nodeId, false) });
   const cache = new TwoLevelCache({ l1: { clock }, clock });
-  router.setCache(new MethodCache(cache, nodeId));
+  const router = new Router({ localId: nodeId, local, registry, clock, metrics: new NodeMetrics(nodeId, false), cache: new MethodCache(cache, nodeId) });
   const bed = new TestBed(clock, router, local, cache, timeoutMs);
 
   for (const [service, methods] of Object.entries(options.stubs ?? {})) {

@@ -114,14 +114,14 @@ describe("router (remote hosts)", () => {
     const clock = new FakeClock(1000);
     const self: MemberView = { ...remoteMember("self", "alive"), meta: { role: "coordinator", version: "1", started_at: 0, services: [] } };
     const source: MembershipSource = { localId: "self", members: () => [self, ...members], onChange: () => () => undefined };
-    const router = new Router({ localId: "self", local: new LocalServices(), registry: new ClusterRegistry(source), clock, metrics: new NodeMetrics("self", false) });
     const sentTo: string[][] = [];
-    router.setRemote({
-      call: async (hosts) => {
+    const remote = {
+      call: async (hosts: MemberView[]) => {
         sentTo.push(hosts.map((h) => h.nodeId));
         return { result: "ok", nodeId: hosts[0]!.nodeId };
       },
-    });
+    };
+    const router = new Router({ localId: "self", local: new LocalServices(), registry: new ClusterRegistry(source), clock, metrics: new NodeMetrics("self", false), remote });
     const outcome = await codeOf(router.call(ctx("admin", clock), "s", "m", {}));
     return { outcome, sentTo };
   }
