@@ -23,7 +23,7 @@
  * and `last_error` in data.
  */
 import { P2PError, type WireError } from "../errors.js";
-import type { Clock } from "../util/clock.js";
+import type { Clock, Timer } from "../util/clock.js";
 import type { Random } from "../util/random.js";
 import { createBalancer, DEFAULT_BALANCER } from "./balancers/index.js";
 import type { Balancer, BalanceContext, BalancerName, Candidate } from "./balancers/types.js";
@@ -137,7 +137,8 @@ class CallRun<T> {
   /** Events not yet consumed, and the wake-up of go() when it waits for one. */
   private readonly events: Event<T>[] = [];
   private wake: (() => void) | undefined;
-  private readonly cleanups: Array<() => void> = [];
+  /** Hedge timers and health watches to end with the call (a timer is kept as is: no closure per call). */
+  private cleanups: Array<Timer | (() => void)> | undefined;
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -180,8 +181,13 @@ class CallRun<T> {
   }
 
   private dispose(): void {
-    for (const cleanup of this.cleanups) cleanup();
-    this.cleanups.length = 0;
+    const cleanups = this.cleanups;
+    if (cleanups === undefined) return;
+    this.cleanups = undefined;
+    for (const cleanup of cleanups) {
+      if (typeof cleanup === "function") cleanup();
+      else cleanup.cancel();
+    }
   }
 
   private giveUp(): never {
@@ -215,10 +221,9 @@ class CallRun<T> {
       this.push({ kind: "hedge" });
     };
     if (delay !== null) {
-      const timer = clock.setTimeout(fire, delay);
-      this.cleanups.push(() => timer.cancel());
+      (this.cleanups ??= []).push(clock.setTimeout(fire, delay));
     }
-    if (health) this.cleanups.push(health.watch(nodeId, fire));
+    if (health) (this.cleanups ??= []).push(health.watch(nodeId, fire));
   }
 
   /** Runs one attempt with its bookkeeping and pushes its outcome; never rejects. */
