@@ -55,6 +55,11 @@ export interface ApiContext {
 declare module "fastify" {
   interface FastifyContextConfig {
     access?: Access;
+    /**
+     * The handler checks the request itself: the schema's request parts (params, querystring,
+     * headers, body) are for the OpenAPI document only (see registerDocs).
+     */
+    checkedByHandler?: boolean;
   }
   interface FastifyRequest {
     caller?: Caller;

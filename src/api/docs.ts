@@ -12,6 +12,9 @@ const DOCS_PREFIX = "/docs";
 /** Marks the node's own /docs routes, which are not part of the document. */
 const DOCS_ROUTE = Symbol("p2p-docs-route");
 
+/** The schema parts Fastify validates a request against. */
+const REQUEST_PARTS = ["params", "querystring", "headers", "body"] as const;
+
 export interface DocsOptions {
   catalogue: ServiceCatalogue;
   logger: Logger;
@@ -38,7 +41,15 @@ export interface Docs {
 export function registerDocs(app: FastifyInstance, options: DocsOptions): Docs {
   const routes: RouteOptions[] = [];
   app.addHook("onRoute", (route) => {
-    if ((route.config as Record<symbol, unknown> | undefined)?.[DOCS_ROUTE] !== true) routes.push(route);
+    if ((route.config as Record<symbol, unknown> | undefined)?.[DOCS_ROUTE] === true) return;
+    if (route.config?.checkedByHandler !== true || !route.schema) return void routes.push(route);
+    // The handler checks the request itself: the document keeps the whole schema (a copy of the
+    // route), the node's route gets no request parts, so Fastify compiles no validator for them
+    // and calls none per request (each would be a no-op).
+    routes.push({ ...route });
+    const schema: Record<string, unknown> = { ...route.schema };
+    for (const part of REQUEST_PARTS) delete schema[part];
+    route.schema = schema;
   });
   let building: Promise<FastifyInstance> | null = null;
   const docsApp = (): Promise<FastifyInstance> => {

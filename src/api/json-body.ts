@@ -29,10 +29,15 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 export function registerJsonBody(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser("error", "error");
   const parser = (request: Parameters<typeof parse>[0], body: string, done: (err: Error | null, value?: unknown) => void): void => {
+    // A body too short to nest deeper than the limit is parsed as is (no check, no closure).
+    if (body.length <= 2 * MAX_JSON_DEPTH) {
+      parse(request, body, done);
+      return;
+    }
     parse(request, body, (err, value) => {
       if (err) return done(err);
       // Nesting deeper than the limit takes more than twice as many characters (each level opens and closes).
-      if (body.length > 2 * MAX_JSON_DEPTH && nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(new P2PError("BAD_REQUEST", `body nests deeper than ${MAX_JSON_DEPTH} levels`));
+      if (nestsDeeperThan(value, MAX_JSON_DEPTH)) return done(new P2PError("BAD_REQUEST", `body nests deeper than ${MAX_JSON_DEPTH} levels`));
       done(null, value);
     });
   };

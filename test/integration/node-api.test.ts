@@ -226,6 +226,14 @@ describe("admin, metrics and docs", () => {
     for (const path of ["/health", "/auth/token", "/cluster/nodes", "/cluster/status", "/local/services", "/rpc/{service}/{method}", "/admin/broadcast", "/admin/cache/invalidate", "/debug/registry", "/metrics"]) {
       expect(doc.body.paths, path).toHaveProperty([path]);
     }
+    // /rpc checks its request by hand (no validator per request): its request schemas are still documented.
+    const rpcDoc = (doc.body.paths["/rpc/{service}/{method}"] as { post: { requestBody: unknown; parameters: { in: string; name: string; schema: unknown }[] } }).post;
+    expect(rpcDoc.requestBody).toEqual({
+      required: true,
+      content: { "application/json": { schema: { type: "object", properties: { params: { type: "object", additionalProperties: true }, id: { anyOf: [{ type: "string" }, { type: "number" }] }, method: {} } } } },
+    });
+    expect(rpcDoc.parameters.map((p) => `${p.in} ${p.name}`).sort()).toEqual(["header traceparent", "header x-p2p-balancer", "header x-p2p-timeout-ms", "path method", "path service", "query node"]);
+    expect(rpcDoc.parameters.find((p) => p.name === "service")?.schema).toEqual({ type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_-]{0,63}$" });
     const ui = await fetch(`${node.url}/docs`);
     expect(ui.status).toBe(200);
   });

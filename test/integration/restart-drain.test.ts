@@ -87,17 +87,21 @@ describe("restarts and drains keep one cluster", () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const by = res.headers.get("x-p2p-node")!;
       expect(by).not.toBe(draining.nodeId);
+      // While draining, every answer asks the client to take its next call elsewhere.
+      expect(res.headers.get("connection")).toBe("close");
       answeredBy.set(by, (answeredBy.get(by) ?? 0) + 1);
     }
     expect([...answeredBy.keys()].every((id) => id === coord.nodeId || id === workers[1]!.nodeId)).toBe(true);
     // Pinned to the draining node itself: it does not take new work.
     const pinned = await request<{ error: { code: string } }>(`${draining.url}/rpc/example_service/hello?node=${draining.nodeId}`, { token, body: { params: {} } });
     expect(pinned.status).toBe(503);
+    expect(pinned.headers.get("connection")).toBe("close");
     expect(pinned.body.error.code).toBe("UNAVAILABLE");
     // The call in flight finished on the draining node, which then exits cleanly.
     const slowRes = await slow;
     expect(slowRes.status).toBe(200);
     expect(slowRes.headers.get("x-p2p-node")).toBe(draining.nodeId);
+    expect(slowRes.headers.get("connection")).toBe("close");
     expect(await draining.exited).toBe(0);
   }, 120_000);
 });

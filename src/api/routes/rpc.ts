@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
+import type { OutgoingHttpHeaders } from "node:http";
 import { P2PError } from "../../errors.js";
 import { newTraceId, traceIdOf, type CallContext } from "../../rpc/context.js";
 import { Cancellation } from "../../rpc/cancellation.js";
@@ -33,10 +34,11 @@ function timeoutFrom(header: string | string[], max: number): number {
   return ms;
 }
 
-/** What the route sends with every answer: the node's id, its logger. */
+/** What the route sends with every answer: the node's id, its logger, whether it is draining. */
 interface Answering {
   nodeId: string;
   logger: Logger;
+  isDraining(): boolean;
 }
 
 /** Answers a call with an error; the x-p2p-node header names the node that answered it. */
@@ -70,21 +72,30 @@ class PendingCall implements Cuttable {
 
   ok(nodeId: string, value: unknown): void {
     if (!this.close()) return;
+    const reply = this.reply;
+    const result = value === undefined ? null : value;
+    // The envelope as the route's response schema serialises it (each field with JSON.stringify).
+    let payload: string | undefined;
     try {
-      const reply = this.reply;
-      reply.header("x-p2p-node", nodeId);
-      const result = value === undefined ? null : value;
-      // The envelope as the route's response schema serialises it (each field with
-      // JSON.stringify), without the serializer's lookup per answer.
-      let payload: string;
-      try {
-        payload = `{"id":${JSON.stringify(this.id)},"result":${JSON.stringify(result)}}`;
-      } catch {
-        // Not serialisable (a BigInt...): Fastify's own path answers it, as it always did.
-        reply.send({ id: this.id, result });
+      const text = JSON.stringify(result);
+      if (text !== undefined) payload = `{"id":${JSON.stringify(this.id)},"result":${text}}`;
+    } catch {
+      // Not serialisable (a BigInt...): Fastify's own path below answers it, as it always did.
+    }
+    try {
+      if (payload === undefined) {
+        reply.header("x-p2p-node", nodeId).send({ id: this.id, result });
         return;
       }
-      reply.header("content-type", JSON_TYPE).send(payload);
+      // Written to the response directly: the one answer of every successful call skips
+      // Fastify's send path and its onSend hook, whose two duties are done here (a 200 is never
+      // bad input; the draining header). Headers first, so a refused header leaves the reply to
+      // the error handler; then the reply is Fastify's no more.
+      const headers: OutgoingHttpHeaders = { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(payload), "x-p2p-node": nodeId };
+      if (this.from.isDraining()) headers.connection = "close";
+      const res = reply.raw.writeHead(200, headers);
+      reply.hijack();
+      res.end(payload);
     } catch (err) {
       this.broken(err);
     }
@@ -121,15 +132,14 @@ class PendingCall implements Cuttable {
 export function rpcRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { config, router, registry, clock, inflight } = ctx;
   const limiter = config.rateLimitPerSecond > 0 ? new RateLimiter({ ratePerSecond: config.rateLimitPerSecond, now: () => clock.now() }) : null;
-  const from: Answering = { nodeId: config.nodeId, logger: ctx.logger };
+  const from: Answering = { nodeId: config.nodeId, logger: ctx.logger, isDraining: ctx.isDraining };
 
   app.post<{ Params: { service: string; method: string }; Querystring: { node?: string }; Body: RpcBody | undefined }>(
     "/rpc/:service/:method",
     {
-      config: { access: "client" },
-      // The envelope is checked by hand below (precise codes, no second validation pass); the
-      // schema documents it in OpenAPI.
-      validatorCompiler: () => () => true,
+      // The envelope is checked by hand below (precise codes, no validation pass per request);
+      // the request schemas document it in OpenAPI.
+      config: { access: "client", checkedByHandler: true },
       schema: {
         tags: ["rpc"],
         summary: "Call a service method anywhere in the cluster",
