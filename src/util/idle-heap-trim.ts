@@ -3,7 +3,7 @@ import { runInNewContext } from "node:vm";
 import type { Clock, Timer } from "./clock.js";
 
 /** V8's collector, as `--expose-gc` exposes it. */
-export type GcFunction = (options?: { type?: "minor" | "major"; execution?: "sync" | "async" }) => void;
+export type GcFunction = (options?: { type?: "minor" | "major"; execution?: "sync" | "async"; flavor?: "regular" | "last-resort" }) => void;
 
 /** What the trim decides on, in bytes. */
 export interface HeapFigures {
@@ -33,6 +33,14 @@ export interface IdleHeapTrimOptions {
   cpuMs?: () => number;
   /** Told of every collection run (the node logs it). */
   onTrim?: (report: TrimReport) => void;
+  /**
+   * Full collections reduce memory (V8's "last resort": compacts, flushes old bytecode and gives
+   * freed pages back to the system at once). Default: on V8 ≥ 13 (Node 24), whose collector
+   * reads options and pools freed pages until its own memory reducer runs, which after minutes
+   * of load it may not do for a long time; older V8 reads no options (a young collection for
+   * any object) and gives pages back after a plain full collection.
+   */
+  memoryReducing?: boolean;
   intervalMs?: number;
 }
 
@@ -70,8 +78,10 @@ const SPARSE_BYTES = 4 * 1024 * 1024;
  * the Clock) the trim looks at how much CPU the process used; when it was quiet and the young
  * generation has grown, or the old generation holds much more than was live after the
  * previous trim, it runs one collection: a full one when the old generation is worth it (and
- * one more at the next quiet look if that left sparse pages), then a young one, which lets V8 shrink the young generation (Node 24 returns its pages a few
- * seconds later). A quiet node pays a few milliseconds once; a busy node is never touched.
+ * one more at the next quiet look if that left sparse pages), then a young one, which lets V8
+ * shrink the young generation. A quiet node pays a few milliseconds once (a memory-reducing
+ * collection on Node 24: 80–220 ms once after a busy spell, as V8's own memory reducer would
+ * take); a busy node is never touched.
  */
 export class IdleHeapTrim {
   private readonly clock: Clock;
@@ -79,6 +89,7 @@ export class IdleHeapTrim {
   private readonly heap: () => HeapFigures;
   private readonly cpuMs: () => number;
   private readonly onTrim: (report: TrimReport) => void;
+  private readonly memoryReducing: boolean;
   private readonly intervalMs: number;
   /** Where the current interval began: clock time and CPU time, ms (null: not started). */
   private mark: { at: number; cpu: number } | null = null;
@@ -95,6 +106,7 @@ export class IdleHeapTrim {
     this.heap = options.heap ?? v8HeapFigures;
     this.cpuMs = options.cpuMs ?? processCpuMs;
     this.onTrim = options.onTrim ?? (() => {});
+    this.memoryReducing = options.memoryReducing ?? Number(process.versions.v8.split(".")[0]) >= 13;
     this.intervalMs = options.intervalMs ?? CHECK_INTERVAL_MS;
   }
 
@@ -125,9 +137,10 @@ export class IdleHeapTrim {
     const full = this.settledOld === null || before.oldUsed > this.settledOld + OLD_SLACK_BYTES || sparse;
     if (!full && before.youngCommitted <= YOUNG_TRIM_BYTES) return;
     if (full) {
-      // No options: a full collection on every version (Node 20's V8 does not read
-      // `{ type: "major" }`, and gave a young collection for it).
-      gc();
+      // Without options on older V8: Node 20's does not read `{ type: "major" }` and gave a
+      // young collection for it.
+      if (this.memoryReducing) gc({ type: "major", flavor: "last-resort" });
+      else gc();
       this.settledOld = this.heap().oldUsed;
       this.followUp = !sparse;
     }

@@ -25,7 +25,7 @@ function setup(initial: { busy: number; heap: HeapFigures }) {
     if (options === undefined) state.heap = { ...state.heap, oldCommitted: 20 * MiB, oldUsed: 18 * MiB };
     if (options?.type === "minor") state.heap = { ...state.heap, youngCommitted: 2 * MiB };
   };
-  const trim = new IdleHeapTrim({ clock, gc, heap: () => state.heap, cpuMs, onTrim: (r) => reports.push(r), intervalMs: 10_000 });
+  const trim = new IdleHeapTrim({ clock, gc, heap: () => state.heap, cpuMs, onTrim: (r) => reports.push(r), memoryReducing: false, intervalMs: 10_000 });
   trim.start();
   return { clock, state, calls, reports, trim };
 }
@@ -82,7 +82,7 @@ describe("IdleHeapTrim", () => {
       fulls++;
       heap = fulls === 1 ? { ...heap, oldUsed: 18 * MiB } : { ...heap, oldUsed: 18 * MiB, oldCommitted: 30 * MiB };
     };
-    const trim = new IdleHeapTrim({ clock, gc, heap: () => heap, cpuMs: () => 0 });
+    const trim = new IdleHeapTrim({ clock, gc, heap: () => heap, cpuMs: () => 0, memoryReducing: false });
     trim.start();
     clock.advance(10_000);
     expect(calls).toEqual(["full", "minor"]);
@@ -91,6 +91,19 @@ describe("IdleHeapTrim", () => {
     clock.advance(60_000); // still 12 MiB sparse: not collected again while nothing grows
     expect(calls).toHaveLength(4);
     trim.stop();
+  });
+
+  it("asks for a memory-reducing full collection where V8 reads options, a plain one elsewhere", () => {
+    for (const memoryReducing of [true, false]) {
+      const clock = new FakeClock();
+      const calls: unknown[] = [];
+      const gc: GcFunction = (options) => void calls.push(options ?? "plain");
+      const trim = new IdleHeapTrim({ clock, gc, heap: () => ({ youngCommitted: 32 * MiB, oldCommitted: 40 * MiB, oldUsed: 39 * MiB }), cpuMs: () => 0, memoryReducing });
+      trim.start();
+      clock.advance(10_000);
+      trim.stop();
+      expect(calls).toEqual([memoryReducing ? { type: "major", flavor: "last-resort" } : "plain", { type: "minor" }]);
+    }
   });
 
   it("without a collector it does nothing and sets no timer", () => {
