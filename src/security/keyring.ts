@@ -44,7 +44,12 @@ export class Keyring {
 
   seal(plain: Uint8Array, purpose: string): Buffer {
     const key = this.keys[0];
-    if (!key) return Buffer.concat([Buffer.from([PLAIN_VERSION]), plain]);
+    if (!key) {
+      const out = Buffer.allocUnsafe(1 + plain.length);
+      out[0] = PLAIN_VERSION;
+      out.set(plain, 1);
+      return out;
+    }
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv("aes-256-gcm", key, nonce);
     cipher.setAAD(Buffer.from(purpose));

@@ -5,6 +5,7 @@ import { suspicionTimeout, type MembershipConfig } from "./config.js";
 import { copyBytes, encodeMessage, MessageType, type AliveMsg, type DeadMsg, type SuspectMsg } from "./messages.js";
 import { Suspicion } from "./suspicion.js";
 import { aliveStatement, leaveStatement, type LivenessProofs } from "./proofs.js";
+import { NameIndex } from "./known-news.js";
 
 /**
  * The SWIM state machine over incarnation numbers (memberlist's aliveNode / suspectNode /
@@ -88,6 +89,8 @@ export class MemberTable {
   private aliveCount = 0;
   /** Dead and left members (reaping looks at these only, not at every member each second). */
   private readonly departedNames = new Set<string>();
+  /** Members other than us by the bytes of their name: news the table holds is not decoded (known-news.ts). */
+  private readonly names = new NameIndex<Member>();
 
   constructor(
     readonly selfName: string,
@@ -103,6 +106,11 @@ export class MemberTable {
 
   get self(): Member {
     return this.members.get(this.selfName)!;
+  }
+
+  /** The member other than us named by `length` bytes at `start` (see known-news.ts). */
+  held(buf: Uint8Array, start: number, length: number): Member | undefined {
+    return this.names.find(buf, start, length);
   }
 
   /** Members not known to be dead or left: the N of every formula. */
@@ -161,6 +169,7 @@ export class MemberTable {
     if (!member) {
       member = { name: a.name, address: a.address, meta: copyBytes(a.meta), state: "alive", incarnation: a.incarnation, stateChangedAt: this.clock.now() };
       this.members.set(a.name, member);
+      this.names.add(member);
     }
     member.address = a.address;
     member.meta = copyBytes(a.meta); // decoded meta is a view into the packet
@@ -259,6 +268,7 @@ export class MemberTable {
     if (member && isLive(member)) this.aliveCount--;
     this.cancelSuspicion(name);
     this.members.delete(name);
+    if (member) this.names.remove(member);
     this.departedNames.delete(name);
     if (member && keepMs > 0 && (member.state === "dead" || member.state === "left")) {
       if (this.tombstones.size >= MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);

@@ -11,6 +11,8 @@
  * with a bad field (a name with control characters, an unparsable address, an incarnation
  * beyond MAX_INCARNATION) is dropped alone and counted as `invalid`.
  */
+import { asciiHash, heldAlive, type HeldLookup, type HeldMember } from "./known-news.js";
+
 export const PROTOCOL_VERSION = 2;
 // Version 1 (32-bit incarnations) and 2 cannot share a cluster: a packet of another version
 // is dropped whole (VersionError), with a rate-limited warning naming it.
@@ -49,7 +51,8 @@ export interface DeadMsg { type: MessageType.Dead; name: string; incarnation: nu
 export type Message = PingMsg | PingReqMsg | AckMsg | NackMsg | AliveMsg | SuspectMsg | DeadMsg;
 
 export interface PacketHeader { sentAt: number; sender: string }
-export interface Packet extends PacketHeader { messages: Message[]; unknown: number; invalid: number }
+/** `held`: alives the receiver already holds, counted but not decoded (decodePacket's `held`). */
+export interface Packet extends PacketHeader { messages: Message[]; unknown: number; invalid: number; held: number }
 
 export interface StateEntry { name: string; address: string; incarnation: number; state: WireState; meta: Uint8Array; proof?: Uint8Array; cert?: Uint8Array }
 export interface SyncPayload extends PacketHeader {
@@ -160,7 +163,7 @@ export class Writer {
 /** Strings up to this many bytes are interned by Reader.str (names, addresses). */
 const INTERN_MAX_BYTES = 48;
 const INTERN_MAX_ENTRIES = 1 << 16;
-/** FNV-1a hash of a short ASCII string's bytes → the string (a collision just replaces it). */
+/** asciiHash of a short ASCII string's bytes → the string (a collision just replaces it). */
 const interned = new Map<number, string>();
 
 export class Reader {
@@ -224,12 +227,8 @@ export class Reader {
     }
     // The same few hundred names and addresses arrive in every packet: hand out the string
     // decoded last time for the same bytes (no allocation, its hash already computed).
-    let h = 0x811c9dc5 ^ n;
-    for (let i = start; i < start + n; i++) {
-      const c = b[i]!;
-      if (c >= 0x80) return this.utf8(start, n);
-      h = Math.imul(h ^ c, 0x01000193);
-    }
+    const h = asciiHash(b, start, n);
+    if (h === -1) return this.utf8(start, n);
     const known = interned.get(h);
     if (known !== undefined && known.length === n) {
       let same = true;
@@ -381,12 +380,30 @@ export function encodeHeader(header: PacketHeader): Buffer {
   return w.finish();
 }
 
-/** Header followed by already-encoded messages. */
-export function assemblePacket(header: Buffer, messages: readonly Uint8Array[]): Buffer {
-  return Buffer.concat([header, ...messages]);
+/** Header followed by already-encoded messages (`primary`, then `extra`), in one allocation. */
+export function assemblePacket(header: Buffer, primary: readonly Uint8Array[], extra: readonly Uint8Array[] = []): Buffer {
+  let length = header.length;
+  for (const m of primary) length += m.length;
+  for (const m of extra) length += m.length;
+  const out = Buffer.allocUnsafe(length);
+  out.set(header, 0);
+  let at = header.length;
+  for (const m of primary) {
+    out.set(m, at);
+    at += m.length;
+  }
+  for (const m of extra) {
+    out.set(m, at);
+    at += m.length;
+  }
+  return out;
 }
 
-export function decodePacket(data: Uint8Array): Packet {
+/**
+ * `held`: the receiver's members, for alives it holds already (see known-news.ts): those are
+ * not decoded, only counted in `held`.
+ */
+export function decodePacket(data: Uint8Array, held?: HeldLookup): Packet {
   const r = new Reader(data);
   const version = r.u8();
   if (version !== PROTOCOL_VERSION) throw new VersionError(version);
@@ -396,18 +413,32 @@ export function decodePacket(data: Uint8Array): Packet {
   const messages: Message[] = [];
   let unknown = 0;
   let invalid = 0;
+  let skipped = 0;
+  const touched: HeldMember[] = [];
+  const after = { pos: 0 };
   while (r.remaining > 0) {
     const type = r.u8();
     const len = r.u16();
     const end = r.position + len;
     if (end > data.length) throw new CodecError("truncated");
+    if (type === MessageType.Alive && held && heldAlive(data, r.position, end, held, touched, after) && proofFits(data, after.pos, end)) {
+      skipped++;
+      r.seek(end);
+      continue;
+    }
     const msg = decodeBody(type, r, end);
     r.seek(end); // also skips unknown types and fields appended by newer versions
     if (msg === "invalid") invalid++;
     else if (msg) messages.push(msg);
     else unknown++;
   }
-  return { sentAt, sender, messages, unknown, invalid };
+  return { sentAt, sender, messages, unknown, invalid, held: skipped };
+}
+
+/** An alive's optional trailing proof, from `pos`, is framed within `end` (as decodeBody reads it). */
+function proofFits(data: Uint8Array, pos: number, end: number): boolean {
+  if (pos === end) return true;
+  return pos + 2 <= end && pos + 2 + ((data[pos]! << 8) | data[pos + 1]!) <= end;
 }
 
 export function encodeSync(payload: SyncPayload): Buffer {
@@ -433,7 +464,11 @@ export function encodeSync(payload: SyncPayload): Buffer {
   return w.finish();
 }
 
-export function decodeSync(data: Uint8Array): SyncPayload {
+/**
+ * `held`: as for decodePacket, alive entries the receiver holds are skipped (not in `entries`);
+ * never with proofs (each entry's certificate is learnt) nor in a refused join's answer.
+ */
+export function decodeSync(data: Uint8Array, held?: HeldLookup): SyncPayload {
   const r = new Reader(data);
   const version = r.u8();
   if (version !== PROTOCOL_VERSION) throw new VersionError(version);
@@ -445,7 +480,14 @@ export function decodeSync(data: Uint8Array): SyncPayload {
   if (count > r.remaining) throw new CodecError("bad entry count");
   const entries: StateEntry[] = [];
   let invalid = 0;
+  const skip = held && (flags & (SYNC_PROOFS | SYNC_CONFLICT)) === 0 ? held : undefined;
+  const touched: HeldMember[] = [];
+  const after = { pos: 0 };
   for (let i = 0; i < count; i++) {
+    if (skip && heldAlive(data, r.position, data.length, skip, touched, after, true)) {
+      r.seek(after.pos);
+      continue;
+    }
     const name = r.str();
     const address = r.str();
     const incarnation = r.u64();

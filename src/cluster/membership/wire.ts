@@ -23,6 +23,7 @@ import {
 import { packetId, ReplayFilter } from "./replay-filter.js";
 import { OpenBudget } from "./open-budget.js";
 import { splitHostPort } from "../../transport/transport.js";
+import type { HeldLookup, HeldMember } from "./known-news.js";
 
 /**
  * Sealing, replay window, validation and batching. Every packet is sealed with the keyring
@@ -69,6 +70,8 @@ export interface WireChecks {
   memberAddresses?: () => Iterable<string>;
   log?: Logger;
   clock?: Clock;
+  /** The member table's members by raw name (known-news.ts): news it holds is not decoded. */
+  held?: HeldLookup;
 }
 
 /** Drop reasons worth a (rate-limited) warning: someone sends us bad packets. */
@@ -89,6 +92,9 @@ export class Wire {
   private readonly validMeta: (meta: Uint8Array) => boolean;
   private readonly warnings: BadInputLog | null;
   private readonly openBudget: OpenBudget | null;
+  /** checks.held, for members at or below the incarnation ceiling of the packet being decoded. */
+  private readonly held: HeldLookup | undefined;
+  private ceiling = 0;
 
   constructor(
     private readonly transport: Transport,
@@ -106,6 +112,12 @@ export class Wire {
     this.warnings = log && checks.clock ? new BadInputLog({ logger: log, clock: checks.clock, message: "membership: dropped a bad packet" }) : null;
     this.warnings?.start();
     this.openBudget = checks.clock ? new OpenBudget({ clock: checks.clock, memberAddresses: checks.memberAddresses ?? (() => []) }) : null;
+    const held = checks.held;
+    // News above the ceiling is dropped as implausible, never ignored as held (a wall clock set back).
+    this.held = held && ((buf, start, length): HeldMember | undefined => {
+      const m = held(buf, start, length);
+      return m !== undefined && m.incarnation <= this.ceiling ? m : undefined;
+    });
   }
 
   /** Sends `primary` messages plus as many queued broadcasts as fit in one packet. */
@@ -117,7 +129,7 @@ export class Wire {
     for (const m of primary) this.metrics.message(MESSAGE_NAMES[m.type], "out");
     const extra = this.broadcasts.take(0, this.budget - used);
     this.countBroadcasts(extra);
-    this.transport.sendPacket(to, this.keyring.seal(assemblePacket(header, [...parts, ...extra]), GOSSIP_PURPOSE));
+    this.transport.sendPacket(to, this.keyring.seal(assemblePacket(header, parts, extra), GOSSIP_PURPOSE));
   }
 
   /** A gossip-only packet; false when there was nothing to say. */
@@ -126,7 +138,7 @@ export class Wire {
     const extra = this.broadcasts.take(0, this.budget - header.length);
     if (extra.length === 0) return false;
     this.countBroadcasts(extra);
-    this.transport.sendPacket(to, this.keyring.seal(assemblePacket(header, extra), GOSSIP_PURPOSE));
+    this.transport.sendPacket(to, this.keyring.seal(assemblePacket(header, [], extra), GOSSIP_PURPOSE));
     return true;
   }
 
@@ -141,7 +153,8 @@ export class Wire {
     }
     let packet: Packet;
     try {
-      packet = decodePacket(plain);
+      this.ceiling = this.incarnationCeiling();
+      packet = decodePacket(plain, this.held);
     } catch (err) {
       if (err instanceof VersionError) return this.wrongVersion(err, from);
       return this.drop(err instanceof CodecError ? "decode" : "decode-internal", from);
@@ -174,6 +187,7 @@ export class Wire {
     if (implausible > 0) this.drop("implausible-incarnation", from);
     if (kept) packet.messages = kept;
     for (const m of packet.messages) this.metrics.message(MESSAGE_NAMES[m.type], "in");
+    for (let i = 0; i < packet.held; i++) this.metrics.message("alive", "in");
     return packet;
   }
 
@@ -190,7 +204,8 @@ export class Wire {
     if (!plain) return this.drop("unauthenticated", from);
     let payload: SyncPayload;
     try {
-      payload = decodeSync(plain);
+      this.ceiling = this.incarnationCeiling();
+      payload = decodeSync(plain, this.held);
     } catch (err) {
       if (err instanceof VersionError) return this.wrongVersion(err, from);
       return this.drop("decode", from);
