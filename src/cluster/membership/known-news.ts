@@ -16,9 +16,6 @@ export interface HeldMember {
   meta: Uint8Array;
 }
 
-/** The member (never this node itself) named by `length` bytes at `start`, or undefined. */
-export type HeldLookup = (buf: Uint8Array, start: number, length: number) => HeldMember | undefined;
-
 /** FNV-1a over a short ASCII string's bytes (seeded with its length); -1 when a byte is not ASCII. */
 export function asciiHash(buf: Uint8Array, start: number, length: number): number {
   let h = 0x811c9dc5 ^ length;
@@ -85,14 +82,24 @@ export class NameIndex<M extends HeldMember> {
 /**
  * Whether the alive at `pos` — name, address, u64 incarnation, then metadata, strings and
  * bytes length-prefixed (a push-pull `stateEntry`: its state byte before the metadata) — is
- * news the receiver holds. `end` bounds the fields
+ * news the receiver holds in `held` (members other than itself), `ceiling` the highest
+ * incarnation believable now. `end` bounds the fields
  * (anything that overruns it is left to the full decoder, which rejects it as it always
  * did); `next` receives the position after the metadata. Members named by news not skipped
  * go into `touched`, so a later copy in the same packet is decoded too: the earlier one may
  * change the member on dispatch (an alive at another address), and the skip decision is
  * taken against the table as it was before the packet.
  */
-export function heldAlive(buf: Uint8Array, pos: number, end: number, lookup: HeldLookup, touched: HeldMember[], next: { pos: number }, stateEntry = false): boolean {
+export function heldAlive(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+  held: NameIndex<HeldMember>,
+  ceiling: number,
+  touched: HeldMember[],
+  next: { pos: number },
+  stateEntry = false,
+): boolean {
   if (pos + 2 > end) return false;
   const nameLength = (buf[pos]! << 8) | buf[pos + 1]!;
   const nameStart = pos + 2;
@@ -107,17 +114,18 @@ export function heldAlive(buf: Uint8Array, pos: number, end: number, lookup: Hel
   const metaLength = (buf[metaAt]! << 8) | buf[metaAt + 1]!;
   const metaStart = metaAt + 2;
   if (metaStart + metaLength > end) return false;
-  const member = lookup(buf, nameStart, nameLength);
-  if (member === undefined) return false;
+  const member = held.find(buf, nameStart, nameLength);
+  // News above the ceiling is dropped as implausible, never ignored as held (a wall clock set back).
+  if (member === undefined || member.incarnation > ceiling) return false;
   const high = ((buf[incarnationAt]! << 24) | (buf[incarnationAt + 1]! << 16) | (buf[incarnationAt + 2]! << 8) | buf[incarnationAt + 3]!) >>> 0;
   const low = ((buf[incarnationAt + 4]! << 24) | (buf[incarnationAt + 5]! << 16) | (buf[incarnationAt + 6]! << 8) | buf[incarnationAt + 7]!) >>> 0;
   const incarnation = high * 0x1_0000_0000 + low;
-  const held =
+  const known =
     incarnation <= member.incarnation &&
     sameAscii(buf, addressStart, addressLength, member.address) &&
     sameBytes(buf, metaStart, metaLength, member.meta) &&
     !touched.includes(member);
-  if (!held) {
+  if (!known) {
     touched.push(member);
     return false;
   }

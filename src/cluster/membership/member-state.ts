@@ -90,7 +90,7 @@ export class MemberTable {
   /** Dead and left members (reaping looks at these only, not at every member each second). */
   private readonly departedNames = new Set<string>();
   /** Members other than us by the bytes of their name: news the table holds is not decoded (known-news.ts). */
-  private readonly names = new NameIndex<Member>();
+  readonly names = new NameIndex<Member>();
 
   constructor(
     readonly selfName: string,
@@ -106,11 +106,6 @@ export class MemberTable {
 
   get self(): Member {
     return this.members.get(this.selfName)!;
-  }
-
-  /** The member other than us named by `length` bytes at `start` (see known-news.ts). */
-  held(buf: Uint8Array, start: number, length: number): Member | undefined {
-    return this.names.find(buf, start, length);
   }
 
   /** Members not known to be dead or left: the N of every formula. */

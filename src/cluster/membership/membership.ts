@@ -114,7 +114,7 @@ export class Membership {
       log: this.log,
       clock: this.clock,
       memberAddresses: () => Array.from(this.table.members.values(), (m) => m.address),
-      held: (buf, start, length) => this.table.held(buf, start, length),
+      held: this.table.names,
     });
     this.prober = new Prober(this.table, this.wire, this.config, this.clock, random, this.awareness, this.metrics);
     this.pushPull = new PushPull(this.table, this.wire, opts.transport, this.prober, this.config, this.clock, random, this.log, opts.onNameConflict, opts.proofs ?? null);

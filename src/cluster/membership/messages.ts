@@ -11,7 +11,7 @@
  * with a bad field (a name with control characters, an unparsable address, an incarnation
  * beyond MAX_INCARNATION) is dropped alone and counted as `invalid`.
  */
-import { asciiHash, heldAlive, type HeldLookup, type HeldMember } from "./known-news.js";
+import { asciiHash, heldAlive, type HeldMember, type NameIndex } from "./known-news.js";
 
 export const PROTOCOL_VERSION = 2;
 // Version 1 (32-bit incarnations) and 2 cannot share a cluster: a packet of another version
@@ -400,10 +400,11 @@ export function assemblePacket(header: Buffer, primary: readonly Uint8Array[], e
 }
 
 /**
- * `held`: the receiver's members, for alives it holds already (see known-news.ts): those are
- * not decoded, only counted in `held`.
+ * `held`: the receiver's members other than itself, for alives it holds already (see
+ * known-news.ts, `ceiling` the highest incarnation believable): those are not decoded, only
+ * counted in `held`.
  */
-export function decodePacket(data: Uint8Array, held?: HeldLookup): Packet {
+export function decodePacket(data: Uint8Array, held?: NameIndex<HeldMember>, ceiling = Number.POSITIVE_INFINITY): Packet {
   const r = new Reader(data);
   const version = r.u8();
   if (version !== PROTOCOL_VERSION) throw new VersionError(version);
@@ -421,7 +422,7 @@ export function decodePacket(data: Uint8Array, held?: HeldLookup): Packet {
     const len = r.u16();
     const end = r.position + len;
     if (end > data.length) throw new CodecError("truncated");
-    if (type === MessageType.Alive && held && heldAlive(data, r.position, end, held, touched, after) && proofFits(data, after.pos, end)) {
+    if (type === MessageType.Alive && held && heldAlive(data, r.position, end, held, ceiling, touched, after) && proofFits(data, after.pos, end)) {
       skipped++;
       r.seek(end);
       continue;
@@ -468,7 +469,7 @@ export function encodeSync(payload: SyncPayload): Buffer {
  * `held`: as for decodePacket, alive entries the receiver holds are skipped (not in `entries`);
  * never with proofs (each entry's certificate is learnt) nor in a refused join's answer.
  */
-export function decodeSync(data: Uint8Array, held?: HeldLookup): SyncPayload {
+export function decodeSync(data: Uint8Array, held?: NameIndex<HeldMember>, ceiling = Number.POSITIVE_INFINITY): SyncPayload {
   const r = new Reader(data);
   const version = r.u8();
   if (version !== PROTOCOL_VERSION) throw new VersionError(version);
@@ -484,7 +485,7 @@ export function decodeSync(data: Uint8Array, held?: HeldLookup): SyncPayload {
   const touched: HeldMember[] = [];
   const after = { pos: 0 };
   for (let i = 0; i < count; i++) {
-    if (skip && heldAlive(data, r.position, data.length, skip, touched, after, true)) {
+    if (skip && heldAlive(data, r.position, data.length, skip, ceiling, touched, after, true)) {
       r.seek(after.pos);
       continue;
     }

@@ -23,7 +23,7 @@ import {
 import { packetId, ReplayFilter } from "./replay-filter.js";
 import { OpenBudget } from "./open-budget.js";
 import { splitHostPort } from "../../transport/transport.js";
-import type { HeldLookup, HeldMember } from "./known-news.js";
+import type { HeldMember, NameIndex } from "./known-news.js";
 
 /**
  * Sealing, replay window, validation and batching. Every packet is sealed with the keyring
@@ -71,7 +71,7 @@ export interface WireChecks {
   log?: Logger;
   clock?: Clock;
   /** The member table's members by raw name (known-news.ts): news it holds is not decoded. */
-  held?: HeldLookup;
+  held?: NameIndex<HeldMember>;
 }
 
 /** Drop reasons worth a (rate-limited) warning: someone sends us bad packets. */
@@ -92,9 +92,7 @@ export class Wire {
   private readonly validMeta: (meta: Uint8Array) => boolean;
   private readonly warnings: BadInputLog | null;
   private readonly openBudget: OpenBudget | null;
-  /** checks.held, for members at or below the incarnation ceiling of the packet being decoded. */
-  private readonly held: HeldLookup | undefined;
-  private ceiling = 0;
+  private readonly held: NameIndex<HeldMember> | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -112,12 +110,7 @@ export class Wire {
     this.warnings = log && checks.clock ? new BadInputLog({ logger: log, clock: checks.clock, message: "membership: dropped a bad packet" }) : null;
     this.warnings?.start();
     this.openBudget = checks.clock ? new OpenBudget({ clock: checks.clock, memberAddresses: checks.memberAddresses ?? (() => []) }) : null;
-    const held = checks.held;
-    // News above the ceiling is dropped as implausible, never ignored as held (a wall clock set back).
-    this.held = held && ((buf, start, length): HeldMember | undefined => {
-      const m = held(buf, start, length);
-      return m !== undefined && m.incarnation <= this.ceiling ? m : undefined;
-    });
+    this.held = checks.held;
   }
 
   /** Sends `primary` messages plus as many queued broadcasts as fit in one packet. */
@@ -153,8 +146,7 @@ export class Wire {
     }
     let packet: Packet;
     try {
-      this.ceiling = this.incarnationCeiling();
-      packet = decodePacket(plain, this.held);
+      packet = decodePacket(plain, this.held, this.incarnationCeiling());
     } catch (err) {
       if (err instanceof VersionError) return this.wrongVersion(err, from);
       return this.drop(err instanceof CodecError ? "decode" : "decode-internal", from);
@@ -204,8 +196,7 @@ export class Wire {
     if (!plain) return this.drop("unauthenticated", from);
     let payload: SyncPayload;
     try {
-      this.ceiling = this.incarnationCeiling();
-      payload = decodeSync(plain, this.held);
+      payload = decodeSync(plain, this.held, this.incarnationCeiling());
     } catch (err) {
       if (err instanceof VersionError) return this.wrongVersion(err, from);
       return this.drop("decode", from);

@@ -5,7 +5,7 @@ import { assemblePacket, decodePacket, decodeSync, encodeHeader, encodeMessage, 
 const held: HeldMember = { name: "n7", address: "n7:7946", incarnation: 5, meta: Buffer.from("m") };
 const index = new NameIndex<HeldMember>();
 index.add(held);
-const lookup = (buf: Uint8Array, start: number, length: number) => index.find(buf, start, length);
+const lookup = index;
 
 function alive(fields: Partial<AliveMsg> = {}): AliveMsg {
   return { type: MessageType.Alive, name: "n7", address: "n7:7946", incarnation: 5, meta: Buffer.from("m"), ...fields };
@@ -29,6 +29,8 @@ describe("news already held is not decoded", () => {
     expect(p.messages.map((m) => (m as AliveMsg).name)).toEqual(["n7", "n8"]);
     expect(decodePacket(packet([alive({ meta: Buffer.from("other") })]), lookup).held).toBe(0);
     expect(decodePacket(packet([alive({ address: "n7:7947" })]), lookup).held).toBe(0);
+    // Held above the incarnation ceiling (a wall clock set back): decoded, and dropped as implausible.
+    expect(decodePacket(packet([alive({ incarnation: 4 })]), lookup, 4).held).toBe(0);
   });
 
   it("decodes a copy that follows news about the same member in the packet (it may change the member first)", () => {
