@@ -6,8 +6,13 @@
  */
 export class Cancellation {
   /**
-   * Listeners in the order added; created on first use (most calls end with none). A Set, so a
-   * call that ends unsubscribes in O(1): a method with 100 calls in flight has 100 listeners here.
+   * The first listener, while it is the only one ever added (a call from the link or /rpc has
+   * one: its scope), so most cancellations allocate no Set.
+   */
+  private first: ((reason: unknown) => void) | null = null;
+  /**
+   * Further listeners in the order added; created on first use. A Set, so a call that ends
+   * unsubscribes in O(1): a method with 100 calls in flight has 100 listeners here.
    */
   private listeners: Set<(reason: unknown) => void> | null = null;
   private fired = false;
@@ -21,13 +26,16 @@ export class Cancellation {
     return this.why;
   }
 
-  /** Fires every listener once; later calls do nothing. */
+  /** Fires every listener once, in the order added; later calls do nothing. */
   cancel(reason: unknown): void {
     if (this.fired) return;
     this.fired = true;
     this.why = reason;
+    const first = this.first;
     const listeners = this.listeners;
+    this.first = null;
     this.listeners = null;
+    if (first) first(reason);
     if (listeners) for (const fn of listeners) fn(reason);
   }
 
@@ -37,9 +45,15 @@ export class Cancellation {
       fn(this.why);
       return noop;
     }
+    if (this.first === null && this.listeners === null) {
+      this.first = fn;
+      return () => {
+        if (this.first === fn) this.first = null;
+      };
+    }
     const listeners = (this.listeners ??= new Set());
     // The same function twice is called twice, as with any listener list.
-    const entry = listeners.has(fn) ? (reason: unknown) => fn(reason) : fn;
+    const entry = fn === this.first || listeners.has(fn) ? (reason: unknown) => fn(reason) : fn;
     listeners.add(entry);
     return () => {
       this.listeners?.delete(entry);
