@@ -86,6 +86,9 @@ try {
   );
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`\nmedian ratio rpc / bare: req/s ${f(median(pairs.map((p) => p.rpc.rps / p.bare.rps)), 2)}, CPU per request ${f(median(pairs.map((p) => p.bare.cpuUsPerReq / p.rpc.cpuUsPerReq)), 2)} (target >= 0.85)`);
+  // The req/s ratio compares the two servers only when each was the limit (its core ~100 % busy).
+  const idlest = Math.min(...pairs.flatMap((p) => [p.bare.busy, p.rpc.busy]));
+  console.log(idlest >= 0.9 ? `both servers >= 90 % busy in every round (least ${f(idlest * 100)} %): the req/s ratio is valid` : `a server was only ${f(idlest * 100)} % busy in some round: the load generator or the machine's load was the limit, the req/s ratio is NOT valid (compare CPU per request, or rerun on a quiet machine)`);
   console.log(`node RSS: idle ${idleRss} MiB, after load ${loadedRss} MiB`);
 } finally {
   await stop(node);
