@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import autocannon from "autocannon";
@@ -235,6 +235,7 @@ async function measure(nodeBin: string): Promise<Row[]> {
   } finally {
     if (worker) await stop(worker);
     await stop(coordinator);
+    for (const d of [dir, emptyServices]) rmSync(d, { recursive: true, force: true });
   }
 }
 
@@ -252,6 +253,6 @@ console.log("\nWhere the RSS is (MiB): node binary's pages / glibc main heap / o
 for (const r of rows) {
   if (!r.where) continue;
   const w = (x: Where) => `${x.binary} / ${x.mallocHeap} / ${x.otherAnonymous}`;
-  console.log(`- ${r.node} ${r.role}: after start ${w(r.where.start)}; after idle ${w(r.where.idle)}; trims: ${r.where.trims.length === 0 ? "none (never quiet, or nothing to give back)" : ""}`);
+  console.log(`- ${r.node} ${r.role}: after start ${w(r.where.start)}; after idle ${w(r.where.idle)}; trims: ${r.where.trims.length === 0 ? "none (the node looks every 10 s: not quiet, nothing to give back, or idle too short)" : ""}`);
   for (const t of r.where.trims) console.log(`    ${t}`);
 }
