@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import net from "node:net";
 import { ServiceBroker } from "moleculer";
+import { LatencyHistogram } from "./latency.js";
 
 // Moleculer's TCP transporter has no bind option: keep its server on loopback.
 const listen = net.Server.prototype.listen;
@@ -23,7 +24,7 @@ function tcp(port: number, peers: string[]) {
 
 async function drive(broker: ServiceBroker, action: string, seconds: number, concurrency: number) {
   const until = performance.now() + seconds * 1000;
-  const latencies: number[] = [];
+  const latencies = new LatencyHistogram();
   const started = performance.now();
   const cpu = process.cpuUsage();
   await Promise.all(
@@ -31,16 +32,14 @@ async function drive(broker: ServiceBroker, action: string, seconds: number, con
       while (performance.now() < until) {
         const t = performance.now();
         await broker.call(action, { x: 1, s: "payload" });
-        latencies.push(performance.now() - t);
+        latencies.record(performance.now() - t);
       }
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  const cpu_us = Math.round(((used.user + used.system) / Math.max(1, latencies.length)) * 100) / 100;
-  return { calls: latencies.length, rps: Math.round(latencies.length / elapsed), p50_ms: at(0.5), p99_ms: at(0.99), cpu_us };
+  const cpu_us = Math.round(((used.user + used.system) / Math.max(1, latencies.count)) * 100) / 100;
+  return { calls: latencies.count, rps: Math.round(latencies.count / elapsed), p50_ms: latencies.quantile(0.5), p99_ms: latencies.quantile(0.99), cpu_us };
 }
 
 const echo = { name: "bench", actions: { echo: (ctx: { params: unknown }) => ctx.params } };

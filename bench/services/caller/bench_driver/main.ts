@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { BaseService, serviceMethod } from "p2p-core";
+import { LatencyHistogram } from "../../../latency.js";
 
 interface RunParams {
   target: string;
@@ -8,7 +9,10 @@ interface RunParams {
   concurrency: number;
 }
 
-/** Drives service-to-service calls through this.proxy for a bounded time and reports rate and latency. */
+/**
+ * Drives service-to-service calls through this.proxy for a bounded time and reports rate and
+ * latency (the bench_driver of every RPC bench: local/ and scale/ link to this folder).
+ */
 export default class BenchDriver extends BaseService {
   static SERVICE_NAME = "bench_driver";
 
@@ -17,7 +21,7 @@ export default class BenchDriver extends BaseService {
     const call = this.proxyFor(target)[method]!;
     const bounded = Math.min(Math.max(seconds, 0.5), 30);
     const until = performance.now() + bounded * 1000;
-    const latencies: number[] = [];
+    const latencies = new LatencyHistogram();
     let errors = 0;
     const started = performance.now();
     await Promise.all(
@@ -26,7 +30,7 @@ export default class BenchDriver extends BaseService {
           const t = performance.now();
           try {
             await call({ x: 1, s: "payload" });
-            latencies.push(performance.now() - t);
+            latencies.record(performance.now() - t);
           } catch {
             errors += 1;
           }
@@ -34,8 +38,6 @@ export default class BenchDriver extends BaseService {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-    return { calls: latencies.length, errors, rps: Math.round(latencies.length / elapsed), p50_ms: at(0.5), p99_ms: at(0.99) };
+    return { calls: latencies.count, errors, rps: Math.round(latencies.count / elapsed), p50_ms: latencies.quantile(0.5), p99_ms: latencies.quantile(0.99) };
   }
 }
